@@ -1,0 +1,53 @@
+"""Domain records, vocabularies and the time helpers every layer shares."""
+
+from flushwatch.domain.enums import (
+    BookSide,
+    Coverage,
+    Margin,
+    Market,
+    PositionSide,
+    PriceKind,
+    RatioKind,
+    Side,
+)
+from flushwatch.domain.records import (
+    MARKET_RECORDS,
+    Bar,
+    BookUpdate,
+    DepthBand,
+    Funding,
+    Instrument,
+    Liquidation,
+    LiquidationBucket,
+    LongShortRatio,
+    MarkPrice,
+    OpenInterest,
+    Quote,
+    Record,
+    Trade,
+)
+
+__all__ = [
+    "MARKET_RECORDS",
+    "Bar",
+    "BookSide",
+    "BookUpdate",
+    "Coverage",
+    "DepthBand",
+    "Funding",
+    "Instrument",
+    "Liquidation",
+    "LiquidationBucket",
+    "LongShortRatio",
+    "Margin",
+    "MarkPrice",
+    "Market",
+    "OpenInterest",
+    "PositionSide",
+    "PriceKind",
+    "Quote",
+    "RatioKind",
+    "Record",
+    "Side",
+    "Trade",
+]

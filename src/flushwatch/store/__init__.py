@@ -1,0 +1,14 @@
+"""The DuckDB/Parquet store: the only layer that touches DuckDB and Arrow."""
+
+from flushwatch.store.location import default_store_path
+from flushwatch.store.schema import SCHEMA_VERSION, SCHEMAS
+from flushwatch.store.store import ImportSummary, SeriesInfo, Store
+
+__all__ = [
+    "SCHEMAS",
+    "SCHEMA_VERSION",
+    "ImportSummary",
+    "SeriesInfo",
+    "Store",
+    "default_store_path",
+]

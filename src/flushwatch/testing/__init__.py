@@ -1,0 +1,1 @@
+"""Test kit: locate the shared real-data folder, hypothesis strategies, small builders."""
