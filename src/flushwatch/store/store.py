@@ -29,7 +29,6 @@ from pathlib import Path
 import duckdb
 import msgspec
 import polars as pl
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flushwatch.domain.records import MARKET_RECORDS, Instrument, Record
@@ -372,9 +371,7 @@ class Store:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY ts_event"
         with duckdb.connect() as con:
-            table: pa.Table = con.execute(sql, params).to_arrow_table()
-        df = pl.from_arrow(table)
-        assert isinstance(df, pl.DataFrame)
+            df: pl.DataFrame = con.sql(sql, params=params).pl()
         return df.cast(dict(schema(cls)))  # type: ignore[arg-type]
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:

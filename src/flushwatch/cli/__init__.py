@@ -1,0 +1,1 @@
+"""Command-line interface: thin composition of the store, importers and analytics."""

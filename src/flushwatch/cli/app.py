@@ -1,0 +1,157 @@
+"""The ``flushwatch`` command. Heavy modules (DuckDB, Polars) are imported inside commands so
+that ``flushwatch --help`` answers instantly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from flushwatch.errors import FlushwatchError
+
+app = typer.Typer(
+    name="flushwatch",
+    help=(
+        "Monitor and analyse leverage flushes in crypto perpetual-futures markets.\n\n"
+        "Import the data you already have (Binance Vision, Tardis CSV, websocket recordings, "
+        "CoinGlass-style exports, freqtrade files) into a local DuckDB/Parquet store, then "
+        "ask it what happened. Every command takes --store (or $FLUSHWATCH_STORE)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="Store folder (default: $FLUSHWATCH_STORE, else your user data directory).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
+]
+
+T = TypeVar("T")
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Turn flushwatch errors into one clear line on stderr and exit code 2."""
+    try:
+        return fn()
+    except FlushwatchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _store_path(store: Path | None) -> Path:
+    from flushwatch.store.location import default_store_path
+
+    return store if store is not None else default_store_path()
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or folders to import (folders are searched recursively).",
+            show_default=False,
+        ),
+    ],
+    store: StoreOpt = None,
+    format_: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="Force a format instead of detecting it (see `flushwatch formats`)."
+        ),
+    ] = None,
+    exchange: Annotated[
+        str | None, typer.Option(help="Exchange id (ccxt style) when the file cannot say.")
+    ] = None,
+    market: Annotated[
+        str | None, typer.Option(help="spot, perp, future or option, when the file cannot say.")
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option(help="Native symbol, when the file cannot say.")
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="TOML column mapping for vendor CSV exports (format vendor-csv)."),
+    ] = None,
+    keep_going: Annotated[
+        bool,
+        typer.Option(
+            "--keep-going",
+            help="Import the files that parse and report the others (default: all or nothing).",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import market-data files into the store: all-or-nothing, idempotent, de-duplicated.
+
+    Every file is parsed and validated before anything is written; a bad value stops the
+    import with its file, line and field and leaves the store as it was.
+    """
+    from flushwatch.cli import commands
+
+    code = _run(
+        lambda: commands.run_import(
+            paths,
+            _store_path(store),
+            format_name=format_,
+            exchange=exchange,
+            market=market,
+            symbol=symbol,
+            mapping=mapping,
+            keep_going=keep_going,
+            json_out=json_out,
+        )
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def info(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
+    """Show what the store holds: datasets, instruments, time ranges and row counts."""
+    from flushwatch.cli import commands
+
+    _run(lambda: commands.run_info(_store_path(store), json_out=json_out))
+
+
+@app.command()
+def formats(json_out: JsonOpt = False) -> None:
+    """List the file formats `flushwatch import` understands."""
+    from flushwatch.cli import commands
+
+    _run(lambda: commands.run_formats(json_out=json_out))
+
+
+@app.command()
+def sql(
+    query: Annotated[
+        str, typer.Argument(help="SQL over the views trades, liquidations, funding, ...")
+    ],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run DuckDB SQL against the store (one view per dataset, plus instruments)."""
+    from flushwatch.cli import commands
+
+    _run(lambda: commands.run_sql(_store_path(store), query, json_out=json_out))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="flushwatch")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,157 @@
+"""What each CLI command does, kept apart from argument parsing (app.py) and drawing
+(render.py) so it can be called and tested directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from flushwatch.cli import render
+from flushwatch.domain.enums import Market
+from flushwatch.errors import ConfigError, InputError, UnknownFormatError
+from flushwatch.ingest.base import Hints, Parsed
+from flushwatch.ingest.registry import all_formats, detect, get_format, parse
+from flushwatch.store import Store
+
+#: Sidecar files that live beside data files and are read by their importers, not imported.
+_SIDECARS = (".md", ".json", ".checksum", ".txt")
+
+
+class Failure(msgspec.Struct):
+    """A file that could not be imported, and why."""
+
+    path: str
+    error: str
+
+
+class ImportReport(msgspec.Struct, kw_only=True):
+    """The JSON shape of ``flushwatch import --json``."""
+
+    store: str
+    imported: list[dict[str, object]]
+    skipped: list[str]
+    failed: list[Failure]
+    rows_added: int
+
+
+def _collect(paths: list[Path]) -> list[tuple[Path, bool]]:
+    """Expand folders; the flag says whether the user named the file explicitly."""
+    out: list[tuple[Path, bool]] = []
+    for path in paths:
+        if path.is_dir():
+            for f in sorted(p for p in path.rglob("*") if p.is_file()):
+                if not f.name.lower().endswith(_SIDECARS) and not f.name.startswith("."):
+                    out.append((f, False))
+        elif path.is_file():
+            out.append((path, True))
+        else:
+            raise InputError("no such file or folder", path=path)
+    return out
+
+
+def _hints(
+    exchange: str | None, market: str | None, symbol: str | None, mapping: Path | None
+) -> Hints:
+    mkt: Market | None = None
+    if market is not None:
+        try:
+            mkt = Market(market)
+        except ValueError:
+            choices = ", ".join(m.value for m in Market)
+            raise ConfigError(f"--market {market!r} is not one of: {choices}") from None
+    if mapping is not None and not mapping.is_file():
+        raise ConfigError(f"--mapping {mapping}: no such file")
+    return Hints(exchange=exchange, market=mkt, symbol=symbol, mapping=mapping)
+
+
+def run_import(
+    paths: list[Path],
+    store_root: Path,
+    *,
+    format_name: str | None,
+    exchange: str | None,
+    market: str | None,
+    symbol: str | None,
+    mapping: Path | None,
+    keep_going: bool,
+    json_out: bool,
+) -> int:
+    """Parse every file, then write all of them to the store in one atomic step."""
+    hints = _hints(exchange, market, symbol, mapping)
+    if format_name is not None:
+        get_format(format_name)  # fail early on a typo
+    files = _collect(paths)
+    store = Store.open(store_root)
+    parsed: list[Parsed] = []
+    skipped: list[str] = []
+    failed: list[Failure] = []
+    total = sum(f.stat().st_size for f, _ in files)
+    with render.progress(total, quiet=json_out) as bar:
+        for path, explicit in files:
+            bar.start_file(path)
+            try:
+                fmt = format_name or detect(path).name
+                parsed.append(parse(path, fmt, hints, bar.advance_to))
+            except UnknownFormatError as exc:
+                if explicit:
+                    if not keep_going:
+                        raise
+                    failed.append(Failure(str(path), str(exc)))
+                else:
+                    skipped.append(f"{path}: {exc.args[0] if exc.args else exc}")
+            except InputError as exc:
+                if not keep_going:
+                    raise
+                failed.append(Failure(str(path), str(exc)))
+            bar.finish_file(path)
+    summaries = store.write(parsed) if parsed else []
+    added = sum(s.added for s in summaries)
+    if json_out:
+        report = ImportReport(
+            store=str(store_root),
+            imported=[msgspec.to_builtins(s) for s in summaries],
+            skipped=skipped,
+            failed=failed,
+            rows_added=added,
+        )
+        render.print_json(msgspec.to_builtins(report))
+    else:
+        render.import_summary(summaries, skipped, [(f.path, f.error) for f in failed], store_root)
+    return 1 if failed else 0
+
+
+def run_info(store_root: Path, *, json_out: bool) -> None:
+    """Describe the store."""
+    store = Store.open(store_root, create=False)
+    series = store.series()
+    instruments = store.instruments()
+    if json_out:
+        render.print_json(
+            {
+                "store": str(store_root),
+                "series": msgspec.to_builtins(series),
+                "instruments": msgspec.to_builtins(instruments),
+            }
+        )
+    else:
+        render.info(store_root, series, instruments)
+
+
+def run_formats(*, json_out: bool) -> None:
+    """List importable formats."""
+    rows = [(f.name, f.description) for f in all_formats()]
+    if json_out:
+        render.print_json([{"name": n, "description": d} for n, d in rows])
+    else:
+        render.formats(rows)
+
+
+def run_sql(store_root: Path, query: str, *, json_out: bool) -> None:
+    """Run SQL against the store's views."""
+    store = Store.open(store_root, create=False)
+    names, rows = store.query(query)
+    if json_out:
+        render.print_json([dict(zip(names, r, strict=True)) for r in rows])
+    else:
+        render.table(names, rows)
