@@ -67,6 +67,9 @@ def test_write_is_idempotent_and_partitioned(tmp_path: Path) -> None:
     assert again[0].rows_added == {"trades": 0}
     assert again[0].seen_before is True
     assert _snapshot(store.root / "trades") == before  # data files untouched, byte for byte
+    whole = _snapshot(store.root)
+    store.write([_parsed(tmp_path / "a.txt", trades)])
+    assert _snapshot(store.root) == whole  # a third time, not even the ledger changes
 
 
 def test_duplicates_inside_one_file_are_stored_once(tmp_path: Path) -> None:

@@ -245,9 +245,12 @@ class Store:
             ledger_tmp = staging / LEDGER
             old_ledger = self.root / LEDGER
             text = old_ledger.read_text(encoding="utf-8") if old_ledger.exists() else ""
-            text += "".join(json.dumps(msgspec.to_builtins(s)) + "\n" for s in summaries)
-            ledger_tmp.write_text(text, encoding="utf-8")
-            staged.append((ledger_tmp, old_ledger))
+            # A file seen before that added nothing leaves no trace: re-imports are byte-neutral.
+            fresh = [s for s in summaries if not (s.seen_before and s.added == 0)]
+            if fresh:
+                text += "".join(json.dumps(msgspec.to_builtins(s)) + "\n" for s in fresh)
+                ledger_tmp.write_text(text, encoding="utf-8")
+                staged.append((ledger_tmp, old_ledger))
             for tmp, target in staged:
                 backup: Path | None = None
                 if target.exists():
