@@ -1,0 +1,110 @@
+"""Result records of the flush report; their field names are the report's JSON schema.
+
+Values that could not be computed are ``None`` and come with a ``state`` of
+``"not_available"``: a missing input is never filled with a guess.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+FlushKind = Literal["long_flush", "short_squeeze", "two_sided"]
+LevelKind = Literal[
+    "round_number",
+    "prior_high",
+    "prior_low",
+    "swing_high",
+    "swing_low",
+    "volume_node",
+    "flush_low",
+    "flush_high",
+]
+LevelState = Literal["holding", "lost", "reclaimed", "not_tested"]
+VerdictName = Literal[
+    "clean_reset", "re_leveraging_into_weakness", "flush_turning_into_trend", "inconclusive"
+]
+
+
+class FlushEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One detected flush: when, which side, and how big, with the numbers behind it."""
+
+    start_ts: int
+    peak_ts: int
+    end_ts: int
+    kind: FlushKind
+    #: What found it: "liquidations" (robust burst in liquidation USD) or "price_volume"
+    #: (range and volume burst; used when no liquidation series exists, lower confidence).
+    detected_by: Literal["liquidations", "price_volume"]
+    score: float
+    liq_long_usd: float | None
+    liq_short_usd: float | None
+    #: True when the liquidation totals are lower bounds (throttled venue feeds).
+    liq_lower_bound: bool
+    oi_before_quote: float | None
+    oi_after_quote: float | None
+    oi_drop_quote_pct: float | None
+    oi_drop_base_pct: float | None
+    price_open: float
+    price_close: float
+    price_low: float
+    price_high: float
+    move_pct: float
+    #: Extreme excursion beyond the close of the event, as % of the open (the wick).
+    wick_pct: float
+    liq_to_oi_pct: float | None
+
+
+class TrapFlag(msgspec.Struct, frozen=True, kw_only=True):
+    """A pre-flush condition evaluated at one time."""
+
+    name: Literal["oi_elevated", "funding_overheated", "crowded_above_level"]
+    ts: int
+    value: float | None
+    threshold: float
+    fired: bool
+    sentence: str
+
+
+class KeyLevel(msgspec.Struct, frozen=True, kw_only=True):
+    """A price level traders watch, and what price has done around it since."""
+
+    asset: str
+    price: float
+    kind: LevelKind
+    role: Literal["support", "resistance"]
+    state: LevelState
+    #: When price first closed beyond the level (lost) and back (reclaimed), if it did.
+    lost_ts: int | None = None
+    reclaimed_ts: int | None = None
+
+
+class CheckItem(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of the post-flush checklist: a metric, its threshold, a state, a sentence."""
+
+    name: str
+    value: float | None
+    threshold: float | None
+    unit: str
+    state: str
+    #: "good" supports a clean reset, "bad" argues against it, "neutral" or "unknown".
+    signal: Literal["good", "bad", "neutral", "unknown"]
+    sentence: str
+
+
+class RuleResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One invalidation rule of the risk box, with its evidence."""
+
+    name: Literal["oi_reloaded_into_weakness", "funding_without_spot_demand", "btc_support_lost"]
+    fired: bool | None  # None: could not be evaluated (inputs not available)
+    evidence: list[str]
+
+
+class Verdict(msgspec.Struct, frozen=True, kw_only=True):
+    """The conclusion, how sure it is, and why."""
+
+    name: VerdictName
+    confidence: float
+    reasons: list[str]
+    missing_inputs: list[str]
