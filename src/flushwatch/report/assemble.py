@@ -1,0 +1,311 @@
+"""Build a :class:`MarketSeries` for one asset from whatever the store holds.
+
+Choices are written into ``MarketSeries.sources`` so a reader can check them:
+
+* price: the perp trade-price bars with the most bars in the window (``--exchange``
+  narrows the choice); the grid is their interval (or ``step_s`` when coarser: bars are
+  resampled, never interpolated);
+* liquidations: vendor buckets of the same exchange as the price when present, else venue
+  prints summed per bar over every venue for the asset (marked as lower bounds when any feed
+  is throttled); vendor buckets and venue prints are never added together;
+* open interest, funding, spot price, depth: the last observation at or before each bar's
+  close, preferring the price source's exchange;
+* basis: perp close over spot close minus one, when both exist.
+
+A series with no data in the window stays ``None``: the kernels report it as not available.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from flushwatch.analytics.market import F64, MarketSeries
+from flushwatch.domain.records import (
+    Bar,
+    DepthBand,
+    Funding,
+    Liquidation,
+    LiquidationBucket,
+    MarkPrice,
+    OpenInterest,
+    Record,
+)
+from flushwatch.domain.symbols import base_asset
+from flushwatch.errors import InputError
+from flushwatch.store import Store
+
+_TS = "ts_event"
+
+
+def _for_asset(
+    store: Store, cls: type[Record], asset: str, start_ns: int | None, end_ns: int | None
+) -> pl.DataFrame:
+    df = store.read(cls, start_ns=start_ns, end_ns=end_ns)
+    if df.height == 0:
+        return df
+    symbols = df.get_column("symbol").unique().to_list()
+    mine = [s for s in symbols if base_asset(s) == asset.upper()]
+    return df.filter(pl.col("symbol").is_in(mine))
+
+
+def _prefer(df: pl.DataFrame, exchange: str) -> pl.DataFrame:
+    """Rows of the preferred exchange if it has any, else the exchange with most rows."""
+    if df.height == 0:
+        return df
+    own = df.filter(pl.col("exchange") == exchange)
+    if own.height:
+        return own
+    best = df.group_by("exchange").len().sort(["len", "exchange"], descending=[True, False])
+    return df.filter(pl.col("exchange") == best.get_column("exchange")[0])
+
+
+def _one_series(df: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+    """Keep the single (exchange, market, symbol) with most rows; describe it."""
+    counts = (
+        df.group_by(["exchange", "market", "symbol"])
+        .len()
+        .sort(["len", "exchange", "symbol"], descending=[True, False, False])
+    )
+    ex, mk, sym = (counts.get_column(c)[0] for c in ("exchange", "market", "symbol"))
+    out = df.filter(
+        (pl.col("exchange") == ex) & (pl.col("market") == mk) & (pl.col("symbol") == sym)
+    )
+    return out, f"{ex} {mk} {sym}"
+
+
+def _pick_price(
+    store: Store, asset: str, exchange: str | None, start_ns: int | None, end_ns: int | None
+) -> tuple[pl.DataFrame, str, int]:
+    bars = _for_asset(store, Bar, asset, start_ns, end_ns).filter(
+        (pl.col("price_kind") == "trade") & (pl.col("market") == "perp")
+    )
+    if exchange is not None:
+        bars = bars.filter(pl.col("exchange") == exchange)
+    if bars.height == 0:
+        where = f" on {exchange}" if exchange else ""
+        raise InputError(
+            f"no perp price bars for {asset}{where} in the store for this window; "
+            "import klines or a vendor export first (see `flushwatch info`)"
+        )
+    counts = (
+        bars.group_by(["exchange", "symbol", "interval_s"])
+        .len()
+        .sort(["len", "interval_s", "exchange"], descending=[True, False, False])
+    )
+    ex, sym, step = (counts.get_column(c)[0] for c in ("exchange", "symbol", "interval_s"))
+    chosen = bars.filter(
+        (pl.col("exchange") == ex) & (pl.col("symbol") == sym) & (pl.col("interval_s") == step)
+    )
+    return chosen, f"{ex} perp {sym} {step // 60}m bars", int(step)
+
+
+def _grid(bars: pl.DataFrame, native: int, step_s: int) -> pl.DataFrame:
+    """Bars on a complete grid of ``step_s`` (resampled when coarser than ``native``)."""
+    step_ns = step_s * 10**9
+    b = bars.with_columns(((pl.col(_TS) // step_ns) * step_ns).alias("ts"))
+    if step_s != native:
+        b = b.group_by("ts").agg(
+            pl.col("open").sort_by(_TS).first(),
+            pl.col("high").max(),
+            pl.col("low").min(),
+            pl.col("close").sort_by(_TS).last(),
+            pl.col("volume_base").sum(),
+            pl.col("volume_quote").sum(),
+        )
+    else:
+        b = b.select("ts", "open", "high", "low", "close", "volume_base", "volume_quote")
+    first, last = b.get_column("ts").min(), b.get_column("ts").max()
+    assert isinstance(first, int)
+    assert isinstance(last, int)
+    full = pl.DataFrame({"ts": np.arange(first, last + 1, step_ns, dtype=np.int64)})
+    return full.join(b, on="ts", how="left").sort("ts")
+
+
+def _array(df: pl.DataFrame, col: str) -> F64:
+    return df.get_column(col).cast(pl.Float64).fill_null(float("nan")).to_numpy().astype(np.float64)
+
+
+def _asof(grid: pl.DataFrame, obs: pl.DataFrame, col: str, step_ns: int) -> F64 | None:
+    """Last observed ``col`` at or before each bar's close; None when nothing overlaps."""
+    obs = obs.filter(pl.col(col).is_not_null()).select(pl.col(_TS).alias("t"), col).sort("t")
+    if obs.height == 0:
+        return None
+    left = grid.select("ts").with_columns((pl.col("ts") + step_ns - 1).alias("t"))
+    joined = left.join_asof(obs, on="t", strategy="backward")
+    arr = _array(joined, col)
+    return None if np.isnan(arr).all() else arr
+
+
+def _flow(grid: pl.DataFrame, obs: pl.DataFrame, cols: list[str], step_ns: int) -> pl.DataFrame:
+    """Sum flow columns into the grid's bars (zeros where the source has no rows)."""
+    summed = (
+        obs.with_columns(((pl.col(_TS) // step_ns) * step_ns).alias("ts"))
+        .group_by("ts")
+        .agg([pl.col(c).sum() for c in cols])
+    )
+    return grid.select("ts").join(summed, on="ts", how="left").fill_null(0.0)
+
+
+def assemble(
+    store: Store,
+    asset: str,
+    *,
+    exchange: str | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    step_s: int | None = None,
+) -> MarketSeries:
+    """Assemble every available series for ``asset`` on one grid (see module docstring)."""
+    asset = asset.upper()
+    bars, price_src, native = _pick_price(store, asset, exchange, start_ns, end_ns)
+    step = max(step_s or native, native)
+    grid = _grid(bars, native, step)
+    step_ns = step * 10**9
+    t0 = int(grid.get_column("ts")[0])
+    t1 = int(grid.get_column("ts")[-1]) + step_ns
+    src_ex = str(bars.get_column("exchange")[0])
+    sources = {"price": price_src}
+    missing_bars = int(grid.get_column("close").is_null().sum())
+    if missing_bars:
+        sources["price"] += f" ({missing_bars} bars missing, left empty)"
+
+    volume: F64 | None = None
+    vq = grid.get_column("volume_quote")
+    vb = grid.get_column("volume_base")
+    if vq.is_not_null().any():
+        volume = _array(grid, "volume_quote")
+    elif vb.is_not_null().any():
+        volume = _array(grid, "volume_base") * _array(grid, "close")
+        sources["volume_quote"] = "base volume × close (estimate)"
+
+    liq_long, liq_short, lower = _liquidations(store, asset, src_ex, grid, t0, t1, step, sources)
+
+    oi = _prefer(_for_asset(store, OpenInterest, asset, None, t1), src_ex)
+    oi_quote = oi_base = None
+    derived = False
+    if oi.height:
+        oi, desc = _one_series(oi)
+        oi_quote = _asof(grid, oi, "oi_quote", step_ns)
+        oi_base = _asof(grid, oi, "oi_base", step_ns)
+        close = _array(grid, "close")
+        if oi_base is None and oi_quote is not None:
+            oi_base, derived = oi_quote / close, True
+        if oi_quote is None and oi_base is not None:
+            oi_quote = oi_base * close
+            desc += " (quote value = base × close)"
+        sources["oi"] = desc + (" (coin units derived from USD / price)" if derived else "")
+
+    fund = _prefer(_for_asset(store, Funding, asset, None, t1), src_ex)
+    funding = None
+    interval_h = 8.0
+    if fund.height:
+        fund, desc = _one_series(fund)
+        funding = _asof(grid, fund, "rate", step_ns)
+        hours = fund.get_column("interval_hours").drop_nulls()
+        if hours.len():
+            interval_h = float(hours[-1])
+        sources["funding"] = f"{desc}, fraction per {interval_h:g}h"
+
+    spot_close, spot_vol, spot_desc = _spot(store, asset, src_ex, grid, t1, step_ns)
+    basis = None
+    if spot_close is not None:
+        sources["spot"] = spot_desc
+        basis = _array(grid, "close") / spot_close - 1.0
+        sources["basis"] = "perp close / spot close − 1"
+
+    depth = _prefer(
+        _for_asset(store, DepthBand, asset, None, t1).filter(pl.col("pct") == -1.0), src_ex
+    )
+    depth_1pct = None
+    if depth.height:
+        depth, desc = _one_series(depth)
+        depth_1pct = _asof(grid, depth, "notional", step_ns)
+        if depth_1pct is not None:
+            sources["depth_1pct"] = f"{desc} bid depth within 1%"
+
+    return MarketSeries(
+        asset=asset,
+        sources=sources,
+        ts=grid.get_column("ts").to_numpy().astype(np.int64),
+        step_s=step,
+        open=_array(grid, "open"),
+        high=_array(grid, "high"),
+        low=_array(grid, "low"),
+        close=_array(grid, "close"),
+        volume_quote=volume,
+        liq_long=liq_long,
+        liq_short=liq_short,
+        liq_lower_bound=lower,
+        oi_quote=oi_quote,
+        oi_base=oi_base,
+        oi_base_derived=derived,
+        funding=funding,
+        funding_interval_h=interval_h,
+        spot_close=spot_close,
+        spot_volume_quote=spot_vol,
+        basis=basis,
+        depth_1pct=depth_1pct,
+    )
+
+
+def _liquidations(
+    store: Store,
+    asset: str,
+    src_ex: str,
+    grid: pl.DataFrame,
+    t0: int,
+    t1: int,
+    step: int,
+    sources: dict[str, str],
+) -> tuple[F64 | None, F64 | None, bool]:
+    step_ns = step * 10**9
+    buckets = _for_asset(store, LiquidationBucket, asset, t0, t1).filter(
+        pl.col("interval_s") <= step
+    )
+    if buckets.height:
+        buckets = _prefer(buckets, src_ex)
+        buckets, desc = _one_series(buckets)
+        venues = ",".join(sorted(set(buckets.get_column("venues").to_list())))
+        flows = _flow(grid, buckets, ["long_usd", "short_usd"], step_ns)
+        sources["liquidations"] = f"{desc} vendor buckets (venues: {venues})"
+        return _array(flows, "long_usd"), _array(flows, "short_usd"), False
+    prints = _for_asset(store, Liquidation, asset, t0, t1)
+    if prints.height == 0:
+        return None, None, False
+    prints = prints.with_columns(
+        pl.when(pl.col("side") == "long").then(pl.col("notional")).otherwise(0.0).alias("l"),
+        pl.when(pl.col("side") == "short").then(pl.col("notional")).otherwise(0.0).alias("s"),
+    )
+    flows = _flow(grid, prints, ["l", "s"], step_ns)
+    lower = bool((prints.get_column("coverage") == "throttled").any())
+    venues = ",".join(sorted(set(prints.get_column("exchange").to_list())))
+    sources["liquidations"] = f"venue prints summed over {venues}" + (
+        " (lower bound: throttled feeds)" if lower else ""
+    )
+    return _array(flows, "l"), _array(flows, "s"), lower
+
+
+def _spot(
+    store: Store, asset: str, src_ex: str, grid: pl.DataFrame, t1: int, step_ns: int
+) -> tuple[F64 | None, F64 | None, str]:
+    bars = _for_asset(store, Bar, asset, None, t1).filter(
+        (pl.col("price_kind") == "trade") & (pl.col("market") == "spot")
+    )
+    if bars.height:
+        bars, desc = _one_series(_prefer(bars, src_ex))
+        close = _asof(grid, bars, "close", step_ns)
+        if close is not None:
+            vol = None
+            if bars.get_column("volume_quote").is_not_null().any():
+                vol = _flow(grid, bars.fill_null(0.0), ["volume_quote"], step_ns)
+            return close, None if vol is None else _array(vol, "volume_quote"), desc + " bars"
+    ticks = _for_asset(store, MarkPrice, asset, None, t1).filter(
+        (pl.col("market") == "spot") & pl.col("last_price").is_not_null()
+    )
+    if ticks.height:
+        ticks, desc = _one_series(_prefer(ticks, src_ex))
+        close = _asof(grid, ticks, "last_price", step_ns)
+        if close is not None:
+            return close, None, desc + " last-price samples"
+    return None, None, ""
