@@ -74,14 +74,62 @@ def _one_series(df: pl.DataFrame) -> tuple[pl.DataFrame, str]:
     return out, f"{ex} {mk} {sym}"
 
 
+def _bars_from_samples(
+    store: Store,
+    asset: str,
+    exchange: str | None,
+    start_ns: int | None,
+    end_ns: int | None,
+    step_s: int | None,
+) -> tuple[pl.DataFrame, str, int] | None:
+    """OHLC of perp last-price samples per bar, for sources that only sample (OKX hourly)."""
+    ticks = _for_asset(store, MarkPrice, asset, start_ns, end_ns).filter(
+        (pl.col("market") == "perp") & pl.col("last_price").is_not_null()
+    )
+    if exchange is not None:
+        ticks = ticks.filter(pl.col("exchange") == exchange)
+    if ticks.height == 0:
+        return None
+    ticks, desc = _one_series(ticks)
+    step = step_s or 3600
+    step_ns = step * 10**9
+    bars = (
+        ticks.with_columns(((pl.col(_TS) // step_ns) * step_ns).alias(_TS))
+        .group_by(_TS)
+        .agg(
+            pl.col("last_price").first().alias("open"),
+            pl.col("last_price").max().alias("high"),
+            pl.col("last_price").min().alias("low"),
+            pl.col("last_price").last().alias("close"),
+            pl.len().alias("samples"),
+        )
+        .sort(_TS)
+        .with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("volume_base"),
+            pl.lit(None, dtype=pl.Float64).alias("volume_quote"),
+            pl.lit(str(ticks.get_column("exchange")[0])).alias("exchange"),
+        )
+    )
+    return bars, f"{desc} last-price samples ({ticks.height}) as {step // 60}m OHLC", step
+
+
 def _pick_price(
-    store: Store, asset: str, exchange: str | None, start_ns: int | None, end_ns: int | None
+    store: Store,
+    asset: str,
+    exchange: str | None,
+    start_ns: int | None,
+    end_ns: int | None,
+    step_s: int | None = None,
 ) -> tuple[pl.DataFrame, str, int]:
     bars = _for_asset(store, Bar, asset, start_ns, end_ns).filter(
         (pl.col("price_kind") == "trade") & (pl.col("market") == "perp")
     )
     if exchange is not None:
         bars = bars.filter(pl.col("exchange") == exchange)
+    if bars.height == 0:
+        sampled = _bars_from_samples(store, asset, exchange, start_ns, end_ns, step_s)
+        if sampled is not None:
+            return sampled
     if bars.height == 0:
         where = f" on {exchange}" if exchange else ""
         raise InputError(
@@ -158,7 +206,7 @@ def assemble(
 ) -> MarketSeries:
     """Assemble every available series for ``asset`` on one grid (see module docstring)."""
     asset = asset.upper()
-    bars, price_src, native = _pick_price(store, asset, exchange, start_ns, end_ns)
+    bars, price_src, native = _pick_price(store, asset, exchange, start_ns, end_ns, step_s)
     step = max(step_s or native, native)
     grid = _grid(bars, native, step)
     step_ns = step * 10**9
