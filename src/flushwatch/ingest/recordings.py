@@ -1,0 +1,117 @@
+"""Raw websocket recordings, replayed through the venue decoders.
+
+``ws-lines`` is hftbacktest's collector format and the one our live recorder will write: text
+(optionally gzip/zstd), one message per line as ``<local_receive_ns> <raw JSON frame>``. The
+cryptofeed formats live in :mod:`flushwatch.ingest.recordings_cryptofeed`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flushwatch.errors import InputError, ParseError
+from flushwatch.ingest.base import Format, Hints, Parsed, Progress
+from flushwatch.ingest.files import read_bytes
+from flushwatch.ingest.recordings_common import PROGRESS_EVERY, Sink, build_decoder, call, finish
+from flushwatch.ingest.recordings_cryptofeed import CryptofeedJsonl, CryptofeedRaw
+from flushwatch.venues.binance import snapshot_url
+from flushwatch.venues.registry import supported_exchanges
+
+_HEAD = re.compile(rb"\A\d{16,19} [\[{]")
+#: hftbacktest example file prefixes → exchange ids (PROVENANCE.md of the hftbacktest folder).
+_PREFIXES = {
+    "usdm": "binanceusdm",
+    "spot": "binance",
+    "cm": "binancecoinm",
+    "hyperliquid": "hyperliquid",
+}
+_BINANCE = ("binance", "binanceusdm", "binancecoinm")
+_STREAM = b'{"stream":"'
+
+
+def _exchange(path: Path, hints: Hints) -> str:
+    if hints.exchange:
+        return hints.exchange
+    prefix = path.name.split("_", 1)[0].lower()
+    exchange = _PREFIXES.get(prefix) or (prefix if prefix in supported_exchanges() else None)
+    if exchange is None:
+        raise InputError(
+            "cannot tell the exchange of this recording from its name (expected a prefix like "
+            f"usdm_, spot_, cm_ or hyperliquid_); pass --exchange with one of: "
+            f"{', '.join(supported_exchanges())}",
+            path=path,
+        )
+    return exchange
+
+
+def _stream_symbol(lines: list[bytes], index: int) -> str | None:
+    """Symbol of the nearest combined-stream frame, looking back first, then ahead."""
+    order = [*range(index - 1, -1, -1), *range(index + 1, len(lines))]
+    for j in order:
+        line = lines[j]
+        start = line.find(_STREAM)
+        if start >= 0:
+            begin = start + len(_STREAM)
+            end = line.find(b"@", begin)
+            if end > begin:
+                symbol: str = line[begin:end].decode("ascii", "replace")
+                return symbol.upper()
+    return None
+
+
+class WsLines:
+    """``<local_receive_ns> <raw JSON frame>`` per line (hftbacktest collector, our recorder)."""
+
+    name = "ws-lines"
+    description = "raw websocket frames, one '<receive ns> <json>' per line (hftbacktest)"
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """Recognise a first line made of a 16-19 digit receive time, a space and JSON."""
+        return _HEAD.match(head) is not None
+
+    def read(self, path: Path, hints: Hints, progress: Progress | None = None) -> Parsed:
+        """Replay every line through the exchange's decoder."""
+        exchange = _exchange(path, hints)
+        decoder = build_decoder(path, exchange)
+        lines = read_bytes(path).split(b"\n")
+        sink = Sink()
+        on_message, add = decoder.on_message, sink.add
+        for index, raw in enumerate(lines):
+            number = index + 1
+            line = raw.rstrip(b"\r")
+            if not line.strip():
+                continue
+            head, sep, frame = line.partition(b" ")
+            if not sep or not head.isdigit() or not frame.strip():
+                raise ParseError(
+                    "expected '<receive time in ns> <json frame>'",
+                    path=path,
+                    line=number,
+                    field="local_receive_ns" if not head.isdigit() else "frame",
+                )
+            ts_recv = int(head)
+            if exchange in _BINANCE and b'"lastUpdateId"' in frame[:32]:
+                # hftbacktest stores the REST depth snapshot it took after connecting as a bare
+                # body (PROVENANCE.md); replay it as the REST response it was.
+                symbol = _stream_symbol(lines, index)
+                if symbol is None:
+                    raise ParseError(
+                        "depth snapshot, but no stream frame says which symbol it is for",
+                        path=path,
+                        line=number,
+                    )
+                url = snapshot_url(exchange, symbol)
+                records = call(path, number, decoder.on_http, url, frame, ts_recv)
+            else:
+                records = call(path, number, on_message, frame, ts_recv)
+            add(records, number, exchange)
+            if progress is not None and number % PROGRESS_EVERY == 0:
+                progress(number)
+        if progress is not None:
+            progress(len(lines))
+        parsed = Parsed(path=path, format=self.name)
+        return finish(parsed, sink, {exchange: decoder})
+
+
+FORMATS: tuple[Format, ...] = (WsLines(), CryptofeedJsonl(), CryptofeedRaw())

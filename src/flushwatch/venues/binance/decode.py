@@ -1,0 +1,388 @@
+"""Turn Binance websocket frames and REST bodies into domain records.
+
+Normalization rules (each is the one place it happens):
+
+* Times: Binance sends epoch milliseconds (``E`` event time, ``T`` transaction/trade time);
+  ``ts_event`` prefers ``T`` (matching-engine time) and falls back to ``E``. Spot
+  ``bookTicker`` and the spot REST depth snapshot carry no time at all: ``ts_event`` is then the
+  local receive time, so those rows need ``ts_recv``.
+* Quantities are base units. COIN-M sizes are contracts of a fixed USD value, converted per
+  level/trade as ``contracts × contract_size / price`` (see :mod:`.symbols` for the sizes).
+* ``forceOrder``: ``S`` is the liquidation ORDER side, so ``SELL`` means a LONG position was
+  liquidated (DOMAIN.md C5); the raw ``S`` is kept in ``venue_side``. Quantity is ``z``, the
+  accumulated filled quantity (equal to ``q`` once ``X`` is FILLED, and what actually traded
+  otherwise), priced at ``ap`` when there was a fill. cryptofeed reports ``p``/``q`` (order
+  price and original size, which overstates partially filled orders) and ccxt ``ap``/``l`` (last
+  fill only, which understates multi-fill orders); tardis uses ``p``/``z`` (DOMAIN.md C6). The
+  stream pushes at most one order per symbol per second, so coverage is THROTTLED (C1).
+* ``markPriceUpdate``: ``r`` is the *current* funding rate of the running interval, so the
+  Funding row has ``is_settled=False`` (C12); ``P`` is an estimated settle *price*, not a
+  predicted rate, and is not stored.
+* ``kline``: only closed bars (``x: true``) become :class:`Bar` rows. The open bar is re-sent
+  every ~250 ms with partial values; storing those would give several different rows for the
+  same bar start, while the closing push carries the final OHLCV once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+
+from flushwatch.domain.enums import BookSide, Coverage, PositionSide, PriceKind, Side
+from flushwatch.domain.records import (
+    Bar,
+    BookUpdate,
+    Funding,
+    Instrument,
+    Liquidation,
+    MarkPrice,
+    Quote,
+    Record,
+    Trade,
+)
+from flushwatch.domain.time import NS_PER_MS
+from flushwatch.venues.binance import wire
+from flushwatch.venues.binance.symbols import (
+    EXCHANGES,
+    SPOT,
+    Terms,
+    exchange_of,
+    infer_terms,
+    learned_terms,
+)
+
+_INTERVAL_S = {
+    "1s": 1,
+    "1m": 60,
+    "3m": 180,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "4h": 14400,
+    "6h": 21600,
+    "8h": 28800,
+    "12h": 43200,
+    "1d": 86400,
+    "3d": 259200,
+    "1w": 604800,
+}
+_UNKNOWN_TAG = re.compile(r"^Invalid value '([^']*)' - at `\$(?:\[\d+\])?\.e`$")
+#: Partial book depth streams (``@depth5``/``@depth20``) are top-N snapshots, not diffs.
+_PARTIAL_DEPTH = re.compile(r"@depth\d+")
+#: ``forceOrder`` order side → side of the liquidated position (DOMAIN.md C5).
+_LIQUIDATED: dict[str, PositionSide] = {"SELL": PositionSide.LONG, "BUY": PositionSide.SHORT}
+
+
+class BinanceDecoder:
+    """Stateful decoder for one Binance venue: learns contract terms, counts skipped frames."""
+
+    def __init__(self, exchange: str) -> None:
+        if exchange not in EXCHANGES:
+            raise ValueError(f"not a Binance exchange id: {exchange!r}")
+        self.exchange = exchange
+        self.instruments: list[Instrument] = []
+        #: Frames that produced no records on purpose, by reason (for the import summary).
+        self.skipped: Counter[str] = Counter()
+        self._learned: dict[str, Terms] = {}
+        self._terms: dict[str, Terms] = {}
+        self._envelope = msgspec.json.Decoder(wire.Envelope)
+        self._event = msgspec.json.Decoder(wire.Event, strict=False)
+        self._events = msgspec.json.Decoder(list[wire.Event], strict=False)
+        self._ticker = msgspec.json.Decoder(wire.BookTicker, strict=False)
+        self._snapshot = msgspec.json.Decoder(wire.DepthSnapshot, strict=False)
+        self._info = msgspec.json.Decoder(wire.ExchangeInfo, strict=False)
+
+    # -- symbols ---------------------------------------------------------------------------
+
+    def terms(self, symbol: str) -> Terms:
+        """Return (and remember, emitting its Instrument once) the terms of ``symbol``."""
+        found = self._terms.get(symbol)
+        if found is None:
+            found = self._learned.get(symbol) or infer_terms(self.exchange, symbol)
+            self._terms[symbol] = found
+            if found.instrument is not None:
+                self.instruments.append(found.instrument)
+        return found
+
+    def _learn(self, body: str | bytes) -> None:
+        for info in self._info.decode(body).symbols:
+            terms = learned_terms(self.exchange, info)
+            if terms is None:
+                continue
+            self._learned[info.symbol] = terms
+            old = self._terms.pop(info.symbol, None)
+            if old is not None:  # seen before the exchangeInfo: replace the guessed terms
+                if old.instrument is not None:
+                    self.instruments.remove(old.instrument)
+                self.terms(info.symbol)
+
+    # -- websocket -------------------------------------------------------------------------
+
+    def on_message(self, data: str | bytes, ts_recv: int | None) -> list[Record]:
+        """Decode one websocket frame (combined-stream envelope or raw stream)."""
+        if data[:1] in ("[", b"["):  # raw "!markPrice@arr" style stream: a bare list of events
+            return self._payload(data, None, ts_recv)
+        env = self._envelope.decode(data)
+        if env.stream is None:
+            if env.id is not None:
+                self.skipped["subscription results" if not env.error else "error responses"] += 1
+                return []
+            return self._payload(data, None, ts_recv)
+        if _PARTIAL_DEPTH.search(env.stream):
+            self.skipped[f"frames of partial-depth stream {env.stream}"] += 1
+            return []
+        return self._payload(env.data, env.stream, ts_recv)
+
+    def _payload(
+        self, payload: str | bytes | msgspec.Raw, stream: str | None, ts_recv: int | None
+    ) -> list[Record]:
+        raw = bytes(payload) if isinstance(payload, msgspec.Raw) else payload
+        if stream is not None and "bookTicker" in stream:
+            return self._quote(self._ticker.decode(raw), ts_recv)
+        try:
+            if raw[:1] in ("[", b"["):
+                out: list[Record] = []
+                for event in self._events.decode(raw):
+                    out.extend(self._dispatch(event, ts_recv))
+                return out
+            return self._dispatch(self._event.decode(raw), ts_recv)
+        except msgspec.ValidationError as exc:
+            match = _UNKNOWN_TAG.match(str(exc))
+            if match is not None:
+                self.skipped[f"{match.group(1)} events"] += 1
+                return []
+            if stream is None and str(exc) == "Object missing required field `e`":
+                return self._quote(self._ticker.decode(raw), ts_recv)  # raw spot bookTicker
+            raise
+
+    def _dispatch(self, event: wire.Event, ts_recv: int | None) -> list[Record]:
+        match event:
+            case wire.DepthUpdate():
+                return self._depth(event, ts_recv)
+            case wire.BookTicker():
+                return self._quote(event, ts_recv)
+            case wire.Trade() | wire.AggTrade():
+                return self._trade(event, ts_recv)
+            case wire.ForceOrder():
+                return [self._liquidation(event, ts_recv)]
+            case wire.MarkPriceUpdate():
+                return self._mark(event, ts_recv)
+            case wire.Kline():
+                return self._bar(event, ts_recv)
+
+    def _trade(self, ev: wire.Trade | wire.AggTrade, ts_recv: int | None) -> list[Record]:
+        if isinstance(ev, wire.Trade):
+            if ev.X is not None and ev.X != "MARKET":  # insurance-fund / ADL prints: not taker flow
+                self.skipped[f"trades with X={ev.X}"] += 1
+                return []
+            trade_id = ev.t
+        else:
+            trade_id = ev.a
+        terms = self.terms(ev.s)
+        size = terms.inverse_size
+        return [
+            Trade(
+                ts_event=ev.T * NS_PER_MS,
+                exchange=self.exchange,
+                market=terms.market,
+                symbol=ev.s,
+                ts_recv=ts_recv,
+                price=ev.p,
+                qty=ev.q if size is None else ev.q * size / ev.p,
+                taker_side=Side.SELL if ev.m else Side.BUY,  # m: buyer is maker ⇒ taker sold
+                trade_id=str(trade_id),
+            )
+        ]
+
+    def _quote(self, ev: wire.BookTicker, ts_recv: int | None) -> list[Record]:
+        ts = ev.T or ev.E
+        ts_event = ts * NS_PER_MS if ts else _need_recv(ts_recv, "bookTicker")
+        terms = self.terms(ev.s)
+        size = terms.inverse_size
+        return [
+            Quote(
+                ts_event=ts_event,
+                exchange=self.exchange,
+                market=terms.market,
+                symbol=ev.s,
+                ts_recv=ts_recv,
+                bid_price=ev.b,
+                bid_qty=ev.B if size is None else ev.B * size / ev.b,
+                ask_price=ev.a,
+                ask_qty=ev.A if size is None else ev.A * size / ev.a,
+            )
+        ]
+
+    def _levels(
+        self,
+        symbol: str,
+        ts_event: int,
+        ts_recv: int | None,
+        sides: tuple[list[wire.Level], list[wire.Level]],
+        snapshot: bool,
+        ids: tuple[int, int | None, int | None],
+    ) -> list[Record]:
+        terms = self.terms(symbol)
+        size = terms.inverse_size
+        update_id, first_id, prev_id = ids
+        out: list[Record] = []
+        for side, levels in zip((BookSide.BID, BookSide.ASK), sides, strict=True):
+            for price, qty in levels:
+                out.append(
+                    BookUpdate(
+                        ts_event=ts_event,
+                        exchange=self.exchange,
+                        market=terms.market,
+                        symbol=symbol,
+                        ts_recv=ts_recv,
+                        side=side,
+                        price=price,
+                        qty=qty if size is None else qty * size / price,
+                        is_snapshot=snapshot,
+                        update_id=update_id,
+                        first_update_id=first_id,
+                        prev_update_id=prev_id,
+                    )
+                )
+        return out
+
+    def _depth(self, ev: wire.DepthUpdate, ts_recv: int | None) -> list[Record]:
+        ts_event = (ev.T or ev.E) * NS_PER_MS
+        ids = (ev.u, ev.U, ev.pu)
+        return self._levels(ev.s, ts_event, ts_recv, (ev.b, ev.a), snapshot=False, ids=ids)
+
+    def _liquidation(self, ev: wire.ForceOrder, ts_recv: int | None) -> Record:
+        o = ev.o
+        side = _LIQUIDATED.get(o.S)
+        if side is None:
+            raise ValueError(f"forceOrder side S={o.S!r} is neither BUY nor SELL")
+        terms = self.terms(o.s)
+        avg = o.ap if o.ap > 0 else None  # "0" until the order has filled
+        fill_price = avg if avg is not None else o.p
+        if terms.inverse_size is None:
+            qty = o.z
+            notional = qty * fill_price
+        else:  # COIN-M: z contracts of inverse_size USD each; notional is exact in USD
+            notional = o.z * terms.inverse_size
+            qty = notional / fill_price
+        return Liquidation(
+            ts_event=o.T * NS_PER_MS,
+            exchange=self.exchange,
+            market=terms.market,
+            symbol=o.s,
+            ts_recv=ts_recv,
+            side=side,
+            price=o.p,
+            qty=qty,
+            notional=notional,
+            venue_side=o.S,
+            coverage=Coverage.THROTTLED,  # one print per symbol per 1000 ms (C1)
+            avg_price=avg,
+            status=o.X,
+        )
+
+    def _mark(self, ev: wire.MarkPriceUpdate, ts_recv: int | None) -> list[Record]:
+        terms = self.terms(ev.s)
+        ts_event = ev.E * NS_PER_MS
+        out: list[Record] = [
+            MarkPrice(
+                ts_event=ts_event,
+                exchange=self.exchange,
+                market=terms.market,
+                symbol=ev.s,
+                ts_recv=ts_recv,
+                mark_price=ev.p,
+                index_price=ev.i if ev.i > 0 else None,  # absent/0 means not published
+            )
+        ]
+        if ev.r:  # "" on delivery contracts (COIN-M Mark-Price-Stream docs)
+            out.append(
+                Funding(
+                    ts_event=ts_event,
+                    exchange=self.exchange,
+                    market=terms.market,
+                    symbol=ev.s,
+                    ts_recv=ts_recv,
+                    rate=float(ev.r),  # already a fraction per interval (0.00038167)
+                    is_settled=False,  # the running interval's current rate (C12)
+                    next_funding_ts=ev.T * NS_PER_MS if ev.T > 0 else None,
+                    mark_price=ev.p,
+                )
+            )
+        return out
+
+    def _bar(self, ev: wire.Kline, ts_recv: int | None) -> list[Record]:
+        k = ev.k
+        if not k.x:
+            self.skipped["open (unclosed) kline updates"] += 1
+            return []
+        interval = _INTERVAL_S.get(k.i)
+        if interval is None:  # "1M" has no fixed length
+            self.skipped[f"klines of interval {k.i}"] += 1
+            return []
+        terms = self.terms(k.s)
+        size = terms.inverse_size
+        # spot / USDⓈ-M: v base, q quote, V/Q taker-buy base/quote. COIN-M: v/V are contracts
+        # (× size = USD) and q/Q are base (COIN-M Kline-Candlestick-Streams docs).
+        vol = (k.v, k.q, k.V, k.Q) if size is None else (k.q, k.v * size, k.Q, k.V * size)
+        return [
+            Bar(
+                ts_event=k.t * NS_PER_MS,  # bars are stamped with their start
+                exchange=self.exchange,
+                market=terms.market,
+                symbol=k.s,
+                ts_recv=ts_recv,
+                price_kind=PriceKind.TRADE,
+                interval_s=interval,
+                open=k.o,
+                high=k.h,
+                low=k.low,
+                close=k.c,
+                volume_base=vol[0],
+                volume_quote=vol[1],
+                taker_buy_base=vol[2],
+                taker_buy_quote=vol[3],
+                trade_count=k.n,
+            )
+        ]
+
+    # -- REST ------------------------------------------------------------------------------
+
+    def on_http(self, url: str, body: str | bytes, ts_recv: int | None) -> list[Record]:
+        """Decode a REST body: depth snapshots become rows, exchangeInfo teaches contract terms."""
+        parts = urlsplit(url)
+        endpoint = parts.path.rsplit("/", 1)[-1]
+        if endpoint == "exchangeInfo":
+            self._learn(body)
+            return []
+        if endpoint != "depth":
+            self.skipped[f"REST responses of {parts.path}"] += 1
+            return []
+        snap = self._snapshot.decode(body)
+        symbol = snap.symbol or (parse_qs(parts.query).get("symbol") or [""])[0]
+        if not symbol:
+            raise ValueError(f"depth snapshot from {url} names no symbol (no ?symbol= in the URL)")
+        ts = snap.T or snap.E
+        ts_event = ts * NS_PER_MS if ts else _need_recv(ts_recv, "spot depth snapshot")
+        ids = (snap.lastUpdateId, None, None)
+        sides = (snap.bids, snap.asks)
+        return self._levels(symbol, ts_event, ts_recv, sides, snapshot=True, ids=ids)
+
+
+def _need_recv(ts_recv: int | None, what: str) -> int:
+    if ts_recv is None:
+        raise ValueError(f"{what} carries no exchange time, so a receive time is required")
+    return ts_recv
+
+
+def make_decoder(url: str | None = None) -> BinanceDecoder:
+    """Build the decoder for the Binance venue that ``url`` belongs to (default: spot)."""
+    exchange = exchange_of(url) if url else SPOT
+    if exchange is None:
+        raise ValueError(f"{url} is not a Binance spot, USDⓈ-M or COIN-M address")
+    return BinanceDecoder(exchange)
