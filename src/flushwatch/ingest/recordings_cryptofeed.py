@@ -22,7 +22,7 @@ from pathlib import Path
 import msgspec
 
 from flushwatch.domain.time import NS_PER_S
-from flushwatch.errors import InputError, ParseError
+from flushwatch.errors import ParseError, UnknownFormatError
 from flushwatch.ingest.base import Hints, Parsed, Progress
 from flushwatch.ingest.files import read_bytes, text_lines
 from flushwatch.ingest.recordings_common import PROGRESS_EVERY, Router, Sink, call, finish
@@ -48,7 +48,7 @@ _REST = re.compile(r"^(\S+) -> ([0-9.]+): (.*)$", re.DOTALL)
 def _venue(path: Path, name: str) -> str:
     exchange = CRYPTOFEED_EXCHANGES.get(name.upper())
     if exchange is None:
-        raise InputError(
+        raise UnknownFormatError(
             f"no decoder for {name}; supported: {', '.join(CRYPTOFEED_EXCHANGES)}", path=path
         )
     return exchange

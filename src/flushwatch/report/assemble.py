@@ -130,6 +130,12 @@ def _pick_price(
         sampled = _bars_from_samples(store, asset, exchange, start_ns, end_ns, step_s)
         if sampled is not None:
             return sampled
+        # No perp price at all: the spot price still tells where the asset traded.
+        bars = _for_asset(store, Bar, asset, start_ns, end_ns).filter(
+            (pl.col("price_kind") == "trade") & (pl.col("market") == "spot")
+        )
+        if exchange is not None:
+            bars = bars.filter(pl.col("exchange") == exchange)
     if bars.height == 0:
         where = f" on {exchange}" if exchange else ""
         raise InputError(
@@ -145,7 +151,9 @@ def _pick_price(
     chosen = bars.filter(
         (pl.col("exchange") == ex) & (pl.col("symbol") == sym) & (pl.col("interval_s") == step)
     )
-    return chosen, f"{ex} perp {sym} {step // 60}m bars", int(step)
+    mkt = str(chosen.get_column("market")[0])
+    note = " (no perp price in the store)" if mkt == "spot" else ""
+    return chosen, f"{ex} {mkt} {sym} {step // 60}m bars{note}", int(step)
 
 
 def _grid(bars: pl.DataFrame, native: int, step_s: int) -> pl.DataFrame:
@@ -255,8 +263,10 @@ def assemble(
             interval_h = float(hours[-1])
         sources["funding"] = f"{desc}, fraction per {interval_h:g}h"
 
-    spot_close, spot_vol, spot_desc = _spot(store, asset, src_ex, grid, t1, step_ns)
-    basis = None
+    spot_close = spot_vol = basis = None
+    spot_desc = ""
+    if " spot " not in price_src:  # with a spot price source there is no perp to compare
+        spot_close, spot_vol, spot_desc = _spot(store, asset, src_ex, grid, t1, step_ns)
     if spot_close is not None:
         sources["spot"] = spot_desc
         basis = _array(grid, "close") / spot_close - 1.0
