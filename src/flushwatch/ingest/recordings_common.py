@@ -145,6 +145,18 @@ def finish(parsed: Parsed, sink: Sink, decoders: Mapping[str, Decoder]) -> Parse
                 f"{label}: {sink.empty[label]:,} frames produced no rows (acks, unsupported "
                 "channels or empty updates)"
             )
+        assumed = getattr(decoder, "assumed", None)
+        if isinstance(assumed, Mapping) and assumed:
+            parsed.notes.append(
+                f"{label}: assumed contract sizes (no instruments body) for "
+                f"{', '.join(sorted(assumed))}: "
+                + "; ".join(sorted({str(v) for v in assumed.values()}))
+            )
+        anomalies = getattr(decoder, "anomalies", None)
+        if isinstance(anomalies, Mapping) and anomalies:
+            parsed.notes.append(
+                f"{label}: " + ", ".join(f"{n:,} {k}" for k, n in sorted(anomalies.items()))
+            )
     if parsed.rows == 0:
         parsed.notes.append(
             "no market-data rows in this file (REST instrument lists only teach contract terms)"
