@@ -183,11 +183,12 @@ def _array(df: pl.DataFrame, col: str) -> F64:
 
 
 def _asof(grid: pl.DataFrame, obs: pl.DataFrame, col: str, step_ns: int) -> F64 | None:
-    """Last observed ``col`` at or before each bar's close; None when nothing overlaps."""
+    """Last observed ``col`` at or before each bar's close (``ts + step``); None if none."""
     obs = obs.filter(pl.col(col).is_not_null()).select(pl.col(_TS).alias("t"), col).sort("t")
     if obs.height == 0:
         return None
-    left = grid.select("ts").with_columns((pl.col("ts") + step_ns - 1).alias("t"))
+    # An observation stamped exactly at the close is the state at the close.
+    left = grid.select("ts").with_columns((pl.col("ts") + step_ns).alias("t"))
     joined = left.join_asof(obs, on="t", strategy="backward")
     arr = _array(joined, col)
     return None if np.isnan(arr).all() else arr
@@ -237,20 +238,7 @@ def assemble(
 
     liq_long, liq_short, lower = _liquidations(store, asset, src_ex, grid, t0, t1, step, sources)
 
-    oi = _prefer(_for_asset(store, OpenInterest, asset, None, t1), src_ex)
-    oi_quote = oi_base = None
-    derived = False
-    if oi.height:
-        oi, desc = _one_series(oi)
-        oi_quote = _asof(grid, oi, "oi_quote", step_ns)
-        oi_base = _asof(grid, oi, "oi_base", step_ns)
-        close = _array(grid, "close")
-        if oi_base is None and oi_quote is not None:
-            oi_base, derived = oi_quote / close, True
-        if oi_quote is None and oi_base is not None:
-            oi_quote = oi_base * close
-            desc += " (quote value = base × close)"
-        sources["oi"] = desc + (" (coin units derived from USD / price)" if derived else "")
+    oi_quote, oi_base, derived = _open_interest(store, asset, src_ex, grid, t1, step_ns, sources)
 
     fund = _prefer(_for_asset(store, Funding, asset, None, t1), src_ex)
     funding = None
@@ -305,6 +293,34 @@ def assemble(
         basis=basis,
         depth_1pct=depth_1pct,
     )
+
+
+def _open_interest(
+    store: Store,
+    asset: str,
+    src_ex: str,
+    grid: pl.DataFrame,
+    t1: int,
+    step_ns: int,
+    sources: dict[str, str],
+) -> tuple[F64 | None, F64 | None, bool]:
+    """OI in quote and base units; one derived from the other (and labelled) when needed."""
+    oi = _prefer(_for_asset(store, OpenInterest, asset, None, t1), src_ex)
+    if oi.height == 0:
+        return None, None, False
+    oi, desc = _one_series(oi)
+    oi_quote = _asof(grid, oi, "oi_quote", step_ns)
+    oi_base = _asof(grid, oi, "oi_base", step_ns)
+    close = _array(grid, "close")
+    derived = False
+    if oi_base is None and oi_quote is not None:
+        oi_base, derived = oi_quote / close, True
+        desc += " (coin units derived from USD / price)"
+    if oi_quote is None and oi_base is not None:
+        oi_quote = oi_base * close
+        desc += " (quote value = base × close)"
+    sources["oi"] = desc
+    return oi_quote, oi_base, derived
 
 
 def _liquidations(

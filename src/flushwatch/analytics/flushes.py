@@ -1,0 +1,379 @@
+"""Find leverage flushes in one market's series and size them.
+
+Method (liquidation series available)
+-------------------------------------
+A bar is a *burst* when its total liquidation USD is extreme against a **trailing, robust**
+baseline:
+
+* ``y = log(liq + 10 % of the trailing mean)``: liquidations are heavy-tailed (a quiet hour
+  prints $0.2M, a flush hour $130M), so extremes are judged on a log scale, where a 10×
+  bump counts the same at any size. The offset plays the role of ``log1p`` but is relative
+  to the market's own scale, so the events do not change when every USD series is
+  multiplied by a constant (USD vs thousands of USD, BTC vs a small alt).
+* robust z-score ``(y_t − median(y)) / (1.4826 · MAD(y))`` over the previous
+  ``baseline_hours`` only: medians and MADs ignore the few huge hours that a mean and a
+  standard deviation would chase, and the window ends *before* the bar being judged
+  (causal), so the detector gives at bar t what it would have said live at bar t.
+* and a plain ratio to the trailing median ≥ ``min_ratio``, so that a dead-quiet baseline
+  (tiny MAD) cannot turn a small absolute bump into an "event".
+
+Bursts closer than ``merge_gap_hours`` form one event; the event then grows to the
+neighbouring bars that are still *elevated* (lower thresholds). The peak is the bar with the
+most liquidations; the kind comes from the long share of the event's liquidations.
+
+Without liquidations (``MarketSeries.liq_long is None``) a **price–volume** detector runs:
+the bar's relative range ``(high − low)/open`` against its trailing median, and the quote
+volume against its trailing median when volume exists. The kind comes from the direction of
+the move. Such events are weaker evidence: a wide, busy bar is not proof that positions were
+force-closed, so they carry ``detected_by="price_volume"`` and their score is a range ratio.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from flushwatch.analytics.market import F64, MarketSeries
+from flushwatch.analytics.results import FlushEvent, FlushKind
+from flushwatch.domain.time import iso
+
+_CHUNK = 1024  # rows of trailing windows materialised at once (bounds memory on 5m data)
+_MAD_TO_SIGMA = 1.4826
+
+
+class FlushParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Thresholds of the flush detector (hours and percent, converted to bars inside)."""
+
+    baseline_hours: Annotated[
+        float, msgspec.Meta(gt=0, description="Trailing window of the 'normal' level: one week.")
+    ] = 168.0
+    min_history_hours: Annotated[
+        float, msgspec.Meta(ge=0, description="No verdict before two days of baseline exist.")
+    ] = 48.0
+    z_threshold: Annotated[
+        float, msgspec.Meta(description="Robust z of log liquidations that makes a burst.")
+    ] = 3.5
+    min_ratio: Annotated[
+        float, msgspec.Meta(gt=0, description="Burst bar must also be ≥ this × trailing median.")
+    ] = 10.0
+    elevated_z: Annotated[
+        float, msgspec.Meta(description="Robust z above which a neighbouring bar joins the event.")
+    ] = 2.5
+    elevated_ratio: Annotated[
+        float, msgspec.Meta(gt=0, description="Neighbour must also be ≥ this × trailing median.")
+    ] = 3.0
+    min_log_spread: Annotated[
+        float,
+        msgspec.Meta(gt=0, description="Floor on the robust spread of log liq (quiet baselines)."),
+    ] = 0.25
+    merge_gap_hours: Annotated[
+        float, msgspec.Meta(ge=0, description="Bursts this close belong to one cascade.")
+    ] = 3.0
+    side_share: Annotated[
+        float,
+        msgspec.Meta(gt=0.5, le=1, description="Long (or short) share of liq that names the side."),
+    ] = 0.7
+    oi_settle_hours: Annotated[
+        float, msgspec.Meta(ge=0, description="OI keeps falling a few hours after the last print.")
+    ] = 6.0
+    oi_max_age_hours: Annotated[
+        float, msgspec.Meta(ge=0, description="An 'OI before' older than this is not used.")
+    ] = 6.0
+    pv_range_ratio: Annotated[
+        float, msgspec.Meta(gt=0, description="Fallback: bar range ≥ this × trailing median range.")
+    ] = 4.0
+    pv_volume_ratio: Annotated[
+        float, msgspec.Meta(gt=0, description="Fallback: volume ≥ this × trailing median volume.")
+    ] = 3.0
+    pv_elevated_ratio: Annotated[
+        float,
+        msgspec.Meta(gt=0, description="Fallback: neighbour range ratio that joins an event."),
+    ] = 2.0
+    pv_min_body_share: Annotated[
+        float,
+        msgspec.Meta(ge=0, le=1, description="Fallback: net move / range below this = two-sided."),
+    ] = 0.25
+
+
+def hours_to_bars(hours: float, step_s: int) -> int:
+    """Convert a duration in hours to whole bars (at least 0), so params stay in hours."""
+    return max(0, round(hours * 3600.0 / step_s))
+
+
+def trailing_windows(x: F64, window: int) -> F64:
+    """Return a read-only view whose row t holds ``x[t-window:t]`` (NaN before the start).
+
+    The window excludes bar t itself: every baseline built on it is causal.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    padded = np.concatenate([np.full(window, np.nan), x])
+    view: F64 = sliding_window_view(padded, window)[: x.shape[0]]
+    return view
+
+
+def trailing_count(x: F64, window: int) -> F64:
+    """Count finite values in the trailing window of each bar (cumulative-sum, O(n))."""
+    ok = np.concatenate([[0.0], np.cumsum(np.isfinite(x), dtype=np.float64)])
+    idx = np.arange(x.shape[0])
+    return np.asarray(ok[idx] - ok[np.maximum(idx - window, 0)], dtype=np.float64)
+
+
+def trailing_median(x: F64, window: int, min_bars: int) -> F64:
+    """Median of the trailing window per bar; NaN where fewer than ``min_bars`` values exist."""
+    out = np.full(x.shape[0], np.nan)
+    view = trailing_windows(x, window)
+    rows = np.flatnonzero(trailing_count(x, window) >= max(min_bars, 1))
+    for lo in range(0, rows.shape[0], _CHUNK):
+        sel = rows[lo : lo + _CHUNK]
+        out[sel] = np.nanmedian(view[sel], axis=1)
+    return out
+
+
+def robust_log_z(x: F64, window: int, min_bars: int, min_spread: float) -> tuple[F64, F64]:
+    """Robust z of ``log(x + 0.1·trailing mean)`` and the ratio ``x / trailing median``.
+
+    Both use only the ``window`` bars before each bar; bars with fewer than ``min_bars``
+    finite values behind them get NaN (no verdict).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    z = np.full(n, np.nan)
+    ratio = np.full(n, np.nan)
+    view = trailing_windows(x, window)
+    rows = np.flatnonzero(trailing_count(x, window) >= max(min_bars, 1))
+    for lo in range(0, rows.shape[0], _CHUNK):
+        sel = rows[lo : lo + _CHUNK]
+        win = view[sel]
+        offset = 0.1 * np.nanmean(win, axis=1) + np.finfo(np.float64).tiny
+        y_win = np.log(win + offset[:, None])
+        med = np.nanmedian(y_win, axis=1)
+        spread = _MAD_TO_SIGMA * np.nanmedian(np.abs(y_win - med[:, None]), axis=1)
+        z[sel] = (np.log(x[sel] + offset) - med) / np.maximum(spread, min_spread)
+        med_x = np.nanmedian(win, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio[sel] = np.where(med_x > 0, x[sel] / med_x, np.where(x[sel] > 0, np.inf, 0.0))
+    return z, ratio
+
+
+def _spans(burst: np.ndarray, elevated: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """Group burst bars into cascades, grow them over elevated neighbours, merge overlaps."""
+    n = burst.shape[0]
+    groups: list[list[int]] = []
+    for i in np.flatnonzero(burst).tolist():
+        if groups and i - groups[-1][1] - 1 <= gap:
+            groups[-1][1] = i
+        else:
+            groups.append([i, i])
+    out: list[tuple[int, int]] = []
+    for s, e in groups:
+        while s > 0 and elevated[s - 1]:
+            s -= 1
+        while e < n - 1 and elevated[e + 1]:
+            e += 1
+        if out and s - out[-1][1] - 1 <= gap:
+            out[-1] = (out[-1][0], max(e, out[-1][1]))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _last_finite_before(x: F64 | None, start: int, max_age: int) -> int | None:
+    if x is None:
+        return None
+    for j in range(start - 1, max(start - 1 - max_age, 0) - 1, -1):
+        if np.isfinite(x[j]):
+            return j
+    return None
+
+
+def _drop_pct(before: float | None, after: float | None) -> float | None:
+    if before is None or after is None or before <= 0:
+        return None
+    return (before - after) / before * 100.0
+
+
+def _oi_numbers(
+    m: MarketSeries, s: int, e: int, p: FlushParams
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """OI before/after (quote) and the drop in quote and in base units (positive = fell)."""
+    age = hours_to_bars(p.oi_max_age_hours, m.step_s)
+    stop = min(m.n, e + 1 + hours_to_bars(p.oi_settle_hours, m.step_s))
+    values: list[tuple[float | None, float | None]] = []
+    for series in (m.oi_quote, m.oi_base):
+        j = _last_finite_before(series, s, age)
+        if series is None or j is None:
+            values.append((None, None))
+            continue
+        after = series[s:stop]
+        after_min = float(np.nanmin(after)) if np.isfinite(after).any() else None
+        values.append((float(series[j]), after_min))
+    (qb, qa), (bb, ba) = values
+    return qb, qa, _drop_pct(qb, qa), _drop_pct(bb, ba)
+
+
+def _kind_from_share(long_usd: float, short_usd: float, side_share: float) -> FlushKind:
+    total = long_usd + short_usd
+    share = long_usd / total if total > 0 else 0.5
+    if share >= side_share:
+        return "long_flush"
+    if share <= 1.0 - side_share:
+        return "short_squeeze"
+    return "two_sided"
+
+
+def _event(
+    m: MarketSeries,
+    span: tuple[int, int],
+    peak: int,
+    score: float,
+    kind: FlushKind,
+    p: FlushParams,
+    liq: tuple[float, float] | None,
+) -> FlushEvent:
+    s, e = span
+    price_open = float(m.open[s])
+    price_close = float(m.close[e])
+    low = float(np.nanmin(m.low[s : e + 1]))
+    high = float(np.nanmax(m.high[s : e + 1]))
+    down = kind == "long_flush" or (kind == "two_sided" and price_close < price_open)
+    wick = (price_close - low) if down else (high - price_close)
+    oi_before, oi_after, drop_q, drop_b = _oi_numbers(m, s, e, p)
+    liq_to_oi = None
+    if liq is not None and oi_before is not None and oi_before > 0:
+        liq_to_oi = (liq[0] + liq[1]) / oi_before * 100.0
+    return FlushEvent(
+        start_ts=int(m.ts[s]),
+        peak_ts=int(m.ts[peak]),
+        end_ts=int(m.ts[e]),
+        kind=kind,
+        detected_by="liquidations" if liq is not None else "price_volume",
+        score=score,
+        liq_long_usd=None if liq is None else liq[0],
+        liq_short_usd=None if liq is None else liq[1],
+        liq_lower_bound=m.liq_lower_bound if liq is not None else False,
+        oi_before_quote=oi_before,
+        oi_after_quote=oi_after,
+        oi_drop_quote_pct=drop_q,
+        oi_drop_base_pct=drop_b,
+        price_open=price_open,
+        price_close=price_close,
+        price_low=low,
+        price_high=high,
+        move_pct=(price_close - price_open) / price_open * 100.0,
+        wick_pct=wick / price_open * 100.0,
+        liq_to_oi_pct=liq_to_oi,
+    )
+
+
+def _detect_liquidations(
+    m: MarketSeries, long: F64, short: F64, p: FlushParams
+) -> list[FlushEvent]:
+    total = long + short
+    window = max(1, hours_to_bars(p.baseline_hours, m.step_s))
+    z, ratio = robust_log_z(
+        total, window, hours_to_bars(p.min_history_hours, m.step_s), p.min_log_spread
+    )
+    burst = (z >= p.z_threshold) & (ratio >= p.min_ratio)
+    elevated = (z >= p.elevated_z) & (ratio >= p.elevated_ratio)
+    events = []
+    for s, e in _spans(burst, elevated | burst, hours_to_bars(p.merge_gap_hours, m.step_s)):
+        peak = s + int(np.nanargmax(total[s : e + 1]))
+        liq = (float(np.nansum(long[s : e + 1])), float(np.nansum(short[s : e + 1])))
+        kind = _kind_from_share(liq[0], liq[1], p.side_share)
+        score = float(np.nanmax(np.where(burst[s : e + 1], z[s : e + 1], np.nan)))
+        events.append(_event(m, (s, e), peak, score, kind, p, liq))
+    return events
+
+
+def _detect_price_volume(m: MarketSeries, p: FlushParams) -> list[FlushEvent]:
+    window = max(1, hours_to_bars(p.baseline_hours, m.step_s))
+    min_bars = hours_to_bars(p.min_history_hours, m.step_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rng = (m.high - m.low) / m.open
+        range_ratio = rng / trailing_median(rng, window, min_bars)
+        burst = range_ratio >= p.pv_range_ratio
+        if m.volume_quote is not None:
+            vol_ratio = m.volume_quote / trailing_median(m.volume_quote, window, min_bars)
+            burst &= vol_ratio >= p.pv_volume_ratio
+    elevated = (range_ratio >= p.pv_elevated_ratio) | burst
+    events = []
+    for s, e in _spans(burst, elevated, hours_to_bars(p.merge_gap_hours, m.step_s)):
+        peak = s + int(np.nanargmax(range_ratio[s : e + 1]))
+        net = float(m.close[e] - m.open[s])
+        span_range = float(np.nanmax(m.high[s : e + 1]) - np.nanmin(m.low[s : e + 1]))
+        kind: FlushKind = "long_flush" if net < 0 else "short_squeeze"
+        if span_range <= 0 or abs(net) < p.pv_min_body_share * span_range:
+            kind = "two_sided"
+        events.append(_event(m, (s, e), peak, float(range_ratio[peak]), kind, p, None))
+    return events
+
+
+def detect_flushes(m: MarketSeries, p: FlushParams | None = None) -> list[FlushEvent]:
+    """Return the flushes in ``m``, oldest first, sized with liquidations, OI and price.
+
+    Uses the liquidation detector when both liquidation sides exist, else the weaker
+    price–volume detector (see the module docstring). ``oi_drop_*_pct`` are positive when OI
+    fell; ``oi_drop_base_pct`` is an estimate when ``m.oi_base_derived`` is true.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from flushwatch.analytics.market import MarketSeries
+    >>> n = 200
+    >>> liq = np.full(n, 1e5)
+    >>> liq[150] = 5e7
+    >>> px = np.full(n, 100.0)
+    >>> m = MarketSeries(asset="BTC", sources={}, ts=np.arange(n, dtype=np.int64) * 3600 * 10**9,
+    ...     step_s=3600, open=px, high=px + 1, low=px - 1, close=px,
+    ...     liq_long=liq, liq_short=np.full(n, 1e4))
+    >>> [(e.kind, e.detected_by) for e in detect_flushes(m)]
+    [('long_flush', 'liquidations')]
+    """
+    p = p or FlushParams()
+    if m.n == 0:
+        return []
+    if m.liq_long is not None and m.liq_short is not None:
+        long = np.asarray(m.liq_long, dtype=np.float64)
+        short = np.asarray(m.liq_short, dtype=np.float64)
+        return _detect_liquidations(m, long, short, p)
+    return _detect_price_volume(m, p)
+
+
+def flush_windows(events: list[FlushEvent]) -> list[tuple[int, int]]:
+    """Return ``(start_ts, end_ts)`` per event, for masking flush bars in later kernels."""
+    return [(e.start_ts, e.end_ts) for e in events]
+
+
+def _usd(value: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size:
+            return f"${value / size:.1f}{unit}"
+    return f"${value:.0f}"
+
+
+def describe_flush(e: FlushEvent, *, oi_base_derived: bool = False) -> str:
+    """Say in one trader sentence what happened in ``e``, with its numbers."""
+    name = {"long_flush": "Long flush", "short_squeeze": "Short squeeze"}.get(e.kind, "Two-sided")
+    parts = [f"{name} {iso(e.start_ts)} → {iso(e.end_ts)}"]
+    if e.liq_long_usd is not None and e.liq_short_usd is not None:
+        bound = " (lower bound)" if e.liq_lower_bound else ""
+        parts.append(
+            f"{_usd(e.liq_long_usd)} longs / {_usd(e.liq_short_usd)} shorts liquidated{bound}"
+        )
+    else:
+        parts.append("found from price range and volume only (no liquidation data: weaker)")
+    if e.oi_before_quote is not None and e.oi_after_quote is not None:
+        change = -(e.oi_drop_quote_pct or 0.0)
+        oi = f"OI {_usd(e.oi_before_quote)} → {_usd(e.oi_after_quote)} ({change:+.1f}%"
+        if e.oi_drop_base_pct is not None:
+            est = ", estimate from USD OI / price" if oi_base_derived else ""
+            oi += f"; {-e.oi_drop_base_pct:+.1f}% in coins{est}"
+        parts.append(oi + ")")
+    parts.append(
+        f"price {e.price_open:,.6g} → {e.price_close:,.6g} ({e.move_pct:+.1f}%), "
+        f"range {e.price_low:,.6g}–{e.price_high:,.6g}, wick {e.wick_pct:.1f}%"
+    )
+    return "; ".join(parts) + "."

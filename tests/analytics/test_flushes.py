@@ -1,0 +1,375 @@
+"""Flush detector: every rule pinned at its threshold, missing series, invariants."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import msgspec
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flushwatch.analytics.flushes import (
+    FlushParams,
+    describe_flush,
+    detect_flushes,
+    flush_windows,
+    hours_to_bars,
+    robust_log_z,
+    trailing_median,
+)
+from flushwatch.analytics.market import F64, MarketSeries
+
+H = 3600 * 10**9
+N = 120
+SPIKE = 100
+
+
+def _baseline(n: int = N) -> F64:
+    # deterministic, varied quiet hours: 50k..150k USD
+    return 1e5 * (1.0 + 0.5 * np.sin(np.arange(n) * 0.7))
+
+
+def _market(
+    liq_long: F64 | None,
+    liq_short: F64 | None,
+    *,
+    price: F64 | None = None,
+    rng: F64 | None = None,
+    **extra: object,
+) -> MarketSeries:
+    n = (liq_long if liq_long is not None else price).shape[0]  # type: ignore[union-attr]
+    px = np.full(n, 100.0) if price is None else price
+    half = np.full(n, 0.5) if rng is None else rng / 2
+    return MarketSeries(
+        asset="BTC",
+        sources={},
+        ts=np.arange(n, dtype=np.int64) * H,
+        step_s=3600,
+        open=px.copy(),
+        high=np.maximum(px, px) + half,
+        low=px - half,
+        close=px.copy(),
+        liq_long=liq_long,
+        liq_short=liq_short,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _spiked(value: float, at: int = SPIKE) -> tuple[F64, F64]:
+    long = _baseline()
+    short = np.full(N, 0.0)
+    long[at] = value
+    return long, short
+
+
+# ---- the robust score itself ---------------------------------------------------------------
+
+
+def test_robust_log_z_hand_example() -> None:
+    # constant window of 100: offset 10, spread floored at 0.25, median ratio 1100/100
+    x = np.array([100.0] * 10 + [1100.0])
+    z, ratio = robust_log_z(x, window=10, min_bars=10, min_spread=0.25)
+    assert z[10] == pytest.approx(math.log(1110 / 110) / 0.25)
+    assert ratio[10] == pytest.approx(11.0)
+    assert np.isnan(z[:10]).all()  # fewer than min_bars behind them
+
+
+def test_robust_log_z_is_causal() -> None:
+    x = _baseline()
+    z1, r1 = robust_log_z(x, 50, 20, 0.25)
+    y = x.copy()
+    y[80:] *= 1000.0
+    z2, r2 = robust_log_z(y, 50, 20, 0.25)
+    np.testing.assert_array_equal(z1[:80], z2[:80])
+    np.testing.assert_array_equal(r1[:80], r2[:80])
+
+
+def test_trailing_median_excludes_current_bar() -> None:
+    x = np.array([1.0, 2.0, 3.0, 100.0])
+    med = trailing_median(x, window=3, min_bars=3)
+    assert np.isnan(med[:3]).all()
+    assert med[3] == 2.0
+
+
+# ---- burst thresholds ------------------------------------------------------------------------
+
+
+def _scores(long: F64, short: F64, p: FlushParams) -> tuple[float, float]:
+    z, r = robust_log_z(long + short, 168, 48, p.min_log_spread)
+    return float(z[SPIKE]), float(r[SPIKE])
+
+
+def test_z_threshold_pinned() -> None:
+    long, short = _spiked(5e7)
+    p = FlushParams(min_ratio=1.0, elevated_z=99, elevated_ratio=1e9)
+    z, _ = _scores(long, short, p)
+    m = _market(long, short)
+    assert len(detect_flushes(m, msgspec.structs.replace(p, z_threshold=z))) == 1
+    assert detect_flushes(m, msgspec.structs.replace(p, z_threshold=z + 1e-9)) == []
+
+
+def test_min_ratio_pinned() -> None:
+    long, short = _spiked(5e7)
+    p = FlushParams(z_threshold=-99, elevated_z=99, elevated_ratio=1e9)
+    _, r = _scores(long, short, p)
+    m = _market(long, short)
+    events = detect_flushes(m, msgspec.structs.replace(p, min_ratio=r))
+    assert [e.peak_ts for e in events] == [SPIKE * H]
+    assert detect_flushes(m, msgspec.structs.replace(p, min_ratio=r + 1e-9)) == []
+
+
+def test_default_detects_clear_spike_only() -> None:
+    long, short = _spiked(5e7)
+    events = detect_flushes(_market(long, short))
+    assert len(events) == 1
+    e = events[0]
+    assert (e.start_ts, e.peak_ts, e.end_ts) == (SPIKE * H,) * 3
+    assert e.detected_by == "liquidations"
+    assert e.kind == "long_flush"
+
+
+def test_no_verdict_before_min_history() -> None:
+    long, short = _spiked(5e7, at=47)  # 47 bars of history < 48 h
+    assert detect_flushes(_market(long, short)) == []
+    long, short = _spiked(5e7, at=48)
+    assert len(detect_flushes(_market(long, short))) == 1
+
+
+def test_nan_bars_do_not_crash_and_are_never_bursts() -> None:
+    long, short = _spiked(5e7)
+    long[SPIKE - 5 : SPIKE] = np.nan
+    long[SPIKE + 1] = np.nan
+    events = detect_flushes(_market(long, short))
+    assert [e.peak_ts for e in events] == [SPIKE * H]
+
+
+# ---- merging and extension -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("gap_bars", "expected"), [(3, 1), (4, 2)])
+def test_merge_gap_pinned(gap_bars: int, expected: int) -> None:
+    long, short = _spiked(5e7)
+    long[SPIKE + gap_bars + 1] = 5e7
+    p = FlushParams(merge_gap_hours=3, elevated_z=99)
+    assert len(detect_flushes(_market(long, short), p)) == expected
+
+
+def test_extension_to_elevated_neighbours() -> None:
+    long, short = _spiked(5e7)
+    long[SPIKE - 1] = 6e5  # ~6× median, z ≈ 4: elevated, not a burst (ratio < 10)
+    long[SPIKE + 1] = 6e5
+    long[SPIKE + 2] = 2e5  # quiet again
+    (e,) = detect_flushes(_market(long, short), FlushParams(merge_gap_hours=0))
+    assert (e.start_ts, e.peak_ts, e.end_ts) == ((SPIKE - 1) * H, SPIKE * H, (SPIKE + 1) * H)
+    assert e.liq_long_usd == pytest.approx(5e7 + 1.2e6)
+    (e,) = detect_flushes(_market(long, short), FlushParams(merge_gap_hours=0, elevated_z=99))
+    assert e.start_ts == e.end_ts == SPIKE * H
+
+
+# ---- kind ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("long_share", "kind"),
+    [(0.7, "long_flush"), (0.69, "two_sided"), (0.31, "two_sided"), (0.3, "short_squeeze")],
+)
+def test_kind_by_side_share(long_share: float, kind: str) -> None:
+    base = _baseline() / 2
+    long, short = base.copy(), base.copy()
+    long[SPIKE] = 1e8 * long_share
+    short[SPIKE] = 1e8 * (1 - long_share)
+    (e,) = detect_flushes(_market(long, short))
+    assert e.kind == kind
+
+
+# ---- sizing ----------------------------------------------------------------------------------
+
+
+def test_sizing_long_flush() -> None:
+    long, short = _spiked(5e7)
+    short[SPIKE] = 1e6
+    price = np.full(N, 100.0)
+    m0 = _market(long, short, price=price)
+    low, close = m0.low.copy(), m0.close.copy()
+    low[SPIKE], close[SPIKE] = 90.0, 95.0
+    oi = np.full(N, 1e9)
+    oi[SPIKE:] = [8e8, 7e8, 7.5e8] + [9e8] * (N - SPIKE - 3)
+    oi_base = oi / 100.0
+    oi_base[SPIKE + 1] = 6e6  # coin OI falls further than USD OI here
+    m = msgspec.structs.replace(
+        m0, low=low, close=close, oi_quote=oi, oi_base=oi_base, liq_lower_bound=True
+    )
+    (e,) = detect_flushes(m)
+    assert (e.liq_long_usd, e.liq_short_usd, e.liq_lower_bound) == (5e7, 1e6, True)
+    assert e.oi_before_quote == 1e9
+    assert e.oi_after_quote == 7e8  # min within end + 6 h
+    assert e.oi_drop_quote_pct == pytest.approx(30.0)
+    assert e.oi_drop_base_pct == pytest.approx(40.0)
+    assert e.liq_to_oi_pct == pytest.approx(5.1)
+    assert (e.price_open, e.price_close, e.price_low, e.price_high) == (100.0, 95.0, 90.0, 100.5)
+    assert e.move_pct == pytest.approx(-5.0)
+    assert e.wick_pct == pytest.approx(5.0)  # (95 − 90) / 100
+
+
+def test_sizing_short_squeeze_wick_on_high_side() -> None:
+    short = _baseline()
+    short[SPIKE] = 5e7
+    m0 = _market(np.zeros(N), short)
+    high, close = m0.high.copy(), m0.close.copy()
+    high[SPIKE], close[SPIKE] = 110.0, 104.0
+    (e,) = detect_flushes(msgspec.structs.replace(m0, high=high, close=close))
+    assert e.kind == "short_squeeze"
+    assert e.move_pct == pytest.approx(4.0)
+    assert e.wick_pct == pytest.approx(6.0)
+
+
+def test_oi_before_too_old_is_not_used() -> None:
+    long, short = _spiked(5e7)
+    oi = np.full(N, 1e9)
+    oi[SPIKE - 7 : SPIKE] = np.nan  # last value 7 h old > 6 h
+    (e,) = detect_flushes(_market(long, short, oi_quote=oi))
+    assert e.oi_before_quote is None
+    assert e.oi_drop_quote_pct is None
+    assert e.liq_to_oi_pct is None
+
+
+# ---- missing series ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["oi_quote", "oi_base"])
+def test_missing_oi_series(missing: str) -> None:
+    long, short = _spiked(5e7)
+    m = _market(long, short, oi_quote=np.full(N, 1e9), oi_base=np.full(N, 1e7))
+    (e,) = detect_flushes(msgspec.structs.replace(m, **{missing: None}))
+    if missing == "oi_quote":
+        assert e.oi_before_quote is None
+        assert e.oi_drop_quote_pct is None
+        assert e.liq_to_oi_pct is None
+        assert e.oi_drop_base_pct == 0.0
+    else:
+        assert e.oi_drop_base_pct is None
+        assert e.oi_drop_quote_pct == 0.0
+
+
+@pytest.mark.parametrize("missing", ["liq_long", "liq_short"])
+def test_missing_liquidations_falls_back_to_price_volume(missing: str) -> None:
+    long, short = _spiked(5e7)
+    rng = np.full(N, 1.0)
+    rng[SPIKE] = 10.0
+    m = _market(long, short, rng=rng)
+    (e,) = detect_flushes(msgspec.structs.replace(m, **{missing: None}))
+    assert e.detected_by == "price_volume"
+    assert e.liq_long_usd is None
+    assert e.liq_short_usd is None
+    assert e.liq_to_oi_pct is None
+    assert e.liq_lower_bound is False
+
+
+def test_empty_series() -> None:
+    m = _market(np.zeros(0), np.zeros(0))
+    assert detect_flushes(m) == []
+
+
+# ---- price–volume fallback -----------------------------------------------------------------
+
+
+def _pv(range_at_spike: float, vol_at_spike: float | None) -> MarketSeries:
+    rng = np.full(N, 1.0)
+    rng[SPIKE] = range_at_spike
+    vol = None
+    if vol_at_spike is not None:
+        vol = np.full(N, 1e6)
+        vol[SPIKE] = vol_at_spike
+    return _market(None, None, price=np.full(N, 100.0), rng=rng, volume_quote=vol)
+
+
+def test_pv_range_ratio_pinned() -> None:
+    assert len(detect_flushes(_pv(4.0, None))) == 1  # range 4× median: at threshold
+    assert detect_flushes(_pv(3.99, None)) == []
+
+
+def test_pv_volume_ratio_pinned() -> None:
+    assert len(detect_flushes(_pv(5.0, 3e6))) == 1
+    assert detect_flushes(_pv(5.0, 2.99e6)) == []
+
+
+def test_pv_kind_from_direction_and_body() -> None:
+    m = _pv(6.0, None)
+    close = m.close.copy()
+    close[SPIKE] = 97.5  # net −2.5 over a range of 6 → body 0.42 ≥ 0.25
+    (e,) = detect_flushes(msgspec.structs.replace(m, close=close))
+    assert (e.kind, e.detected_by) == ("long_flush", "price_volume")
+    assert e.score == pytest.approx(6.0)
+    close[SPIKE] = 102.5
+    (e,) = detect_flushes(msgspec.structs.replace(m, close=close))
+    assert e.kind == "short_squeeze"
+    close[SPIKE] = 101.0  # body 1/6 < 0.25
+    (e,) = detect_flushes(msgspec.structs.replace(m, close=close))
+    assert e.kind == "two_sided"
+
+
+# ---- params, helpers, sentence ---------------------------------------------------------------
+
+
+def test_params_reject_unknown_keys() -> None:
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"z_treshold": 3.0}, FlushParams)
+
+
+def test_hours_to_bars() -> None:
+    assert hours_to_bars(168, 3600) == 168
+    assert hours_to_bars(1, 300) == 12
+    assert hours_to_bars(0.1, 3600) == 0
+
+
+def test_windows_and_sentence() -> None:
+    long, short = _spiked(5e7)
+    m = _market(long, short, oi_quote=np.full(N, 3.1e9), oi_base=np.full(N, 3.1e7))
+    (e,) = detect_flushes(m)
+    assert flush_windows([e]) == [(SPIKE * H, SPIKE * H)]
+    text = describe_flush(e, oi_base_derived=True)
+    assert "Long flush" in text
+    assert "$50.0M longs" in text
+    assert "OI $3.1B" in text
+    assert "estimate" in text
+
+
+# ---- invariants ------------------------------------------------------------------------------
+
+
+_values = st.lists(
+    st.floats(min_value=1e3, max_value=1e9, allow_nan=False), min_size=80, max_size=160
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(long=_values, share=st.floats(0.0, 1.0), k=st.integers(-10, 10))
+def test_scaling_usd_does_not_change_events(long: list[float], share: float, k: int) -> None:
+    lo = np.array(long)
+    sh = lo[::-1].copy() * share
+    p = FlushParams(min_history_hours=24, baseline_hours=48)
+    base = detect_flushes(_market(lo, sh), p)
+    scaled = detect_flushes(_market(lo * 2.0**k, sh * 2.0**k), p)
+    assert [(e.start_ts, e.peak_ts, e.end_ts, e.kind) for e in base] == [
+        (e.start_ts, e.peak_ts, e.end_ts, e.kind) for e in scaled
+    ]
+    for e in base:
+        assert e.start_ts <= e.peak_ts <= e.end_ts
+    for a, b in itertools.pairwise(base):
+        assert a.end_ts < b.start_ts  # never overlap
+
+
+@settings(max_examples=25, deadline=None)
+@given(ranges=st.lists(st.floats(0.01, 50.0), min_size=80, max_size=160))
+def test_price_volume_events_ordered(ranges: list[float]) -> None:
+    rng = np.array(ranges)
+    m = _market(None, None, price=np.full(rng.shape[0], 1000.0), rng=rng)
+    events = detect_flushes(m, FlushParams(min_history_hours=24, baseline_hours=48))
+    for e in events:
+        assert e.start_ts <= e.peak_ts <= e.end_ts
+        assert e.detected_by == "price_volume"
+    for a, b in itertools.pairwise(events):
+        assert a.end_ts < b.start_ts
