@@ -42,6 +42,7 @@ class InputError(FlushwatchError, ValueError):
 
     def __init__(self, message: str, *, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else None
+        self.message = message
         super().__init__(f"{path}: {message}" if path is not None else message)
 
 
@@ -75,6 +76,7 @@ class ParseError(InputError):
         if field is not None:
             where += f", field {field!r}"
         self.detail = message
+        self.message = message
         FlushwatchError.__init__(self, f"{where}: {message}")
         self.path = Path(path)
 

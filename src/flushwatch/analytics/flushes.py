@@ -236,8 +236,10 @@ def _event(
     s, e = span
     price_open = float(m.open[s])
     price_close = float(m.close[e])
-    low = float(np.nanmin(m.low[s : e + 1]))
-    high = float(np.nanmax(m.high[s : e + 1]))
+    lows, highs = m.low[s : e + 1], m.high[s : e + 1]
+    # A bar can lack a price (gap in the source) while its liquidations exist: no warning, NaN.
+    low = float(np.nanmin(lows)) if np.isfinite(lows).any() else float("nan")
+    high = float(np.nanmax(highs)) if np.isfinite(highs).any() else float("nan")
     down = kind == "long_flush" or (kind == "two_sided" and price_close < price_open)
     wick = (price_close - low) if down else (high - price_close)
     oi_before, oi_after, drop_q, drop_b = _oi_numbers(m, s, e, p)

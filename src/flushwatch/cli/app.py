@@ -148,6 +148,96 @@ def sql(
     _run(lambda: commands.run_sql(_store_path(store), query, json_out=json_out))
 
 
+AssetArg = Annotated[str, typer.Argument(help="Asset, e.g. BTC, ETH, XRP (all its markets).")]
+ExchangeOpt = Annotated[
+    str | None, typer.Option(help="Use this exchange's price series (default: the fullest one).")
+]
+StartOpt = Annotated[str | None, typer.Option(help="Window start, ISO date/time UTC.")]
+EndOpt = Annotated[str | None, typer.Option(help="Window end (exclusive), ISO date/time UTC.")]
+StepOpt = Annotated[
+    str | None, typer.Option(help="Bar size: 5m, 1h, 1d (default: the price series' own).")
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="TOML thresholds (see `flushwatch config`).")
+]
+
+
+@app.command()
+def report(
+    asset: AssetArg,
+    store: StoreOpt = None,
+    exchange: ExchangeOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    at: Annotated[
+        str | None, typer.Option(help="Judge the flush at (or last before) this time.")
+    ] = None,
+    step: StepOpt = None,
+    config: ConfigOpt = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write a self-contained HTML page with charts.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The flush report: how big and who, the checklist after it, the risk box, a verdict.
+
+    Uses whatever the store holds for the asset (price, liquidations, OI, funding, spot,
+    basis, depth); a missing series is reported as not available and lowers the confidence.
+    """
+    from flushwatch.cli import commands
+
+    _run(
+        lambda: commands.run_report(
+            _store_path(store),
+            asset,
+            exchange=exchange,
+            start=start,
+            end=end,
+            at=at,
+            step=step,
+            config=config,
+            html=html,
+            json_out=json_out,
+        )
+    )
+
+
+@app.command()
+def events(
+    asset: AssetArg,
+    store: StoreOpt = None,
+    exchange: ExchangeOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    step: StepOpt = None,
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the flushes (long flushes, short squeezes) detected over a period."""
+    from flushwatch.cli import commands
+
+    _run(
+        lambda: commands.run_events(
+            _store_path(store),
+            asset,
+            exchange=exchange,
+            start=start,
+            end=end,
+            step=step,
+            config=config,
+            json_out=json_out,
+        )
+    )
+
+
+@app.command()
+def config() -> None:
+    """Print every report threshold with its default and rationale, as TOML."""
+    from flushwatch.cli import commands
+
+    _run(commands.run_config)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="flushwatch")

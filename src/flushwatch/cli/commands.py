@@ -9,6 +9,7 @@ import msgspec
 
 from flushwatch.cli import render
 from flushwatch.domain.enums import Market
+from flushwatch.domain.time import parse_iso
 from flushwatch.errors import ConfigError, InputError, UnknownFormatError
 from flushwatch.ingest.base import Hints, Parsed
 from flushwatch.ingest.registry import all_formats, detect, get_format, parse
@@ -99,7 +100,10 @@ def run_import(
                         raise
                     failed.append(Failure(str(path), str(exc)))
                 else:
-                    skipped.append(f"{path}: {exc.args[0] if exc.args else exc}")
+                    reason = exc.message
+                    if reason.startswith("cannot tell which format"):
+                        reason = "not a format flushwatch knows (pass --format to force one)"
+                    skipped.append(f"{path}: {reason}")
             except InputError as exc:
                 if not keep_going:
                     raise
@@ -155,3 +159,121 @@ def run_sql(store_root: Path, query: str, *, json_out: bool) -> None:
         render.print_json([dict(zip(names, r, strict=True)) for r in rows])
     else:
         render.table(names, rows)
+
+
+_STEPS = {"m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_step(text: str | None) -> int | None:
+    """``"5m"``, ``"1h"``, ``"1d"`` → seconds."""
+    if text is None:
+        return None
+    unit = text[-1:].lower()
+    try:
+        n = int(text[:-1])
+    except ValueError:
+        n = 0
+    if unit not in _STEPS or n <= 0:
+        raise ConfigError(f"--step {text!r}: use a number and m, h or d (5m, 1h, 1d)")
+    return n * _STEPS[unit]
+
+
+def parse_time(text: str | None, option: str) -> int | None:
+    """An ISO date or date-time (UTC unless it says otherwise) → ns."""
+    if text is None:
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise ConfigError(
+            f"{option} {text!r}: use an ISO date or time, e.g. 2026-02-05 or 2026-02-05T20:00"
+        ) from None
+
+
+def run_report(
+    store_root: Path,
+    asset: str,
+    *,
+    exchange: str | None,
+    start: str | None,
+    end: str | None,
+    at: str | None,
+    step: str | None,
+    config: Path | None,
+    html: Path | None,
+    json_out: bool,
+) -> None:
+    """Build the flush report; print it, and write JSON/HTML on request."""
+    from flushwatch.config import load_config
+    from flushwatch.report.build import build_report, report_json
+
+    cfg = load_config(config)
+    store = Store.open(store_root, create=False)
+    report, market = build_report(
+        store,
+        asset,
+        exchange=exchange,
+        start_ns=parse_time(start, "--start"),
+        end_ns=parse_time(end, "--end"),
+        step_s=parse_step(step),
+        focus_ts=parse_time(at, "--at"),
+        cfg=cfg,
+    )
+    if html is not None:
+        from flushwatch.report.html import write_html
+
+        write_html(html, report, market)
+    if json_out:
+        render.print_raw(report_json(report))
+        return
+    render.flush_report(report)
+    if html is not None:
+        render.console.print(f"HTML report written to [bold]{html}[/]")
+
+
+def run_events(
+    store_root: Path,
+    asset: str,
+    *,
+    exchange: str | None,
+    start: str | None,
+    end: str | None,
+    step: str | None,
+    config: Path | None,
+    json_out: bool,
+) -> None:
+    """List detected flushes."""
+    from flushwatch.analytics.flushes import detect_flushes
+    from flushwatch.config import load_config
+    from flushwatch.report.assemble import assemble
+
+    cfg = load_config(config)
+    store = Store.open(store_root, create=False)
+    market = assemble(
+        store,
+        asset,
+        exchange=exchange,
+        start_ns=parse_time(start, "--start"),
+        end_ns=parse_time(end, "--end"),
+        step_s=parse_step(step),
+    )
+    events = detect_flushes(market, cfg.flush)
+    if json_out:
+        render.print_json(
+            {
+                "asset": market.asset,
+                "sources": market.sources,
+                "events": msgspec.to_builtins(events),
+            }
+        )
+    else:
+        render.events_table(events, market.asset)
+        for name, src in market.sources.items():
+            render.console.print(f"[dim]{name}: {src}[/]")
+
+
+def run_config() -> None:
+    """Print the default configuration."""
+    from flushwatch.config import default_toml
+
+    render.console.print(default_toml(), markup=False, highlight=False)

@@ -18,8 +18,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from flushwatch.analytics.results import FlushEvent
 from flushwatch.domain.records import Instrument
 from flushwatch.domain.time import iso
+from flushwatch.report.model import FlushReport
 from flushwatch.store import ImportSummary, SeriesInfo
 
 console = Console()
@@ -29,6 +31,11 @@ err_console = Console(stderr=True)
 def print_json(obj: object) -> None:
     """Write indented JSON to stdout (no colour, no wrapping)."""
     sys.stdout.write(msgspec.json.format(msgspec.json.encode(obj), indent=2).decode() + "\n")
+
+
+def print_raw(data: bytes) -> None:
+    """Write already-encoded JSON to stdout."""
+    sys.stdout.write(data.decode() + "\n")
 
 
 class FileProgress:
@@ -159,4 +166,131 @@ def table(names: Sequence[str], rows: Sequence[tuple[object, ...]]) -> None:
         t.add_column(n)
     for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
+    console.print(t)
+
+
+_SIGNAL_STYLE = {"good": "green", "bad": "red", "neutral": "white", "unknown": "dim"}
+
+
+def _usd(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= div:
+            return f"${x / div:,.1f}{unit}"
+    return f"${x:,.0f}"
+
+
+def _event_line(e: FlushEvent) -> str:
+    oi = "OI n/a" if e.oi_drop_quote_pct is None else f"OI −{e.oi_drop_quote_pct:.1f}% (USD)"
+    if e.oi_drop_base_pct is not None:
+        oi += f", −{e.oi_drop_base_pct:.1f}% (coins)"
+    liq = (
+        f"longs {_usd(e.liq_long_usd)} / shorts {_usd(e.liq_short_usd)}"
+        + (" (lower bound)" if e.liq_lower_bound else "")
+        if e.liq_long_usd is not None
+        else "liquidations n/a"
+    )
+    return (
+        f"{e.kind.replace('_', ' ')} {iso(e.start_ts)} → {iso(e.end_ts)}: {liq}; {oi}; "
+        f"price {e.move_pct:+.2f}%, low {e.price_low:,.6g}, wick {e.wick_pct:.2f}%"
+    )
+
+
+def _verdict_lines(report: FlushReport) -> None:
+    v = report.verdict
+    if v is None:
+        console.print("[bold]No flush detected in this window[/]: nothing to judge.")
+        return
+    colour = {"clean_reset": "green", "inconclusive": "yellow"}.get(v.name, "red")
+    console.print(
+        f"Verdict: [bold {colour}]{v.name.replace('_', ' ').upper()}[/] "
+        f"(confidence {v.confidence:.0%})"
+    )
+    for reason in v.reasons:
+        console.print(f"  • {reason}")
+
+
+def _checks(report: FlushReport) -> None:
+    if report.checklist:
+        t = Table(title="Post-flush checklist", title_justify="left")
+        for col in ("item", "state", "evidence"):
+            t.add_column(col)
+        for c in report.checklist:
+            t.add_row(c.name, f"[{_SIGNAL_STYLE[c.signal]}]{c.state}[/]", c.sentence)
+        console.print(t)
+    if report.risk_box:
+        t = Table(title="Risk box (what would invalidate the bounce)", title_justify="left")
+        for col in ("rule", "state", "evidence"):
+            t.add_column(col)
+        for rule in report.risk_box:
+            state = {True: "[red]FIRED[/]", False: "[green]not fired[/]", None: "[dim]n/a[/]"}
+            t.add_row(rule.name.replace("_", " "), state[rule.fired], "; ".join(rule.evidence))
+        console.print(t)
+
+
+def _levels_and_totals(report: FlushReport) -> None:
+    fired = [f.name.replace("_", " ") for f in report.trap if f.fired]
+    console.print("Pre-flush conditions: " + (", ".join(fired) if fired else "none fired"))
+    if report.levels:
+        t = Table(title="Key levels", title_justify="left")
+        for col in ("price", "kind", "role", "state"):
+            t.add_column(col)
+        for lvl in sorted(report.levels, key=lambda x: -x.price):
+            t.add_row(f"{lvl.price:,.6g}", lvl.kind.replace("_", " "), lvl.role, lvl.state)
+        console.print(t)
+    if report.liquidations is not None:
+        for tot in report.liquidations.by_coverage:
+            console.print(
+                f"Liquidations ({tot.source}): longs {_usd(tot.long_usd)}, shorts "
+                f"{_usd(tot.short_usd)}, total {_usd(tot.total_usd)} — {tot.label}"
+            )
+
+
+def flush_report(report: FlushReport, *, max_events: int = 10) -> None:
+    """Print the report a trader can read in a minute."""
+    w = report.window
+    console.rule(
+        f"[bold]{report.asset} flush report[/]  {w.start} → {w.end}  ({w.step_s // 60}m bars)"
+    )
+    _verdict_lines(report)
+    if report.focus is not None:
+        console.print(f"Focus: {_event_line(report.focus)}")
+    _checks(report)
+    _levels_and_totals(report)
+    if report.events:
+        console.print(f"[bold]{len(report.events)} flush(es)[/] in the window; latest:")
+        for e in report.events[-max_events:]:
+            console.print(f"  {_event_line(e)}")
+    for note in report.notes:
+        console.print(f"[dim]note: {note}[/]")
+
+
+def events_table(events: Sequence[FlushEvent], asset: str) -> None:
+    """Print detected flushes, one per row."""
+    t = Table(title=f"{asset}: {len(events)} flush(es)")
+    for col in (
+        "kind",
+        "start (UTC)",
+        "end (UTC)",
+        "long liq",
+        "short liq",
+        "OI drop",
+        "move",
+        "low",
+        "found by",
+    ):
+        t.add_column(col)
+    for e in events:
+        t.add_row(
+            e.kind.replace("_", " "),
+            iso(e.start_ts),
+            iso(e.end_ts),
+            _usd(e.liq_long_usd),
+            _usd(e.liq_short_usd),
+            "n/a" if e.oi_drop_quote_pct is None else f"{e.oi_drop_quote_pct:.1f}%",
+            f"{e.move_pct:+.2f}%",
+            f"{e.price_low:,.6g}",
+            e.detected_by,
+        )
     console.print(t)

@@ -17,6 +17,7 @@ A series with no data in the window stays ``None``: the kernels report it as not
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 import polars as pl
 
@@ -36,6 +37,7 @@ from flushwatch.errors import InputError
 from flushwatch.store import Store
 
 _TS = "ts_event"
+HOUR_NS = 3600 * 10**9
 
 
 def _for_asset(
@@ -58,6 +60,16 @@ def _prefer(df: pl.DataFrame, exchange: str) -> pl.DataFrame:
         return own
     best = df.group_by("exchange").len().sort(["len", "exchange"], descending=[True, False])
     return df.filter(pl.col("exchange") == best.get_column("exchange")[0])
+
+
+class _Span(msgspec.Struct, frozen=True, kw_only=True):
+    """The grid and how far back a state observation may come from."""
+
+    grid: pl.DataFrame
+    step_ns: int
+    since: int
+    t1: int
+    age: int
 
 
 def _one_series(df: pl.DataFrame) -> tuple[pl.DataFrame, str]:
@@ -113,6 +125,36 @@ def _bars_from_samples(
     return bars, f"{desc} last-price samples ({ticks.height}) as {step // 60}m OHLC", step
 
 
+def _liq_times(store: Store, asset: str) -> pl.Series:
+    """Event times of every liquidation row (vendor buckets and prints) for the asset."""
+    parts = [
+        _for_asset(store, cls, asset, None, None).get_column(_TS)
+        for cls in (LiquidationBucket, Liquidation)
+    ]
+    return pl.concat(parts) if parts else pl.Series(_TS, [], dtype=pl.Int64)
+
+
+def _main_segment(bars: pl.DataFrame, step: int, liq: pl.Series) -> pl.DataFrame:
+    """Split a series at gaps longer than a day (and 10 bars); keep the run with the most
+    liquidation rows, then the longest: a 2023 excerpt must not stretch a 2026 report."""
+    gap = max(10 * step, 86_400) * 10**9
+    seg = bars.with_columns((pl.col(_TS).diff().fill_null(0) > gap).cum_sum().alias("_seg"))
+    runs = seg.group_by("_seg").agg(
+        pl.col(_TS).min().alias("first"), pl.col(_TS).max().alias("last"), pl.len()
+    )
+    if runs.height == 1:
+        return bars
+    runs = runs.with_columns(
+        pl.struct("first", "last")
+        .map_elements(
+            lambda r: int(((liq >= r["first"]) & (liq <= r["last"])).sum()),
+            return_dtype=pl.Int64,
+        )
+        .alias("liq_rows")
+    ).sort(["liq_rows", "len"], descending=True)
+    return seg.filter(pl.col("_seg") == runs.get_column("_seg")[0]).drop("_seg")
+
+
 def _pick_price(
     store: Store,
     asset: str,
@@ -121,39 +163,55 @@ def _pick_price(
     end_ns: int | None,
     step_s: int | None = None,
 ) -> tuple[pl.DataFrame, str, int]:
+    """Choose the price series: a flush report is about liquidations, so the series whose
+    span holds the most liquidation rows wins; then perp over spot (spot only stands in when
+    it is the only price with context), then the longest history, then the most bars."""
     bars = _for_asset(store, Bar, asset, start_ns, end_ns).filter(
-        (pl.col("price_kind") == "trade") & (pl.col("market") == "perp")
+        (pl.col("price_kind") == "trade") & pl.col("market").is_in(["perp", "spot"])
     )
     if exchange is not None:
         bars = bars.filter(pl.col("exchange") == exchange)
-    if bars.height == 0:
+    if bars.filter(pl.col("market") == "perp").height == 0:
         sampled = _bars_from_samples(store, asset, exchange, start_ns, end_ns, step_s)
         if sampled is not None:
             return sampled
-        # No perp price at all: the spot price still tells where the asset traded.
-        bars = _for_asset(store, Bar, asset, start_ns, end_ns).filter(
-            (pl.col("price_kind") == "trade") & (pl.col("market") == "spot")
-        )
-        if exchange is not None:
-            bars = bars.filter(pl.col("exchange") == exchange)
     if bars.height == 0:
         where = f" on {exchange}" if exchange else ""
         raise InputError(
-            f"no perp price bars for {asset}{where} in the store for this window; "
+            f"no price bars for {asset}{where} in the store for this window; "
             "import klines or a vendor export first (see `flushwatch info`)"
         )
-    counts = (
-        bars.group_by(["exchange", "symbol", "interval_s"])
-        .len()
-        .sort(["len", "interval_s", "exchange"], descending=[True, False, False])
+    liq = _liq_times(store, asset)
+    counts = bars.group_by(["exchange", "market", "symbol", "interval_s"]).agg(
+        pl.len(),
+        pl.col(_TS).min().alias("first"),
+        pl.col(_TS).max().alias("last"),
     )
-    ex, sym, step = (counts.get_column(c)[0] for c in ("exchange", "symbol", "interval_s"))
+    counts = counts.with_columns(
+        pl.struct("first", "last")
+        .map_elements(
+            lambda r: int(((liq >= r["first"]) & (liq <= r["last"])).sum()),
+            return_dtype=pl.Int64,
+        )
+        .alias("liq_rows"),
+        (pl.col("market") == "perp").alias("is_perp"),
+        (pl.col("last") - pl.col("first")).alias("span"),
+    ).sort(
+        ["liq_rows", "is_perp", "span", "len", "exchange"],
+        descending=[True, True, True, True, False],
+    )
+    row = counts.row(0, named=True)
     chosen = bars.filter(
-        (pl.col("exchange") == ex) & (pl.col("symbol") == sym) & (pl.col("interval_s") == step)
+        (pl.col("exchange") == row["exchange"])
+        & (pl.col("market") == row["market"])
+        & (pl.col("symbol") == row["symbol"])
+        & (pl.col("interval_s") == row["interval_s"])
     )
-    mkt = str(chosen.get_column("market")[0])
-    note = " (no perp price in the store)" if mkt == "spot" else ""
-    return chosen, f"{ex} {mkt} {sym} {step // 60}m bars{note}", int(step)
+    step = int(row["interval_s"])
+    chosen = _main_segment(chosen.sort(_TS), step, liq)
+    note = " (spot price: no perp price covers these liquidations)" if not row["is_perp"] else ""
+    desc = f"{row['exchange']} {row['market']} {row['symbol']} {step // 60}m bars{note}"
+    return chosen, desc, step
 
 
 def _grid(bars: pl.DataFrame, native: int, step_s: int) -> pl.DataFrame:
@@ -182,14 +240,18 @@ def _array(df: pl.DataFrame, col: str) -> F64:
     return df.get_column(col).cast(pl.Float64).fill_null(float("nan")).to_numpy().astype(np.float64)
 
 
-def _asof(grid: pl.DataFrame, obs: pl.DataFrame, col: str, step_ns: int) -> F64 | None:
-    """Last observed ``col`` at or before each bar's close (``ts + step``); None if none."""
+def _asof(
+    grid: pl.DataFrame, obs: pl.DataFrame, col: str, step_ns: int, max_age_ns: int
+) -> F64 | None:
+    """Last observed ``col`` at or before each bar's close (``ts + step``), if not older than
+    ``max_age_ns`` (a stale value is not the state of the market: it stays NaN); None if none.
+    """
     obs = obs.filter(pl.col(col).is_not_null()).select(pl.col(_TS).alias("t"), col).sort("t")
     if obs.height == 0:
         return None
     # An observation stamped exactly at the close is the state at the close.
     left = grid.select("ts").with_columns((pl.col("ts") + step_ns).alias("t"))
-    joined = left.join_asof(obs, on="t", strategy="backward")
+    joined = left.join_asof(obs, on="t", strategy="backward", tolerance=max_age_ns)
     arr = _array(joined, col)
     return None if np.isnan(arr).all() else arr
 
@@ -222,6 +284,8 @@ def assemble(
     t0 = int(grid.get_column("ts")[0])
     t1 = int(grid.get_column("ts")[-1]) + step_ns
     src_ex = str(bars.get_column("exchange")[0])
+    age = max(3 * step_ns, 2 * HOUR_NS)  # state series older than this are stale
+    span = _Span(grid=grid, step_ns=step_ns, since=t0 - age, t1=t1, age=age)
     sources = {"price": price_src}
     missing_bars = int(grid.get_column("close").is_null().sum())
     if missing_bars:
@@ -238,14 +302,15 @@ def assemble(
 
     liq_long, liq_short, lower = _liquidations(store, asset, src_ex, grid, t0, t1, step, sources)
 
-    oi_quote, oi_base, derived = _open_interest(store, asset, src_ex, grid, t1, step_ns, sources)
+    oi_quote, oi_base, derived = _open_interest(store, asset, src_ex, span, sources)
 
-    fund = _prefer(_for_asset(store, Funding, asset, None, t1), src_ex)
+    fund_age = max(3 * step_ns, 12 * HOUR_NS)  # one 8 h interval plus settlement jitter
+    fund = _prefer(_for_asset(store, Funding, asset, t0 - fund_age, t1), src_ex)
     funding = None
     interval_h = 8.0
     if fund.height:
         fund, desc = _one_series(fund)
-        funding = _asof(grid, fund, "rate", step_ns)
+        funding = _asof(grid, fund, "rate", step_ns, fund_age)
         hours = fund.get_column("interval_hours").drop_nulls()
         if hours.len():
             interval_h = float(hours[-1])
@@ -254,19 +319,20 @@ def assemble(
     spot_close = spot_vol = basis = None
     spot_desc = ""
     if " spot " not in price_src:  # with a spot price source there is no perp to compare
-        spot_close, spot_vol, spot_desc = _spot(store, asset, src_ex, grid, t1, step_ns)
+        spot_close, spot_vol, spot_desc = _spot(store, asset, src_ex, span)
     if spot_close is not None:
         sources["spot"] = spot_desc
         basis = _array(grid, "close") / spot_close - 1.0
         sources["basis"] = "perp close / spot close − 1"
 
     depth = _prefer(
-        _for_asset(store, DepthBand, asset, None, t1).filter(pl.col("pct") == -1.0), src_ex
+        _for_asset(store, DepthBand, asset, span.since, t1).filter(pl.col("pct") == -1.0),
+        src_ex,
     )
     depth_1pct = None
     if depth.height:
         depth, desc = _one_series(depth)
-        depth_1pct = _asof(grid, depth, "notional", step_ns)
+        depth_1pct = _asof(grid, depth, "notional", step_ns, age)
         if depth_1pct is not None:
             sources["depth_1pct"] = f"{desc} bid depth within 1%"
 
@@ -299,18 +365,17 @@ def _open_interest(
     store: Store,
     asset: str,
     src_ex: str,
-    grid: pl.DataFrame,
-    t1: int,
-    step_ns: int,
+    span: _Span,
     sources: dict[str, str],
 ) -> tuple[F64 | None, F64 | None, bool]:
     """OI in quote and base units; one derived from the other (and labelled) when needed."""
-    oi = _prefer(_for_asset(store, OpenInterest, asset, None, t1), src_ex)
+    grid = span.grid
+    oi = _prefer(_for_asset(store, OpenInterest, asset, span.since, span.t1), src_ex)
     if oi.height == 0:
         return None, None, False
     oi, desc = _one_series(oi)
-    oi_quote = _asof(grid, oi, "oi_quote", step_ns)
-    oi_base = _asof(grid, oi, "oi_base", step_ns)
+    oi_quote = _asof(grid, oi, "oi_quote", span.step_ns, span.age)
+    oi_base = _asof(grid, oi, "oi_base", span.step_ns, span.age)
     close = _array(grid, "close")
     derived = False
     if oi_base is None and oi_quote is not None:
@@ -338,11 +403,31 @@ def _liquidations(
         pl.col("interval_s") <= step
     )
     if buckets.height:
-        buckets = _prefer(buckets, src_ex)
-        buckets, desc = _one_series(buckets)
-        venues = ",".join(sorted(set(buckets.get_column("venues").to_list())))
-        flows = _flow(grid, buckets, ["long_usd", "short_usd"], step_ns)
-        sources["liquidations"] = f"{desc} vendor buckets (venues: {venues})"
+        # One vendor series only: exports of different venue sets or bucket sizes overlap and
+        # disagree (DOMAIN.md C13), so they are never added together. Prefer the one covering
+        # most bars, then a known venue set, then finer buckets.
+        series = (
+            _prefer(buckets, src_ex)
+            .with_columns(((pl.col(_TS) // step_ns) * step_ns).alias("_bar"))
+            .group_by(["exchange", "symbol", "venues", "interval_s"])
+            .agg(pl.col("_bar").n_unique().alias("bars"))
+            .with_columns((pl.col("venues") != "unspecified").alias("known"))
+            .sort(["bars", "known", "interval_s", "venues"], descending=[True, True, False, False])
+        )
+        pick = series.row(0, named=True)
+        chosen = buckets.filter(
+            (pl.col("exchange") == pick["exchange"])
+            & (pl.col("symbol") == pick["symbol"])
+            & (pl.col("venues") == pick["venues"])
+            & (pl.col("interval_s") == pick["interval_s"])
+        )
+        flows = _flow(grid, chosen, ["long_usd", "short_usd"], step_ns)
+        sources["liquidations"] = (
+            f"{pick['exchange']} {pick['symbol']} {pick['interval_s'] // 60}m vendor buckets "
+            f"(venues: {pick['venues']})"
+        )
+        if series.height > 1:
+            sources["liquidations"] += f"; {series.height - 1} overlapping export(s) not added"
         return _array(flows, "long_usd"), _array(flows, "short_usd"), False
     prints = _for_asset(store, Liquidation, asset, t0, t1)
     if prints.height == 0:
@@ -360,26 +445,30 @@ def _liquidations(
     return _array(flows, "l"), _array(flows, "s"), lower
 
 
-def _spot(
-    store: Store, asset: str, src_ex: str, grid: pl.DataFrame, t1: int, step_ns: int
-) -> tuple[F64 | None, F64 | None, str]:
-    bars = _for_asset(store, Bar, asset, None, t1).filter(
+def _spot(store: Store, asset: str, src_ex: str, span: _Span) -> tuple[F64 | None, F64 | None, str]:
+    grid, step_ns = span.grid, span.step_ns
+    bars = _for_asset(store, Bar, asset, span.since, span.t1).filter(
         (pl.col("price_kind") == "trade") & (pl.col("market") == "spot")
     )
     if bars.height:
         bars, desc = _one_series(_prefer(bars, src_ex))
-        close = _asof(grid, bars, "close", step_ns)
+        close = _asof(grid, bars, "close", step_ns, span.age)
         if close is not None:
             vol = None
             if bars.get_column("volume_quote").is_not_null().any():
-                vol = _flow(grid, bars.fill_null(0.0), ["volume_quote"], step_ns)
+                vol = _flow(
+                    grid,
+                    bars.with_columns(pl.col("volume_quote").fill_null(0.0)),
+                    ["volume_quote"],
+                    step_ns,
+                )
             return close, None if vol is None else _array(vol, "volume_quote"), desc + " bars"
-    ticks = _for_asset(store, MarkPrice, asset, None, t1).filter(
+    ticks = _for_asset(store, MarkPrice, asset, span.since, span.t1).filter(
         (pl.col("market") == "spot") & pl.col("last_price").is_not_null()
     )
     if ticks.height:
         ticks, desc = _one_series(_prefer(ticks, src_ex))
-        close = _asof(grid, ticks, "last_price", step_ns)
+        close = _asof(grid, ticks, "last_price", step_ns, span.age)
         if close is not None:
             return close, None, desc + " last-price samples"
     return None, None, ""

@@ -1,0 +1,178 @@
+"""Compose the flush report: assemble markets from the store, run the kernels in order.
+
+The order mirrors how a trader reads a liquidation day: how big and who (accounting,
+events), what set it up (trap flags before the flush), where price stands against the levels
+that matter (asset, BTC, ETH), what happened next (the checklist), what would invalidate the
+bounce (risk box), and the verdict.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+
+from flushwatch.analytics.accounting import account_liquidations
+from flushwatch.analytics.checklist import post_flush_checklist
+from flushwatch.analytics.flushes import detect_flushes
+from flushwatch.analytics.levels import event_indices, key_levels
+from flushwatch.analytics.market import MarketSeries
+from flushwatch.analytics.results import FlushEvent, KeyLevel
+from flushwatch.analytics.trap import trap_flags
+from flushwatch.analytics.verdict import risk_box, verdict
+from flushwatch.config import ReportConfig
+from flushwatch.domain.records import Liquidation, LiquidationBucket
+from flushwatch.domain.time import iso
+from flushwatch.errors import InputError
+from flushwatch.report.assemble import assemble
+from flushwatch.report.model import FlushReport, Window
+from flushwatch.store import Store
+
+REFERENCE_ASSETS = ("BTC", "ETH")
+DAY_NS = 86_400 * 10**9
+
+
+def _levels_for(m: MarketSeries, event: FlushEvent | None, cfg: ReportConfig) -> list[KeyLevel]:
+    if m.n == 0:
+        return []
+    if event is None:
+        return key_levels(m, m.n - 1, cfg.levels)
+    _, end = event_indices(m, event)
+    return key_levels(m, end, cfg.levels, event)
+
+
+def pick_focus(events: list[FlushEvent], at_ts: int | None) -> FlushEvent | None:
+    """The event containing ``at_ts``, else the last one before it (default: the latest)."""
+    if not events:
+        return None
+    if at_ts is None:
+        return events[-1]
+    before = [e for e in events if e.start_ts <= at_ts]
+    return before[-1] if before else events[0]
+
+
+def analyse(
+    m: MarketSeries,
+    references: dict[str, MarketSeries],
+    cfg: ReportConfig,
+    *,
+    events: list[FlushEvent] | None = None,
+    focus_ts: int | None = None,
+) -> tuple[list[FlushEvent], FlushEvent | None, dict[str, object]]:
+    """Run the kernels on one market; return events, the focus event and the sections."""
+    events = detect_flushes(m, cfg.flush) if events is None else events
+    focus = pick_focus(events, focus_ts)
+    levels = _levels_for(m, focus, cfg)
+    ref_levels: dict[str, list[KeyLevel]] = {}
+    for name, ref in references.items():
+        ref_levels[name] = levels if ref is m else _levels_for(ref, focus, cfg)
+    sections: dict[str, object] = {"levels": levels, "reference_levels": ref_levels}
+    at = focus.start_ts - m.step_s * 10**9 if focus is not None else int(m.ts[-1])
+    sections["trap"] = trap_flags(m, at, cfg.trap)
+    if focus is None:
+        sections.update(checklist=[], risk_box=[], verdict=None)
+        return events, focus, sections
+    items = post_flush_checklist(m, focus, levels, ref_levels, cfg.checklist)
+    rules = risk_box(m, focus, items, ref_levels.get("BTC", []), cfg.verdict)
+    v = verdict(items, rules, cfg.verdict)
+    v = msgspec.structs.replace(v, reasons=list(dict.fromkeys(v.reasons)))  # BTC is its own ref
+    sections.update(checklist=items, risk_box=rules, verdict=v)
+    return events, focus, sections
+
+
+def build_report(
+    store: Store,
+    asset: str,
+    *,
+    exchange: str | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    step_s: int | None = None,
+    focus_ts: int | None = None,
+    cfg: ReportConfig | None = None,
+) -> tuple[FlushReport, MarketSeries]:
+    """Build the full report for ``asset`` from the store."""
+    cfg = cfg or ReportConfig()
+    m = assemble(store, asset, exchange=exchange, start_ns=start_ns, end_ns=end_ns, step_s=step_s)
+    notes: list[str] = []
+    references: dict[str, MarketSeries] = {}
+    for ref in REFERENCE_ASSETS:
+        if ref == m.asset:
+            references[ref] = m
+            continue
+        try:
+            references[ref] = assemble(
+                store,
+                ref,
+                start_ns=int(m.ts[0]),
+                end_ns=int(m.ts[-1]) + m.step_s * 10**9,
+                step_s=m.step_s,
+            )
+        except InputError:
+            notes.append(f"{ref} key levels: not available (no {ref} price in the store)")
+    events, focus, sections = analyse(m, references, cfg, focus_ts=focus_ts)
+    window_end = int(m.ts[-1]) + m.step_s * 10**9
+    oi_at_focus = None
+    if focus is not None:
+        oi_at_focus = focus.oi_before_quote
+    account = account_liquidations(
+        store.read(Liquidation, start_ns=int(m.ts[0]), end_ns=window_end),
+        store.read(LiquidationBucket, start_ns=int(m.ts[0]), end_ns=window_end),
+        int(m.ts[0]),
+        window_end,
+        oi_quote=oi_at_focus,
+        p=cfg.accounting,
+    )
+    # The hourly breakdown is about the focus flush (± a day), not the whole window.
+    lo, hi = (
+        (focus.start_ts - DAY_NS, focus.end_ts + DAY_NS)
+        if focus
+        else (window_end - DAY_NS, window_end)
+    )
+    account = msgspec.structs.replace(
+        account,
+        by_hour=[r for r in account.by_hour if r.ts is not None and lo <= r.ts < hi],
+    )
+    if m.liq_lower_bound:
+        notes.append(
+            "liquidation totals come from throttled venue feeds (one print per symbol per "
+            "second): they are lower bounds"
+        )
+    if m.oi_base_derived:
+        notes.append("OI in coin units is derived from USD OI / price, not reported by a venue")
+    for name, ok in m.available().items():
+        if not ok:
+            notes.append(f"{name}: not available in the store for this window")
+    report = FlushReport(
+        asset=m.asset,
+        window=Window(
+            start_ts=int(m.ts[0]),
+            end_ts=window_end,
+            start=iso(int(m.ts[0])),
+            end=iso(window_end),
+            step_s=m.step_s,
+            bars=m.n,
+        ),
+        sources=dict(m.sources),
+        available=m.available(),
+        liquidations=account,
+        events=events,
+        focus=focus,
+        notes=notes,
+        **sections,  # type: ignore[arg-type]
+    )
+    return report, m
+
+
+def report_json(report: FlushReport) -> bytes:
+    """Encode the report as indented JSON (NaN becomes null)."""
+    return msgspec.json.format(msgspec.json.encode(_finite(msgspec.to_builtins(report))), indent=2)
+
+
+def _finite(obj: object) -> object:
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj

@@ -1,0 +1,238 @@
+"""The report as one self-contained HTML page with Plotly charts (opens offline).
+
+Charts: price with key levels and flush windows shaded; liquidations long/short; open
+interest; funding; basis; spot vs perp volume. A series that is not available gets a line of
+text saying so instead of an empty chart.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.io import to_html
+from plotly.subplots import make_subplots
+
+from flushwatch.analytics.market import MarketSeries
+from flushwatch.report.model import FlushReport
+
+_LEVEL_COLOURS = {
+    "holding": "#2e7d32",
+    "reclaimed": "#1565c0",
+    "lost": "#c62828",
+    "not_tested": "#9e9e9e",
+}
+_SIGNAL = {"good": "#2e7d32", "bad": "#c62828", "neutral": "#6d6d6d", "unknown": "#9e9e9e"}
+
+
+def _times(m: MarketSeries) -> np.ndarray:
+    return m.ts.astype("datetime64[ns]")
+
+
+def _panels(m: MarketSeries) -> list[tuple[str, str]]:
+    out = [("price", f"{m.asset} price")]
+    if m.liq_long is not None:
+        out.append(("liq", "Liquidations (USD)" + (" — lower bound" if m.liq_lower_bound else "")))
+    if m.oi_quote is not None:
+        out.append(("oi", "Open interest (USD)"))
+    if m.funding is not None:
+        out.append(("funding", f"Funding (% per {m.funding_interval_h:g}h)"))
+    if m.basis is not None:
+        out.append(("basis", "Perp basis over spot (%)"))
+    if m.volume_quote is not None or m.spot_volume_quote is not None:
+        out.append(("volume", "Volume (USD): perp vs spot"))
+    return out
+
+
+def figure(report: FlushReport, m: MarketSeries) -> go.Figure:
+    """Build the stacked chart for one report."""
+    panels = _panels(m)
+    fig = make_subplots(
+        rows=len(panels),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.03,
+        subplot_titles=[t for _, t in panels],
+        row_heights=[3.0] + [1.2] * (len(panels) - 1),
+    )
+    t = _times(m)
+    row = {name: i + 1 for i, (name, _) in enumerate(panels)}
+    fig.add_trace(
+        go.Candlestick(
+            x=t, open=m.open, high=m.high, low=m.low, close=m.close, name="price", showlegend=False
+        ),
+        row=1,
+        col=1,
+    )
+    for lvl in report.levels:
+        fig.add_hline(
+            y=lvl.price,
+            line_dash="dot",
+            line_width=1,
+            line_color=_LEVEL_COLOURS.get(lvl.state, "#9e9e9e"),
+            annotation_text=f"{lvl.kind.replace('_', ' ')} {lvl.price:,.6g} ({lvl.state})",
+            annotation_font_size=9,
+            row=1,
+            col=1,
+        )
+    for ev in report.events:
+        colour = (
+            "rgba(198,40,40,0.12)"
+            if ev.kind == "long_flush"
+            else (
+                "rgba(46,125,50,0.12)" if ev.kind == "short_squeeze" else "rgba(120,120,120,0.12)"
+            )
+        )
+        step = report.window.step_s * 10**9
+        fig.add_vrect(
+            x0=np.datetime64(ev.start_ts, "ns"),
+            x1=np.datetime64(ev.end_ts + step, "ns"),
+            fillcolor=colour,
+            line_width=0,
+            layer="below",
+        )
+    if "liq" in row and m.liq_long is not None and m.liq_short is not None:
+        fig.add_trace(
+            go.Bar(x=t, y=m.liq_long, name="longs liquidated", marker_color="#c62828"),
+            row=row["liq"],
+            col=1,
+        )
+        fig.add_trace(
+            go.Bar(x=t, y=-m.liq_short, name="shorts liquidated (down)", marker_color="#2e7d32"),
+            row=row["liq"],
+            col=1,
+        )
+    if "oi" in row and m.oi_quote is not None:
+        fig.add_trace(
+            go.Scatter(x=t, y=m.oi_quote, name="OI (USD)", line_color="#6a1b9a"),
+            row=row["oi"],
+            col=1,
+        )
+    if "funding" in row and m.funding is not None:
+        fig.add_trace(
+            go.Scatter(x=t, y=m.funding * 100, name="funding %", line_color="#ef6c00"),
+            row=row["funding"],
+            col=1,
+        )
+    if "basis" in row and m.basis is not None:
+        fig.add_trace(
+            go.Scatter(x=t, y=m.basis * 100, name="basis %", line_color="#00838f"),
+            row=row["basis"],
+            col=1,
+        )
+    if "volume" in row:
+        if m.volume_quote is not None:
+            fig.add_trace(
+                go.Bar(x=t, y=m.volume_quote, name="perp volume", marker_color="#455a64"),
+                row=row["volume"],
+                col=1,
+            )
+        if m.spot_volume_quote is not None:
+            fig.add_trace(
+                go.Bar(x=t, y=m.spot_volume_quote, name="spot volume", marker_color="#90a4ae"),
+                row=row["volume"],
+                col=1,
+            )
+    fig.update_layout(
+        height=320 + 190 * len(panels),
+        barmode="relative",
+        xaxis_rangeslider_visible=False,
+        template="plotly_white",
+        margin={"l": 60, "r": 30, "t": 40, "b": 30},
+        legend={"orientation": "h", "y": -0.03},
+    )
+    return fig
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(report: FlushReport, m: MarketSeries, *, simulated: bool = False) -> str:
+    """The whole page as a string (Plotly's JavaScript inlined: no network needed)."""
+    chart = to_html(figure(report, m), include_plotlyjs=True, full_html=False)
+    v = report.verdict
+    verdict_html = (
+        f"<p class='verdict'><b>{html.escape(v.name.replace('_', ' '))}</b> "
+        f"(confidence {v.confidence:.0%})</p><ul>"
+        + "".join(f"<li>{html.escape(r)}</li>" for r in v.reasons)
+        + "</ul>"
+        if v is not None
+        else "<p class='verdict'>No flush detected in this window: no verdict.</p>"
+    )
+    checklist = "".join(
+        f"<tr><td>{html.escape(c.name)}</td><td style='color:{_SIGNAL[c.signal]}'>"
+        f"{html.escape(c.state)}</td><td>{html.escape(c.sentence)}</td></tr>"
+        for c in report.checklist
+    )
+    rules = _table(
+        [
+            (
+                r.name,
+                {True: "FIRED", False: "not fired", None: "not available"}[r.fired],
+                "; ".join(r.evidence),
+            )
+            for r in report.risk_box
+        ],
+        ("rule", "state", "evidence"),
+    )
+    events = _table(
+        [
+            (
+                e.kind,
+                np.datetime_as_string(np.datetime64(e.start_ts, "ns"), unit="m"),
+                f"{(e.liq_long_usd or 0) / 1e6:,.1f}",
+                f"{(e.liq_short_usd or 0) / 1e6:,.1f}",
+                f"{e.move_pct:+.2f}%",
+                "n/a" if e.oi_drop_quote_pct is None else f"{e.oi_drop_quote_pct:.1f}%",
+                e.detected_by,
+            )
+            for e in report.events
+        ],
+        ("kind", "start (UTC)", "long liq $M", "short liq $M", "move", "OI drop", "found by"),
+    )
+    sources = _table(sorted(report.sources.items()), ("series", "source"))
+    banner = (
+        "<div class='sim'>SIMULATED DATA — produced by flushwatch's market simulator, not an "
+        "exchange</div>"
+        if simulated
+        else ""
+    )
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>flushwatch report — {html.escape(report.asset)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; }}
+table {{ border-collapse: collapse; margin: 8px 0 20px; font-size: 13px; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; }}
+.verdict {{ font-size: 20px; }} .sim {{ background: #fff3cd; padding: 8px; font-weight: bold; }}
+</style></head><body>
+{banner}
+<h1>{html.escape(report.asset)} flush report</h1>
+<p>{html.escape(report.window.start)} → {html.escape(report.window.end)},
+{report.window.bars} bars of {report.window.step_s // 60} min.</p>
+<h2>Verdict</h2>{verdict_html}
+<h2>Checklist</h2><table><thead><tr><th>item</th><th>state</th><th>evidence</th></tr></thead>
+<tbody>{checklist}</tbody></table>
+<h2>Risk box</h2>{rules}
+<h2>Charts</h2>{chart}
+<h2>Flushes found</h2>{events}
+<h2>Inputs</h2>{sources}<ul>{notes}</ul>
+</body></html>
+"""
+
+
+def write_html(
+    path: Path, report: FlushReport, m: MarketSeries, *, simulated: bool = False
+) -> Path:
+    """Write the page and return its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(report, m, simulated=simulated), encoding="utf-8")
+    return path

@@ -1,0 +1,56 @@
+"""The flush report as data: this struct *is* the documented ``--json`` schema.
+
+``schema`` names the version; fields are only ever added within a version. Times are
+integer nanoseconds UTC (``*_ts``) with ISO copies where a human reads them.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from flushwatch.analytics.accounting import LiquidationAccount
+from flushwatch.analytics.results import (
+    CheckItem,
+    FlushEvent,
+    KeyLevel,
+    RuleResult,
+    TrapFlag,
+    Verdict,
+)
+
+SCHEMA = "flushwatch.report/1"
+
+
+class Window(msgspec.Struct, frozen=True, kw_only=True):
+    """The analysed period and its resolution."""
+
+    start_ts: int
+    end_ts: int
+    start: str
+    end: str
+    step_s: int
+    bars: int
+
+
+class FlushReport(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything ``flushwatch report`` concludes about one asset over one window."""
+
+    schema: str = SCHEMA
+    asset: str
+    window: Window
+    #: Where each input series came from (``"price": "binanceusdm perp BTCUSDT 60m bars"``).
+    sources: dict[str, str]
+    #: Which optional inputs exist; missing ones lower the verdict's confidence.
+    available: dict[str, bool]
+    liquidations: LiquidationAccount | None
+    events: list[FlushEvent]
+    #: The flush the checklist and verdict are about (the most recent one), if any.
+    focus: FlushEvent | None
+    #: Pre-flush conditions just before the focus flush started (or at the window's end).
+    trap: list[TrapFlag]
+    levels: list[KeyLevel]
+    reference_levels: dict[str, list[KeyLevel]]
+    checklist: list[CheckItem]
+    risk_box: list[RuleResult]
+    verdict: Verdict | None
+    notes: list[str]
