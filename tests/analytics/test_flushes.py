@@ -287,8 +287,12 @@ def _pv(range_at_spike: float, vol_at_spike: float | None) -> MarketSeries:
 
 
 def test_pv_range_ratio_pinned() -> None:
-    assert len(detect_flushes(_pv(4.0, None))) == 1  # range 4× median: at threshold
-    assert detect_flushes(_pv(3.99, None)) == []
+    # With volume confirming: range 4× median is the threshold.
+    assert len(detect_flushes(_pv(4.0, 3e6))) == 1
+    assert detect_flushes(_pv(3.99, 3e6)) == []
+    # Without volume the range alone must be pv_no_volume_factor (2) times as extreme: 8×.
+    assert len(detect_flushes(_pv(8.0, None))) == 1
+    assert detect_flushes(_pv(7.99, None)) == []
 
 
 def test_pv_volume_ratio_pinned() -> None:
@@ -297,17 +301,23 @@ def test_pv_volume_ratio_pinned() -> None:
 
 
 def test_pv_kind_from_direction_and_body() -> None:
-    m = _pv(6.0, None)
-    close = m.close.copy()
-    close[SPIKE] = 97.5  # net −2.5 over a range of 6 → body 0.42 ≥ 0.25
-    (e,) = detect_flushes(msgspec.structs.replace(m, close=close))
+    rng = np.full(N, 1.0)
+    rng[SPIKE] = 12.0
+
+    def shifted(d: float) -> MarketSeries:
+        """Price steps by ``d`` at the spike and stays there (as a real crash does)."""
+        px = np.full(N, 100.0)
+        px[SPIKE:] += d
+        return _market(None, None, price=px, rng=rng)
+
+    (e,) = detect_flushes(shifted(-5.0))  # net −5 over a true range of 12 → body 0.42
     assert (e.kind, e.detected_by) == ("long_flush", "price_volume")
-    assert e.score == pytest.approx(6.0)
-    close[SPIKE] = 102.5
-    (e,) = detect_flushes(msgspec.structs.replace(m, close=close))
+    assert e.score == pytest.approx(12.0)
+    assert e.price_open == 100.0  # measured from the close before the event
+    assert e.move_pct == pytest.approx(-5.0)
+    (e,) = detect_flushes(shifted(5.0))
     assert e.kind == "short_squeeze"
-    close[SPIKE] = 101.0  # body 1/6 < 0.25
-    (e,) = detect_flushes(msgspec.structs.replace(m, close=close))
+    (e,) = detect_flushes(shifted(2.0))  # body 2/12 < 0.25
     assert e.kind == "two_sided"
 
 

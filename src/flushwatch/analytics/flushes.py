@@ -22,7 +22,8 @@ neighbouring bars that are still *elevated* (lower thresholds). The peak is the 
 most liquidations; the kind comes from the long share of the event's liquidations.
 
 Without liquidations (``MarketSeries.liq_long is None``) a **price–volume** detector runs:
-the bar's relative range ``(high − low)/open`` against its trailing median, and the quote
+the bar's relative true range (high/low extended to the previous close) against its
+trailing median, and the quote
 volume against its trailing median when volume exists. The kind comes from the direction of
 the move. Such events are weaker evidence: a wide, busy bar is not proof that positions were
 force-closed, so they carry ``detected_by="price_volume"`` and their score is a range ratio.
@@ -91,6 +92,10 @@ class FlushParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     pv_elevated_ratio: Annotated[
         float,
         msgspec.Meta(gt=0, description="Fallback: neighbour range ratio that joins an event."),
+    ] = 2.0
+    pv_no_volume_factor: Annotated[
+        float,
+        msgspec.Meta(ge=1, description="Fallback without volume: range thresholds × this."),
     ] = 2.0
     pv_min_body_share: Annotated[
         float,
@@ -234,7 +239,10 @@ def _event(
     liq: tuple[float, float] | None,
 ) -> FlushEvent:
     s, e = span
-    price_open = float(m.open[s])
+    # The price before the event: the previous close when there is one (a sampled price has
+    # open == close within its bar, so the jump into the first bar would otherwise vanish).
+    before = float(m.close[s - 1]) if s > 0 else float("nan")
+    price_open = before if np.isfinite(before) else float(m.open[s])
     price_close = float(m.close[e])
     lows, highs = m.low[s : e + 1], m.high[s : e + 1]
     # A bar can lack a price (gap in the source) while its liquidations exist: no warning, NaN.
@@ -293,19 +301,30 @@ def _detect_liquidations(
 def _detect_price_volume(m: MarketSeries, p: FlushParams) -> list[FlushEvent]:
     window = max(1, hours_to_bars(p.baseline_hours, m.step_s))
     min_bars = hours_to_bars(p.min_history_hours, m.step_s)
+    prev = np.concatenate(([np.nan], m.close[:-1]))
     with np.errstate(divide="ignore", invalid="ignore"):
-        rng = (m.high - m.low) / m.open
+        # True range: the jump from the previous close counts, so gaps and sampled prices
+        # (one print per bar, where high == low) still show a crash.
+        ref = np.where(np.isfinite(prev), prev, m.open)
+        rng = (np.fmax(m.high, prev) - np.fmin(m.low, prev)) / ref
         range_ratio = rng / trailing_median(rng, window, min_bars)
-        burst = range_ratio >= p.pv_range_ratio
+        # Without volume to confirm it, a range burst alone is weaker evidence: it must be
+        # `pv_no_volume_factor` times as extreme.
+        strict = 1.0 if m.volume_quote is not None else p.pv_no_volume_factor
+        burst = range_ratio >= p.pv_range_ratio * strict
         if m.volume_quote is not None:
             vol_ratio = m.volume_quote / trailing_median(m.volume_quote, window, min_bars)
             burst &= vol_ratio >= p.pv_volume_ratio
-    elevated = (range_ratio >= p.pv_elevated_ratio) | burst
+    elevated = (range_ratio >= p.pv_elevated_ratio * strict) | burst
     events = []
     for s, e in _spans(burst, elevated, hours_to_bars(p.merge_gap_hours, m.step_s)):
         peak = s + int(np.nanargmax(range_ratio[s : e + 1]))
-        net = float(m.close[e] - m.open[s])
-        span_range = float(np.nanmax(m.high[s : e + 1]) - np.nanmin(m.low[s : e + 1]))
+        start_px = float(ref[s]) if np.isfinite(ref[s]) else float(m.open[s])
+        net = float(m.close[e]) - start_px
+        span_range = float(
+            np.nanmax(np.fmax(m.high[s : e + 1], prev[s : e + 1]))
+            - np.nanmin(np.fmin(m.low[s : e + 1], prev[s : e + 1]))
+        )
         kind: FlushKind = "long_flush" if net < 0 else "short_squeeze"
         if span_range <= 0 or abs(net) < p.pv_min_body_share * span_range:
             kind = "two_sided"

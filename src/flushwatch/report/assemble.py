@@ -51,13 +51,24 @@ def _for_asset(
     return df.filter(pl.col("symbol").is_in(mine))
 
 
+def _family(exchange: str) -> str:
+    """ccxt splits one venue into ids per market (binance, binanceusdm, binancecoinm)."""
+    return exchange.removesuffix("usdm").removesuffix("coinm")
+
+
 def _prefer(df: pl.DataFrame, exchange: str) -> pl.DataFrame:
-    """Rows of the preferred exchange if it has any, else the exchange with most rows."""
+    """Rows of the preferred exchange, else of its venue family (Binance spot price →
+    Binance USD-M funding), else of the exchange with most rows."""
     if df.height == 0:
         return df
     own = df.filter(pl.col("exchange") == exchange)
     if own.height:
         return own
+    family = [
+        e for e in df.get_column("exchange").unique().to_list() if _family(e) == _family(exchange)
+    ]
+    if family:
+        return df.filter(pl.col("exchange").is_in(family))
     best = df.group_by("exchange").len().sort(["len", "exchange"], descending=[True, False])
     return df.filter(pl.col("exchange") == best.get_column("exchange")[0])
 
