@@ -252,7 +252,10 @@ def _funding_item(m: MarketSeries, p: ChecklistParams, w: _Win) -> CheckItem:
     now = _med(tail)
     if now is None:
         return _na("funding", unit, "Funding after the flush")
-    low = float(np.nanmin(post))
+    # A flip *during* the flush counts ("does it flip, or just cool?"): the low is taken from
+    # the event's start; "now" is the tail of the post-flush window.
+    since = m.funding[w.start : w.w1 + 1]
+    low = float(np.nanmin(since)) if np.isfinite(since).any() else float(np.nanmin(post))
     rebound_at = max(pre * p.rebound_factor, hi) if pre is not None else hi
     state: str
     sig: Signal
@@ -266,7 +269,7 @@ def _funding_item(m: MarketSeries, p: ChecklistParams, w: _Win) -> CheckItem:
         state, sig = "cooled_to_neutral", "good"
     pre_txt = f"{pre * 100:.4f}%" if pre is not None else "n/a"
     text = (
-        f"Funding {state.replace('_', ' ')}: pre-flush median {pre_txt}, post-flush low "
+        f"Funding {state.replace('_', ' ')}: pre-flush median {pre_txt}, low since the flush "
         f"{low * 100:.4f}%, now {now * 100:.4f}% per {m.funding_interval_h:g}h "
         f"(neutral up to {hi * 100:.4f}%)."
     )
