@@ -181,7 +181,7 @@ def test_okx_cascade_basis_and_funding_computed(shared_data: Path) -> None:
     post_f = [bars[x]["funding_rate"] for x in range(t + H_NS, t + 73 * H_NS, H_NS) if x in bars]
     assert min(post_f) < 0
     assert f.state == "flipped_negative"
-    assert f"post-flush low {min(post_f) * 100:.4f}%" in f.sentence
+    assert f"low since the flush {min(post_f) * 100:.4f}%" in f.sentence
 
     # Basis = perp/spot − 1 per sampled bar; median before (72 h) vs after (72 h).
     def med(lo: int, hi: int) -> float:
