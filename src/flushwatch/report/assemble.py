@@ -321,6 +321,9 @@ def assemble(
     interval_h = 8.0
     if fund.height:
         fund, desc = _one_series(fund)
+        # Settlement prints land a few ms after the boundary (08:00:00.004): floor them to the
+        # second so each belongs to the bar whose close it settles, not the next one.
+        fund = fund.with_columns((pl.col(_TS) // 10**9 * 10**9).alias(_TS))
         funding = _asof(grid, fund, "rate", step_ns, fund_age)
         hours = fund.get_column("interval_hours").drop_nulls()
         if hours.len():
