@@ -143,7 +143,7 @@ def test_xrp_2021_12_04_flush_without_liquidation_data(shared_data: Path) -> Non
 
 
 def test_okx_2025_10_10_cascade(shared_data: Path) -> None:
-    report, m = build_report(store_for((OKX,)), "BTC", focus_ts=parse_iso("2025-10-10T21:00"))
+    report, _ = build_report(store_for((OKX,)), "BTC", focus_ts=parse_iso("2025-10-10T21:00"))
     ev = report.focus
     assert ev is not None
     # The sample at 2025-10-10T21:18:44Z is the crash print: perp 108,539 (PROVENANCE.md).
