@@ -122,7 +122,7 @@ def test_everything_present_is_good() -> None:
     assert {n: i.signal for n, i in items.items()} == dict.fromkeys(items, "good")
     assert items["oi_rebuild"].state == "slow"
     assert items["oi_rebuild"].value == pytest.approx(10.0)
-    assert "OI regained 10% of the $400 flushed within 24h" in items["oi_rebuild"].sentence
+    assert "Of the $400 of OI flushed: 10% regained within 24h" in items["oi_rebuild"].sentence
     assert items["funding"].state == "cooled_to_neutral"
     assert items["basis"].state == "compressing"
     assert items["spot_vs_perp"].state == "spot_led"

@@ -225,15 +225,14 @@ def _oi_item(m: MarketSeries, event: FlushEvent, p: ChecklistParams, w: _Win) ->
     else:
         state, sig, verdict = "moderate", "neutral", "moderate rebuild"
     h50 = f"{r.hours_to_50:.0f}h" if r.hours_to_50 is not None else "not yet"
-    regained = (
-        f"OI regained {r.regained_pct_fast:.0f}%"
-        if r.regained_pct_fast >= 0
-        else f"OI kept falling (a further {-r.regained_pct_fast:.0f}%)"
-    )
+
+    def share(pct: float) -> str:
+        return f"{pct:.0f}% regained" if pct >= 0 else f"fell a further {-pct:.0f}%"
+
     text = (
-        f"{regained} of the {amount} flushed within "
-        f"{p.oi_fast_hours:.0f}h while price moved {r.move_fast_pct:+.1f}%: {verdict}. "
-        f"{r.regained_pct:.0f}% back after {w.hours:.0f}h; half regained: {h50}."
+        f"Of the {amount} of OI flushed: {share(r.regained_pct_fast)} within "
+        f"{p.oi_fast_hours:.0f}h while price moved {r.move_fast_pct:+.1f}%, "
+        f"{share(r.regained_pct)} after {w.hours:.0f}h ({verdict}; half regained: {h50})."
     )
     return _item("oi_rebuild", r.regained_pct, p.oi_fast_pct, unit, state, sig, text)
 

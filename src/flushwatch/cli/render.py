@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from flushwatch.analytics.results import FlushEvent
+from flushwatch.analytics.results import FlushEvent, KeyLevel
 from flushwatch.domain.records import Instrument
 from flushwatch.domain.time import iso
 from flushwatch.report.model import FlushReport
@@ -197,6 +197,15 @@ def _event_line(e: FlushEvent) -> str:
     )
 
 
+def level_state(lvl: KeyLevel) -> str:
+    """Words a trader uses: a resistance that is "lost" was broken upward."""
+    if lvl.role == "resistance":
+        return {"lost": "broken upward", "reclaimed": "broken, then back below"}.get(
+            lvl.state, lvl.state
+        )
+    return {"lost": "lost", "reclaimed": "lost, then reclaimed"}.get(lvl.state, lvl.state)
+
+
 def _verdict_lines(report: FlushReport) -> None:
     v = report.verdict
     if v is None:
@@ -237,7 +246,7 @@ def _levels_and_totals(report: FlushReport) -> None:
         for col in ("price", "kind", "role", "state"):
             t.add_column(col)
         for lvl in sorted(report.levels, key=lambda x: -x.price):
-            t.add_row(f"{lvl.price:,.6g}", lvl.kind.replace("_", " "), lvl.role, lvl.state)
+            t.add_row(f"{lvl.price:,.6g}", lvl.kind.replace("_", " "), lvl.role, level_state(lvl))
         console.print(t)
     if report.liquidations is not None:
         for tot in report.liquidations.by_coverage:
