@@ -18,10 +18,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from flushwatch.analytics.results import FlushEvent, KeyLevel
+from flushwatch.analytics.results import FlushEvent
 from flushwatch.domain.records import Instrument
 from flushwatch.domain.time import iso
-from flushwatch.report.model import FlushReport
+from flushwatch.report.model import FlushReport, level_state
 from flushwatch.store import ImportSummary, SeriesInfo
 
 console = Console()
@@ -195,15 +195,6 @@ def _event_line(e: FlushEvent) -> str:
         f"{e.kind.replace('_', ' ')} {iso(e.start_ts)} → {iso(e.end_ts)}: {liq}; {oi}; "
         f"price {e.move_pct:+.2f}%, low {e.price_low:,.6g}, wick {e.wick_pct:.2f}%"
     )
-
-
-def level_state(lvl: KeyLevel) -> str:
-    """Words a trader uses: a resistance that is "lost" was broken upward."""
-    if lvl.role == "resistance":
-        return {"lost": "broken upward", "reclaimed": "broken, then back below"}.get(
-            lvl.state, lvl.state
-        )
-    return {"lost": "lost", "reclaimed": "lost, then reclaimed"}.get(lvl.state, lvl.state)
 
 
 def _verdict_lines(report: FlushReport) -> None:

@@ -16,7 +16,7 @@ from plotly.io import to_html
 from plotly.subplots import make_subplots
 
 from flushwatch.analytics.market import MarketSeries
-from flushwatch.report.model import FlushReport
+from flushwatch.report.model import FlushReport, level_state
 
 _LEVEL_COLOURS = {
     "holding": "#2e7d32",
@@ -72,7 +72,7 @@ def figure(report: FlushReport, m: MarketSeries) -> go.Figure:
             line_dash="dot",
             line_width=1,
             line_color=_LEVEL_COLOURS.get(lvl.state, "#9e9e9e"),
-            annotation_text=f"{lvl.kind.replace('_', ' ')} {lvl.price:,.6g} ({lvl.state})",
+            annotation_text=f"{lvl.kind.replace('_', ' ')} {lvl.price:,.6g} ({level_state(lvl)})",
             annotation_font_size=9,
             row=1,
             col=1,

@@ -54,3 +54,12 @@ class FlushReport(msgspec.Struct, frozen=True, kw_only=True):
     risk_box: list[RuleResult]
     verdict: Verdict | None
     notes: list[str]
+
+
+def level_state(lvl: KeyLevel) -> str:
+    """Words a trader uses: a resistance that is "lost" was broken upward."""
+    if lvl.role == "resistance":
+        return {"lost": "broken upward", "reclaimed": "broken, then back below"}.get(
+            lvl.state, lvl.state
+        )
+    return {"lost": "lost", "reclaimed": "lost, then reclaimed"}.get(lvl.state, lvl.state)
