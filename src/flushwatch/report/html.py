@@ -59,9 +59,17 @@ def figure(report: FlushReport, m: MarketSeries) -> go.Figure:
     )
     t = _times(m)
     row = {name: i + 1 for i, (name, _) in enumerate(panels)}
+    # Bars with no price (gaps in the source) are left out: Plotly cannot draw a NaN candle.
+    ok = np.isfinite(m.open) & np.isfinite(m.high) & np.isfinite(m.low) & np.isfinite(m.close)
     fig.add_trace(
         go.Candlestick(
-            x=t, open=m.open, high=m.high, low=m.low, close=m.close, name="price", showlegend=False
+            x=t[ok],
+            open=m.open[ok],
+            high=m.high[ok],
+            low=m.low[ok],
+            close=m.close[ok],
+            name="price",
+            showlegend=False,
         ),
         row=1,
         col=1,
@@ -86,9 +94,11 @@ def figure(report: FlushReport, m: MarketSeries) -> go.Figure:
             )
         )
         step = report.window.step_s * 10**9
+        # ISO strings: a datetime64 scalar reaches Plotly as integer nanoseconds, which a date
+        # axis reads as milliseconds (far off the chart).
         fig.add_vrect(
-            x0=np.datetime64(ev.start_ts, "ns"),
-            x1=np.datetime64(ev.end_ts + step, "ns"),
+            x0=np.datetime_as_string(np.datetime64(ev.start_ts, "ns"), unit="s"),
+            x1=np.datetime_as_string(np.datetime64(ev.end_ts + step, "ns"), unit="s"),
             fillcolor=colour,
             line_width=0,
             layer="below",
