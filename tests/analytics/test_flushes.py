@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flushwatch.analytics.bars import hours_to_bars
 from flushwatch.analytics.flushes import (
     FlushParams,
     describe_flush,
     detect_flushes,
     flush_windows,
-    hours_to_bars,
     robust_log_z,
     trailing_median,
 )

@@ -36,7 +36,8 @@ from typing import Annotated, Literal
 import msgspec
 import numpy as np
 
-from flushwatch.analytics.levels import bars_for_hours, event_indices, is_key_level
+from flushwatch.analytics.bars import hours_to_bars
+from flushwatch.analytics.levels import event_indices, is_key_level
 from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel
 
@@ -157,9 +158,9 @@ class _Win(msgspec.Struct, frozen=True):
 
 def _window(m: MarketSeries, event: FlushEvent, p: ChecklistParams) -> _Win:
     start, end = event_indices(m, event)
-    w1 = min(end + bars_for_hours(p.window_hours, m.step_s), m.n - 1)
+    w1 = min(end + hours_to_bars(p.window_hours, m.step_s, at_least=1), m.n - 1)
     hours = (w1 - end) * m.step_s / 3600.0  # regular grid: bars × step, whatever ts unit
-    pre0 = max(0, start - bars_for_hours(p.pre_hours, m.step_s))
+    pre0 = max(0, start - hours_to_bars(p.pre_hours, m.step_s, at_least=1))
     return _Win(start, end, pre0, w1, hours, hours < p.min_window_hours)
 
 
@@ -186,7 +187,7 @@ def oi_regain(m: MarketSeries, event: FlushEvent, p: ChecklistParams) -> OiRegai
     fast = hours <= p.oi_fast_hours
     ok = np.isfinite(path)
     reached = [hours[ok & (path >= lvl)] for lvl in (50.0, 100.0)]
-    fast_i = min(w.end + bars_for_hours(p.oi_fast_hours, m.step_s), w.w1)
+    fast_i = min(w.end + hours_to_bars(p.oi_fast_hours, m.step_s, at_least=1), w.w1)
     c0, c1 = _last(m.close[: w.end + 1]), _last(m.close[: fast_i + 1])
     return OiRegain(
         unit=unit,
@@ -247,7 +248,7 @@ def _funding_item(m: MarketSeries, p: ChecklistParams, w: _Win) -> CheckItem:
     hi = (p.interest_floor_pct_8h + p.neutral_tol_pct_8h) * scale
     pre = _med(m.funding[w.pre0 : w.start])
     post = m.funding[w.end + 1 : w.w1 + 1]
-    tail = post[-bars_for_hours(p.funding_tail_hours, m.step_s) :]
+    tail = post[-hours_to_bars(p.funding_tail_hours, m.step_s, at_least=1) :]
     now = _med(tail)
     if now is None:
         return _na("funding", unit, "Funding after the flush")
@@ -391,7 +392,9 @@ def _book_item(m: MarketSeries, p: ChecklistParams, w: _Win) -> CheckItem:
         return _na("book", unit, "Order-book depth")
     if w.early:
         return _pending("book", unit, w)
-    tail = slice(max(w.end + 1, w.w1 + 1 - bars_for_hours(p.book_tail_hours, m.step_s)), w.w1 + 1)
+    tail = slice(
+        max(w.end + 1, w.w1 + 1 - hours_to_bars(p.book_tail_hours, m.step_s, at_least=1)), w.w1 + 1
+    )
     pre, now = _med(m.depth_1pct[w.pre0 : w.start]), _med(m.depth_1pct[tail])
     if pre is None or now is None or pre <= 0:
         return _na("book", unit, "Order-book depth around the flush")

@@ -37,6 +37,7 @@ import msgspec
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from flushwatch.analytics.bars import hours_to_bars
 from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.analytics.results import FlushEvent, FlushKind
 from flushwatch.domain.time import iso
@@ -101,11 +102,6 @@ class FlushParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         float,
         msgspec.Meta(ge=0, le=1, description="Fallback: net move / range below this = two-sided."),
     ] = 0.25
-
-
-def hours_to_bars(hours: float, step_s: int) -> int:
-    """Convert a duration in hours to whole bars (at least 0), so params stay in hours."""
-    return max(0, round(hours * 3600.0 / step_s))
 
 
 def trailing_windows(x: F64, window: int) -> F64:

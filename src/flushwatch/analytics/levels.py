@@ -42,12 +42,12 @@ from typing import Annotated, cast
 import msgspec
 import numpy as np
 
+from flushwatch.analytics.bars import hours_to_bars
 from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.analytics.results import FlushEvent, KeyLevel, LevelKind, LevelState
 
 __all__ = [
     "LevelParams",
-    "bars_for_hours",
     "event_indices",
     "is_key_level",
     "key_levels",
@@ -112,11 +112,6 @@ class LevelParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     merge_pct: Annotated[
         float, msgspec.Meta(description="Levels closer than this % merge into the most significant")
     ] = 0.3
-
-
-def bars_for_hours(hours: float, step_s: int) -> int:
-    """Convert a duration in hours to a whole number of bars (at least one)."""
-    return max(1, round(hours * 3600.0 / step_s))
 
 
 def event_indices(m: MarketSeries, event: FlushEvent) -> tuple[int, int]:
@@ -281,14 +276,14 @@ def key_levels(
             cands.append((event.price_low, "flush_low", end + 1))
             if event.kind != "long_flush":
                 cands.append((event.price_high, "flush_high", end + 1))
-    lo_i = max(0, anchor - bars_for_hours(p.prior_hours, m.step_s))
+    lo_i = max(0, anchor - hours_to_bars(p.prior_hours, m.step_s, at_least=1))
     high, low = m.high[lo_i:anchor], m.low[lo_i:anchor]
     found: list[tuple[float, str]] = _round_levels(ref, p)
     if np.any(np.isfinite(high)):
         found += [(float(np.nanmax(high)), "prior_high"), (float(np.nanmin(low)), "prior_low")]
     found += _pivots(high, low, p.pivot_bars, ref, p.pivots_per_side)
     if m.volume_quote is not None:
-        vo_i = max(0, anchor - bars_for_hours(p.profile_hours, m.step_s))
+        vo_i = max(0, anchor - hours_to_bars(p.profile_hours, m.step_s, at_least=1))
         found += _volume_nodes(
             m.high[vo_i:anchor], m.low[vo_i:anchor], m.volume_quote[vo_i:anchor], p
         )

@@ -29,7 +29,8 @@ from typing import Annotated, Literal
 import msgspec
 import numpy as np
 
-from flushwatch.analytics.flushes import hours_to_bars, trailing_count, trailing_windows
+from flushwatch.analytics.bars import hours_to_bars
+from flushwatch.analytics.flushes import trailing_count, trailing_windows
 from flushwatch.analytics.market import F64, I64, MarketSeries
 from flushwatch.analytics.results import FlushEvent, FlushKind, TrapFlag
 

@@ -38,8 +38,9 @@ from typing import Annotated, Literal
 import msgspec
 import numpy as np
 
+from flushwatch.analytics.bars import hours_to_bars
 from flushwatch.analytics.checklist import ChecklistParams, oi_regain
-from flushwatch.analytics.levels import bars_for_hours, event_indices, is_key_level
+from flushwatch.analytics.levels import event_indices, is_key_level
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import (
     CheckItem,
@@ -124,8 +125,10 @@ def _rule_oi(m: MarketSeries, event: FlushEvent, p: VerdictParams) -> RuleResult
     r = oi_regain(m, event, cp)
     if r is None:
         return RuleResult(name=name, fired=None, evidence=["not available: open interest"])
-    pre = slice(max(0, start - bars_for_hours(p.prior_high_hours, m.step_s)), start)
-    post = m.close[end + 1 : min(end + bars_for_hours(p.price_window_hours, m.step_s), m.n - 1) + 1]
+    pre = slice(max(0, start - hours_to_bars(p.prior_high_hours, m.step_s, at_least=1)), start)
+    post = m.close[
+        end + 1 : min(end + hours_to_bars(p.price_window_hours, m.step_s, at_least=1), m.n - 1) + 1
+    ]
     squeeze = event.kind == "short_squeeze"
     ref_series = m.low[pre] if squeeze else m.high[pre]
     if not np.any(np.isfinite(ref_series)) or not np.any(np.isfinite(post)):
