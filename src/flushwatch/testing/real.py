@@ -49,10 +49,13 @@ MARKETS: dict[str, tuple[tuple[str, ...], str, str | None, int | None]] = {
 }
 
 
+_TMP = tempfile.TemporaryDirectory(prefix="flushwatch-real-")  # removed when the process exits
+
+
 @cache
 def store_for(files: tuple[str, ...]) -> Store:
     """A temporary store holding exactly ``files`` (cached per process)."""
-    root = Path(tempfile.mkdtemp(prefix="flushwatch-real-")) / "store"
+    root = Path(tempfile.mkdtemp(dir=_TMP.name)) / "store"
     store = Store.open(root)
     store.write([parse(data_path(*f.split("/"))) for f in files])
     return store
