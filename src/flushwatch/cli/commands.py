@@ -276,4 +276,4 @@ def run_config() -> None:
     """Print the default configuration."""
     from flushwatch.config import default_toml
 
-    render.console.print(default_toml(), markup=False, highlight=False)
+    render.print_plain(default_toml())

@@ -33,6 +33,11 @@ def print_json(obj: object) -> None:
     sys.stdout.write(msgspec.json.format(msgspec.json.encode(obj), indent=2).decode() + "\n")
 
 
+def print_plain(text: str) -> None:
+    """Write text exactly as given (no wrapping: it may be a file the user saves)."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
 def print_raw(data: bytes) -> None:
     """Write already-encoded JSON to stdout."""
     sys.stdout.write(data.decode() + "\n")
