@@ -238,6 +238,16 @@ def config() -> None:
     _run(commands.run_config)
 
 
+def _register_commands() -> None:
+    """Commands that live in their own modules (each keeps its heavy imports lazy)."""
+    from flushwatch.cli import cmd_mechanics
+
+    cmd_mechanics.register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="flushwatch")
