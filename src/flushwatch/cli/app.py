@@ -240,10 +240,11 @@ def config() -> None:
 
 def _register_commands() -> None:
     """Commands that live in their own modules (each keeps its heavy imports lazy)."""
-    from flushwatch.cli import cmd_backtest, cmd_map, cmd_mechanics
+    from flushwatch.cli import cmd_backtest, cmd_cascade, cmd_map, cmd_mechanics
 
     cmd_mechanics.register(app)
     cmd_map.register(app)
+    cmd_cascade.register(app)
     cmd_backtest.register(app)
 
 

@@ -1,0 +1,104 @@
+"""The cascade as one self-contained HTML page (Plotly inlined: opens offline).
+
+Three charts: the cascade curve (initial shock → final move), the path of the simulated
+cascade (price and cumulative liquidations per step), and the local cascade gain G per price
+bin with the G = 1 line (bins above it self-propagate). Every number is an estimate.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.io import to_html
+from plotly.subplots import make_subplots
+
+
+def figure(out: dict[str, Any]) -> go.Figure:
+    """Build the three-panel chart from the ``flushwatch cascade`` JSON-like dict."""
+    r = out["result"]
+    c = out["curve"]
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        vertical_spacing=0.09,
+        subplot_titles=(
+            "Cascade curve (estimated): initial shock → final move, %",
+            "Simulated path: price after each step (liquidated USD on hover)",
+            "Local cascade gain G = forced flow / book depth per price bin (G ≥ 1 propagates)",
+        ),
+        specs=[[{}], [{"secondary_y": True}], [{}]],
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=c["shock_pct"], y=c["final_move_pct"], mode="lines+markers", name="final move"
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=c["shock_pct"], y=c["shock_pct"], mode="lines", name="no cascade (shock only)",
+            line={"dash": "dot", "color": "#9e9e9e"},
+        ),
+        row=1, col=1,
+    )  # fmt: skip
+    steps = np.arange(r.path.price.size)
+    fig.add_trace(
+        go.Scatter(x=steps, y=r.path.price, mode="lines+markers", name="price"), row=2, col=1
+    )
+    fig.add_trace(
+        go.Bar(x=steps, y=r.path.liquidated_usd, name="liquidated (cum., USD)", opacity=0.4),
+        row=2, col=1, secondary_y=True,
+    )  # fmt: skip
+    g = r.gain
+    mid = (g.price_lo + g.price_hi) / 2.0
+    fig.add_trace(
+        go.Bar(
+            x=mid, y=np.nan_to_num(g.gain, nan=0.0, posinf=0.0), name="G",
+            marker={"color": np.where(g.gain >= 1.0, "#c62828", "#1565c0").tolist()},
+        ),
+        row=3, col=1,
+    )  # fmt: skip
+    fig.add_hline(y=1.0, line={"dash": "dash", "color": "#c62828"}, row=3, col=1)
+    fig.update_xaxes(title_text="initial shock, %", row=1, col=1)
+    fig.update_xaxes(title_text="step", row=2, col=1)
+    fig.update_xaxes(title_text="price", row=3, col=1)
+    fig.update_layout(height=1100, template="plotly_white", bargap=0.05)
+    return fig
+
+
+def render_cascade_html(out: dict[str, Any]) -> str:
+    """The whole page as a string (Plotly inlined)."""
+    r = out["result"]
+    chart = to_html(figure(out), include_plotlyjs=True, full_html=False)
+    head = (
+        f"{out['asset']}: a {r.shock_move_pct:+.2f}% shock ends at {r.final_move_pct:+.2f}% "
+        f"(amplification ×{r.amplification:.2f}), {r.liquidated_usd:,.0f} USD liquidated in "
+        f"{r.steps} steps"
+    )
+    if r.book_exhausted:
+        head += " — the flow ran past the end of the known book: the move is at least this"
+    notes = "".join(
+        f"<li>{html.escape(str(n))}</li>"
+        for n in (
+            f"Depth: {out['depth_source']} ({out['depth_note']})",
+            f"Map: {out['map_note']}",
+            "All figures are estimates from an estimated liquidation map.",
+        )
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(out['asset'])} cascade (estimated)</title></head><body "
+        "style='font-family:system-ui,sans-serif;max-width:1100px;margin:auto'>"
+        f"<h1>{html.escape(head)} (estimated)</h1><ul>{notes}</ul>{chart}</body></html>"
+    )
+
+
+def write_cascade_html(path: Path, out: dict[str, Any]) -> None:
+    """Write the page to ``path`` (parent folders are created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_cascade_html(out), encoding="utf-8")
