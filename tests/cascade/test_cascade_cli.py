@@ -120,3 +120,15 @@ def test_fragility_names_what_is_missing(store_root: Path) -> None:
     assert btc["components"]["oi_to_depth"] > 0
     assert "oi_to_volume" in btc["missing"]  # the 5-minute slice carries no volume
     assert 0 < btc["score"] < 1
+
+
+def test_fragility_html_page(store_root: Path, tmp_path: Path) -> None:
+    page = tmp_path / "fragility.html"
+    res = CliRunner().invoke(
+        _app(), ["fragility", "BTC", "--store", str(store_root), "--html", str(page)]
+    )
+    assert res.exit_code == 0, res.output
+    text = page.read_text(encoding="utf-8")
+    assert "Fragility ranking (estimate)" in text
+    assert "oi_to_volume" in text  # named as not available, not scored
+    assert "cdn.plot.ly" not in text.split("<script", 1)[0]  # plotly.js inlined, no CDN link

@@ -299,7 +299,12 @@ def run_cascade(
 
 
 def run_fragility(
-    store_root: Path, assets: list[str], *, at: str | None, json_out: bool
+    store_root: Path,
+    assets: list[str],
+    *,
+    at: str | None,
+    json_out: bool,
+    html_path: Path | None = None,
 ) -> list[Any]:
     """Assess and rank every asset; missing inputs are named, not guessed."""
     from flushwatch.analytics.fragility import rank
@@ -313,6 +318,11 @@ def run_fragility(
     ranked = rank([i for i, _ in inputs])
     notes = {i.asset: n for i, n in inputs}
     render_cascade.show_fragility(ranked, notes, json_out=json_out)
+    if html_path is not None:
+        from flushwatch.report.cascade_html import render_fragility_html
+
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(render_fragility_html(ranked), encoding="utf-8")
     return ranked
 
 
@@ -436,6 +446,9 @@ def register(app: typer.Typer) -> None:
         store: StoreOpt = None,
         at: Annotated[str | None, typer.Option(help="As of this time (ISO, UTC).")] = None,
         json_out: JsonOpt = False,
+        html: Annotated[
+            Path | None, typer.Option(help="Also write the ranking as a self-contained page.")
+        ] = None,
     ) -> None:
         """Rank markets by fragility: forced flow and OI against depth, funding, cascade gain.
 
@@ -444,6 +457,10 @@ def register(app: typer.Typer) -> None:
         """
         _run(
             lambda: run_fragility(
-                _store_path(store), [a.upper() for a in assets or []], at=at, json_out=json_out
+                _store_path(store),
+                [a.upper() for a in assets or []],
+                at=at,
+                json_out=json_out,
+                html_path=html,
             )
         )

@@ -102,3 +102,41 @@ def write_cascade_html(path: Path, out: dict[str, Any]) -> None:
     """Write the page to ``path`` (parent folders are created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_cascade_html(out), encoding="utf-8")
+
+
+def render_fragility_html(ranked: list[Any]) -> str:
+    """The fragility ranking as a self-contained page: score bars with each component."""
+    names = [f"#{f.rank} {f.asset}" for f in ranked]
+    fig = go.Figure()
+    components = sorted({k for f in ranked for k in f.scores})
+    for comp in components:
+        fig.add_trace(
+            go.Bar(
+                y=names,
+                x=[f.scores.get(comp, np.nan) / max(len(f.scores), 1) for f in ranked],
+                name=comp.replace("_", " "),
+                orientation="h",
+            )
+        )
+    fig.update_layout(
+        barmode="stack",
+        template="plotly_white",
+        height=200 + 60 * len(ranked),
+        xaxis_title="fragility score (mean of component scores, heuristic estimate)",
+        yaxis={"autorange": "reversed"},
+    )
+    rows = "".join(
+        f"<tr><td>{f.rank}</td><td>{html.escape(f.asset)}</td><td>{f.score:.2f}</td>"
+        f"<td>{html.escape(', '.join(f.missing) or '-')}</td></tr>"
+        for f in ranked
+    )
+    chart = to_html(fig, include_plotlyjs=True, full_html=False)
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>flushwatch fragility ranking</title></head><body style='font-family:sans-serif'>"
+        "<h1>Fragility ranking (estimate)</h1>"
+        "<p>Each component scores c/(c+reference); the score is their mean. Missing inputs are "
+        "listed and left out, never guessed.</p>"
+        f"{chart}<table><tr><th>rank</th><th>asset</th><th>score</th><th>not available</th>"
+        f"</tr>{rows}</table></body></html>"
+    )
