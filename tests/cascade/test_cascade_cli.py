@@ -131,4 +131,4 @@ def test_fragility_html_page(store_root: Path, tmp_path: Path) -> None:
     text = page.read_text(encoding="utf-8")
     assert "Fragility ranking (estimate)" in text
     assert "oi_to_volume" in text  # named as not available, not scored
-    assert "cdn.plot.ly" not in text.split("<script", 1)[0]  # plotly.js inlined, no CDN link
+    assert len(text) > 1_000_000  # plotly.js is inlined: the page opens offline
