@@ -240,12 +240,21 @@ def config() -> None:
 
 def _register_commands() -> None:
     """Commands that live in their own modules (each keeps its heavy imports lazy)."""
-    from flushwatch.cli import cmd_backtest, cmd_cascade, cmd_map, cmd_mechanics
+    from flushwatch.cli import (
+        cmd_backtest,
+        cmd_cascade,
+        cmd_demo,
+        cmd_map,
+        cmd_mechanics,
+        cmd_simulate,
+    )
 
     cmd_mechanics.register(app)
     cmd_map.register(app)
     cmd_cascade.register(app)
     cmd_backtest.register(app)
+    cmd_simulate.register(app)
+    cmd_demo.register(app)
 
 
 _register_commands()
