@@ -10,7 +10,14 @@
     │   ├── UnknownFormatError           the format could not be detected; pass --format
     │   ├── ChecksumError                a .CHECKSUM beside a zip does not match
     │   └── ParseError                   a value in the file is wrong: names file, line, field
-    └── DataIntegrityError               a feed broke its own rules (sequence gap, checksum)
+    ├── DataIntegrityError               a feed broke its own rules (sequence gap, checksum)
+    └── ConnectorError                   talking to a venue failed
+        ├── TransientError               retry later (the connector does, with backoff)
+        │   ├── RateLimited              the venue said slow down (429/418); has retry_after
+        │   └── ExchangeUnavailable      connection refused, dropped, timed out
+        └── PermanentError               retrying will not help: fix the request or config
+            ├── BadSymbol                the venue does not know the symbol
+            └── NotSupported             the venue or adapter cannot do this
 
 Every user-facing error carries enough to act on without a traceback: the CLI prints
 ``str(exc)`` and exits non-zero.
@@ -83,3 +90,35 @@ class ParseError(InputError):
 
 class DataIntegrityError(FlushwatchError):
     """A feed violated its own sequencing or checksum rules (a gap, never papered over)."""
+
+
+class ConnectorError(FlushwatchError):
+    """Talking to a venue failed; see the subclasses for whether to retry."""
+
+
+class TransientError(ConnectorError):
+    """A failure that goes away by itself; connectors retry these with backoff."""
+
+
+class RateLimited(TransientError):
+    """The venue asked us to slow down (HTTP 429/418); ``retry_after`` seconds if it said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class ExchangeUnavailable(TransientError):
+    """The venue could not be reached or dropped the connection."""
+
+
+class PermanentError(ConnectorError):
+    """Retrying will not help: the request or the configuration is wrong."""
+
+
+class BadSymbol(PermanentError):
+    """The venue does not list this symbol."""
+
+
+class NotSupported(PermanentError):
+    """The venue or adapter cannot provide this stream or call (never a silent None)."""
