@@ -1,0 +1,123 @@
+"""The ccxt.pro adapter offline: capabilities from ``has`` and the decoder on ccxt's own output.
+
+Pointing ccxt.pro at the loopback exchange needs its markets loaded over REST (Bybit's
+``parseMarket`` is not implemented for a single instrument), so these tests stay offline: a
+real ccxt.pro exchange object is built (no network), given one unified market, and its own
+websocket parser turns the real Bybit trade frames into the dicts the adapter would wrap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import ccxt.pro
+import pytest
+
+from flushwatch.connectors.base import Capability
+from flushwatch.connectors.ccxt_adapter import (
+    CcxtConfig,
+    CcxtConnector,
+    capabilities,
+    make_decoder,
+)
+from flushwatch.domain.enums import Market, PositionSide, Side
+from flushwatch.domain.records import Liquidation, Trade
+from flushwatch.errors import NotSupported
+from flushwatch.testing.recorded import cryptofeed_frames
+
+MARKET: dict[str, Any] = {
+    "id": "BTCUSDT", "symbol": "BTC/USDT:USDT", "base": "BTC", "quote": "USDT", "settle": "USDT",
+    "baseId": "BTC", "quoteId": "USDT", "settleId": "USDT", "type": "swap", "spot": False,
+    "margin": False, "swap": True, "future": False, "option": False, "active": True,
+    "contract": True, "linear": True, "inverse": False, "contractSize": 1.0,
+    "precision": {"amount": 0.001, "price": 0.1}, "limits": {}, "info": {"category": "linear"},
+}  # fmt: skip
+
+
+def _bybit() -> Any:
+    exchange = ccxt.pro.bybit({"urls": {"api": {"rest": "http://127.0.0.1:9"}}})
+    exchange.set_markets([MARKET])
+    return exchange
+
+
+def test_has_maps_to_capabilities() -> None:
+    assert capabilities({"watchTrades": True, "watchOrderBook": "emulated"}) == {
+        Capability.TRADES,
+        Capability.BOOK,
+    }
+    exchange = ccxt.pro.binanceusdm()
+    try:
+        assert Capability.TRADES in capabilities(exchange.has)
+    finally:
+        asyncio.run(exchange.close())
+
+
+def test_missing_stream_raises_not_supported() -> None:
+    async def run() -> None:
+        exchange = _bybit()
+        exchange.has = {**exchange.has, "watchLiquidations": False}
+        try:
+            with pytest.raises(NotSupported, match="watch_liquidations"):
+                CcxtConnector(
+                    CcxtConfig(
+                        exchange="bybit", symbols=("BTC/USDT:USDT",), streams=("liquidations",)
+                    ),
+                    exchange,
+                )
+        finally:
+            await exchange.close()
+
+    asyncio.run(run())
+
+
+def test_decoder_on_ccxt_parsed_real_bybit_trades(shared_data: Path) -> None:
+    path = shared_data / "cryptofeed-ws-recordings" / "BYBIT.jsonl.zst"
+    raw = [
+        item
+        for f in cryptofeed_frames(path)
+        if f.kind == "recv" and f.url.endswith("linear") and '"publicTrade.BTCUSDT"' in f.data
+        for item in json.loads(f.data)["data"]
+    ]
+
+    async def run() -> list[Trade]:
+        exchange = _bybit()
+        try:
+            conn = CcxtConnector(CcxtConfig(exchange="bybit", symbols=("BTC/USDT:USDT",)), exchange)
+            trades = [exchange.parse_ws_trade(r, exchange.market("BTC/USDT:USDT")) for r in raw]
+            frame = conn.frame("trades", "BTC/USDT:USDT", trades)
+        finally:
+            await exchange.close()
+        assert frame.url == "ccxt:bybit"
+        out = make_decoder(frame.url).on_message(frame.data, frame.ts_recv)
+        return [r for r in out if isinstance(r, Trade)]
+
+    records = asyncio.run(run())
+    assert len(records) == len(raw) > 0
+    for rec, r in zip(records, raw, strict=True):
+        assert rec.market == Market.PERP
+        assert rec.symbol == "BTCUSDT"
+        assert rec.ts_event == r["T"] * 1_000_000
+        assert rec.price == float(r["p"])
+        assert rec.qty == float(r["v"])
+        assert rec.taker_side == Side(r["S"].lower())
+        assert rec.trade_id == r["i"]
+
+
+def test_liquidation_side_must_be_declared() -> None:
+    body = {
+        "stream": "liquidations", "symbol": "BTC/USDT:USDT", "id": "BTCUSDT", "type": "swap",
+        "data": [{"timestamp": 1_700_000_000_000, "price": 100.0, "contracts": 2.0,
+                  "contractSize": 1.0, "baseValue": 2.0, "quoteValue": 200.0,
+                  "info": {"side": "Buy"}}],
+    }  # fmt: skip
+    with pytest.raises(NotSupported, match="C5"):
+        make_decoder("ccxt:bybit").on_message(json.dumps(body), 1)
+    (liq,) = make_decoder("ccxt:bybit", "position").on_message(json.dumps(body), 1)
+    assert isinstance(liq, Liquidation)
+    assert liq.side == PositionSide.LONG  # Bybit: Buy = a long position was liquidated
+    (liq,) = make_decoder("ccxt:binanceusdm", "order").on_message(json.dumps(body), 1)
+    assert isinstance(liq, Liquidation)
+    assert liq.side == PositionSide.SHORT  # Binance: a BUY order closes a short
