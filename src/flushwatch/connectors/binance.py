@@ -1,0 +1,297 @@
+"""Native Binance connector (spot, USDⓈ-M, COIN-M): raw frames, kept books, feed events.
+
+Streams are routed per DOMAIN.md C3: on USDⓈ-M, ``/market``-tier streams (aggTrade,
+markPrice, forceOrder, kline) go to ``Endpoints.market_ws`` and book streams (depth,
+bookTicker, trade) to ``Endpoints.public_ws``; one reconnecting session per base. Every frame
+is yielded as received (:class:`RawFrame`), and so is every REST depth snapshot body
+(``http=True``), so a recording of the output re-imports into exactly what a consumer
+decoded live. Decoding is left to :func:`flushwatch.venues.registry.decoder_for`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from types import TracebackType
+
+import httpx
+import msgspec
+
+from flushwatch.connectors.base import Capability, FeedEvent, RawFrame
+from flushwatch.connectors.book import OrderBook
+from flushwatch.connectors.config import DEFAULT_ENDPOINTS, ConnectorConfig, Endpoints
+from flushwatch.connectors.session import Channel, WsSession, retry_after, retrying
+from flushwatch.errors import (
+    BadSymbol,
+    ConfigError,
+    ExchangeUnavailable,
+    PermanentError,
+    RateLimited,
+    TransientError,
+)
+from flushwatch.venues.binance.wire import DepthSnapshot, DepthUpdate
+
+_STREAM = re.compile(r'^\{"stream":"([^"]+)"')
+_MARKET_TIER = ("aggTrade", "markPrice", "forceOrder", "kline", "continuousKline")
+_DEPTH_PATH = {
+    "binance": "/api/v3/depth",
+    "binanceusdm": "/fapi/v1/depth",
+    "binancecoinm": "/dapi/v1/depth",
+}
+_CAPS = {
+    "binance": frozenset(
+        {Capability.TRADES, Capability.BOOK, Capability.QUOTES, Capability.KLINES}
+    ),
+    "binanceusdm": frozenset(Capability) - {Capability.OPEN_INTEREST},
+    "binancecoinm": frozenset(Capability) - {Capability.OPEN_INTEREST},
+}
+
+
+class _DepthFrame(msgspec.Struct):
+    stream: str
+    data: DepthUpdate
+
+
+def stream_of(text: str) -> str | None:
+    """Return the stream name of a combined-stream frame, or None (acks, raw frames)."""
+    found = _STREAM.match(text)
+    return found.group(1) if found else None
+
+
+def should_retry(exc: BaseException) -> bool | float:
+    """Binance's retry verdict: wait ``Retry-After`` on 429/418, back off on transients."""
+    if isinstance(exc, RateLimited):
+        return exc.retry_after if exc.retry_after is not None else True
+    return isinstance(exc, TransientError)
+
+
+def _kind(stream: str) -> str:
+    """``btcusdt@depth@0ms`` → ``depth``; ``btcusdt@kline_1m`` → ``kline``."""
+    tail = stream.split("@", 1)[1] if "@" in stream else stream
+    return tail.split("@", 1)[0].split("_", 1)[0]
+
+
+def _is_depth_diff(stream: str) -> bool:
+    tail = stream.split("@", 1)[1] if "@" in stream else ""
+    return tail == "depth" or tail.startswith("depth@")
+
+
+def check_response(response: httpx.Response) -> None:
+    """Map a Binance REST error response onto the ConnectorError tree."""
+    status = response.status_code
+    if status < 400:
+        return
+    text = response.text[:200]
+    if status in (418, 429):
+        after = retry_after(response.headers.get("Retry-After"))
+        raise RateLimited(f"{response.url}: HTTP {status} {text}", retry_after=after)
+    if status >= 500:
+        raise ExchangeUnavailable(f"{response.url}: HTTP {status}")
+    if '"code":-1121' in text:
+        raise BadSymbol(f"{response.url}: {text}")
+    raise PermanentError(f"{response.url}: HTTP {status} {text}")
+
+
+class BinanceConnector:
+    """Stream Binance market data as raw frames and feed events; keep depth books in sync."""
+
+    def __init__(
+        self,
+        exchange: str,
+        symbols: Sequence[str],
+        streams: Sequence[str],
+        config: ConnectorConfig | None = None,
+        *,
+        seed: int | None = None,
+    ) -> None:
+        if exchange not in _DEPTH_PATH:
+            raise ConfigError(f"not a Binance exchange id: {exchange!r} ({', '.join(_DEPTH_PATH)})")
+        self.exchange = exchange
+        self.capabilities = _CAPS[exchange]
+        self.config = config or ConnectorConfig()
+        self.endpoints: Endpoints = self.config.endpoints or DEFAULT_ENDPOINTS[exchange]
+        self.symbols = [s.upper() for s in symbols]
+        self.streams = [f"{s.lower()}@{k}" for s in self.symbols for k in streams]
+        futures = exchange != "binance"
+        self.books = {
+            s: OrderBook(s, futures=futures)
+            for s in self.symbols
+            if any(_is_depth_diff(f"{s.lower()}@{k}") for k in streams)
+        }
+        #: Frames that are not valid JSON where a depth diff was expected.
+        self.malformed = 0
+        self._rng = random.Random(seed)
+        self._channel = Channel(exchange, self.config.queue_size, self.config.stall_timeout)
+        self._want = {s: asyncio.Event() for s in self.books}
+        self._pending: set[str] = set()
+        self._depth = msgspec.json.Decoder(_DepthFrame, strict=False)
+        self._snapshot = msgspec.json.Decoder(DepthSnapshot, strict=False)
+        self.sessions: list[WsSession] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._client: httpx.AsyncClient | None = None
+        self._failure: BaseException | None = None
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def _base(self, stream: str) -> str:
+        market = self.exchange == "binanceusdm" and _kind(stream) in _MARKET_TIER
+        return (self.endpoints.market_ws if market else self.endpoints.public_ws).rstrip("/")
+
+    def routes(self) -> dict[str, list[str]]:
+        """Return the streams per websocket URL (one session each)."""
+        out: dict[str, list[str]] = {}
+        for stream in self.streams:
+            out.setdefault(f"{self._base(stream)}/stream", []).append(stream)
+        return out
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> BinanceConnector:
+        """Open one session per path tier and start the snapshot workers."""
+        self._client = httpx.AsyncClient(trust_env=False, timeout=self.config.open_timeout)
+        intervals = self.config.expected_interval
+        for url, streams in self.routes().items():
+            request = {"method": "SUBSCRIBE", "params": streams, "id": 1}
+            session = WsSession(
+                exchange=self.exchange,
+                url=url,
+                subscribe=[msgspec.json.encode(request).decode()],
+                intervals={s: intervals[_kind(s)] for s in streams if _kind(s) in intervals},
+                stream_of=stream_of,
+                should_retry=should_retry,
+                channel=self._channel,
+                config=self.config,
+                tap=self._tap,
+                rng=random.Random(self._rng.random()),
+            )
+            self.sessions.append(session)
+            self._spawn(session.run())
+        for symbol in self.books:
+            self._spawn(self._snapshots(symbol))
+        return self
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        task.add_done_callback(self._finished)
+        self._tasks.append(task)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._failure = task.exception()
+            self._channel.close()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close every connection and the HTTP client."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+        self._channel.close()
+
+    async def frames(self) -> AsyncIterator[RawFrame | FeedEvent]:
+        """Yield frames and feed events in receive order until closed."""
+        while (item := await self._channel.get()) is not None:
+            yield item
+        if self._failure is not None:
+            raise self._failure
+
+    # -- books -----------------------------------------------------------------------------
+
+    def _tap(self, frame: RawFrame) -> Iterable[FeedEvent]:
+        stream = stream_of(frame.data)
+        if stream is None or not _is_depth_diff(stream):
+            return ()
+        try:
+            ev = self._depth.decode(frame.data).data
+        except msgspec.DecodeError:
+            self.malformed += 1
+            return ()
+        book = self.books.get(ev.s)
+        if book is None:
+            return ()
+        verdict = book.on_diff(ev)
+        if verdict == "buffered" and book.snapshot_id < 0:
+            self._request(ev.s)
+        if verdict == "gap":
+            start, end = book.gap_span or (None, None)
+            self._request(ev.s)
+            return (
+                self._event(
+                    "gap",
+                    stream,
+                    "depth diff chain broken (pu != previous u)",
+                    gap_start=start,
+                    gap_end=end,
+                ),
+                self._event("resync", stream, "fetching a new snapshot"),
+            )
+        if verdict == "too_old":
+            self._request(ev.s)
+            return (self._event("resync", stream, "snapshot older than the diff stream"),)
+        return ()
+
+    def _request(self, symbol: str) -> None:
+        """Ask the snapshot worker for one snapshot (once until it has been applied)."""
+        if symbol not in self._pending:
+            self._pending.add(symbol)
+            self._want[symbol].set()
+
+    def _event(self, kind: str, stream: str, detail: str, **gap: int | None) -> FeedEvent:
+        return msgspec.convert(
+            {
+                "ts": time.time_ns(),
+                "kind": kind,
+                "exchange": self.exchange,
+                "stream": stream,
+                "detail": detail,
+                **gap,
+            },
+            FeedEvent,
+        )
+
+    async def _snapshots(self, symbol: str) -> None:
+        """Fetch a REST snapshot whenever the book asks for one; yield its body as a frame."""
+        want = self._want[symbol]
+        book = self.books[symbol]
+        url = (
+            f"{self.endpoints.rest.rstrip('/')}{_DEPTH_PATH[self.exchange]}"
+            f"?symbol={symbol}&limit={self.config.snapshot_limit}"
+        )
+        while True:
+            await want.wait()
+            want.clear()
+            body = await retrying(
+                lambda: self._get(url),
+                on=should_retry,
+                backoff=self.config.backoff,
+                rng=self._rng,
+                channel=self._channel,
+                what=url,
+            )
+            frame = RawFrame(ts_recv=time.time_ns(), url=url, data=body, http=True)
+            await self._channel.put(frame, url)
+            self._pending.discard(symbol)
+            if book.on_snapshot(self._snapshot.decode(body)) == "too_old":
+                self._channel.put_event(self._event("resync", url, "snapshot too old; again"))
+                self._request(symbol)
+
+    async def _get(self, url: str) -> str:
+        assert self._client is not None
+        try:
+            response = await self._client.get(url)
+        except httpx.TransportError as exc:
+            raise ExchangeUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
+        check_response(response)
+        return response.text

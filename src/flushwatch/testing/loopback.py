@@ -1,0 +1,336 @@
+"""A loopback Binance exchange on 127.0.0.1 that replays real recordings, with faults.
+
+Tests point a connector at it (endpoints are configuration) and check what comes out against
+a clean offline import of the same file. It speaks Binance's wire protocol:
+
+* websocket ``/ws``, ``/ws/<a>/<b>``, ``/stream?streams=<a>/<b>`` (combined-stream envelopes
+  ``{"stream","data"}``), also under ``/public`` and ``/market``; ``SUBSCRIBE`` /
+  ``UNSUBSCRIBE`` / ``LIST_SUBSCRIPTIONS`` requests answered ``{"result":...,"id":N}``; server
+  pings (``ping_interval``);
+* the USDⓈ-M tier split since 2026-04-23 (DOMAIN.md C3): ``/market``-tier streams (aggTrade,
+  markPrice, forceOrder, kline) are served only under ``/market``, ``/public``-tier streams
+  (depth, bookTicker, trade) only under ``/public`` and the legacy path; a stream on the wrong
+  path is acknowledged and then stays silent, exactly the failure that fooled cryptofeed;
+* HTTP ``GET /fapi/v1/depth`` (and ``/api/v3/depth``, ``/dapi/v1/depth``) on the same port:
+  the recorded snapshot first, later requests the exchange's book as of the last diff sent.
+
+The replay is a broadcast in recording order, as fast as the client reads. Frames of a stream
+listed in ``require`` wait until some connection is subscribed to it (so a test can
+disconnect every N frames and still expect every record); other streams are skipped while
+nobody listens, like a live venue. Faults are described in
+:class:`~flushwatch.testing.loopback_replay.Faults`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import Collection
+from types import TracebackType
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from flushwatch.testing.loopback_replay import (
+    Faults,
+    Out,
+    Recording,
+    TrueBook,
+    force_order_frame,
+    is_depth_diff,
+    mark_price_frame,
+    raw_payload,
+    schedule,
+    stream_of,
+)
+
+__all__ = ["Faults", "LoopbackExchange", "Recording", "force_order_frame", "stream_tier"]
+
+_MARKET_TIER = re.compile(r"@(aggTrade|markPrice|forceOrder|kline|continuousKline)|^!(force|mark)")
+_PRICE = re.compile(r'"p":"([^"]+)"')
+_DEPTH_PATHS = ("/fapi/v1/depth", "/api/v3/depth", "/dapi/v1/depth")
+
+
+def stream_tier(stream: str) -> str:
+    """Return ``"market"`` or ``"public"``: the USDⓈ-M path tier that serves ``stream`` (C3)."""
+    return "market" if _MARKET_TIER.search(stream) else "public"
+
+
+class _Request(msgspec.Struct):
+    method: str
+    id: int | str | None = None
+    params: list[str] = msgspec.field(default_factory=list)
+
+
+class _Conn:
+    """One client connection: which path it opened and what it subscribed to."""
+
+    def __init__(self, ws: ServerConnection, tier: str, combined: bool) -> None:
+        self.ws = ws
+        self.tier = tier  # "public", "market" or "legacy"
+        self.combined = combined
+        self.subs: set[str] = set()
+        self.sent = 0
+
+
+class LoopbackExchange:
+    """A Binance-speaking websocket + HTTP server on 127.0.0.1 that replays a recording."""
+
+    def __init__(
+        self,
+        recording: Recording,
+        *,
+        faults: Faults | None = None,
+        require: Collection[str] = (),
+        tiered: bool = True,
+        ping_interval: float | None = 20.0,
+        mark_every: float | None = None,
+    ) -> None:
+        self.recording = recording
+        self.faults = faults or Faults()
+        self.require = frozenset(require)
+        self.tiered = tiered
+        self.ping_interval = ping_interval
+        self.mark_every = mark_every
+        self.schedule: list[Out] = schedule(recording, self.faults)
+        #: Data frames written to clients (acks excluded), duplicates and fragments included.
+        self.sent = 0
+        #: Connections closed by the fault injector (disconnect every N, slow consumer).
+        self.kicked = 0
+        #: Wall-clock times (s) of every REST snapshot request, answered or rate limited.
+        self.snapshot_requests: list[float] = []
+        self.done = asyncio.Event()
+        self._conns: list[_Conn] = []
+        self._changed = asyncio.Event()
+        self._books = {sym: TrueBook(body) for sym, body in recording.snapshots.items()}
+        self._served_first: set[str] = set()
+        self._applied = -1  # last recording index the true books have seen
+        self._last_price: dict[str, str] = {}
+        self._server: Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> LoopbackExchange:
+        """Start listening on an ephemeral 127.0.0.1 port and start the replay."""
+        self._server = await serve(
+            self._handler,
+            "127.0.0.1",
+            0,
+            process_request=self._http,
+            ping_interval=self.ping_interval,
+            compression=None,
+            max_size=None,
+            write_limit=self.faults.write_limit,
+            close_timeout=2,
+        )
+        self._tasks.append(asyncio.create_task(self._replay()))
+        if self.mark_every is not None:
+            self._tasks.append(asyncio.create_task(self._marks(self.mark_every)))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the replay and close every connection."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        if self._server is None:
+            raise RuntimeError("the loopback exchange is not running")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def ws_base(self) -> str:
+        """``ws://127.0.0.1:<port>``: append ``/public``, ``/market`` or nothing (legacy)."""
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http_base(self) -> str:
+        """``http://127.0.0.1:<port>``: the REST base."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- websocket -------------------------------------------------------------------------
+
+    def _serves(self, conn: _Conn, stream: str) -> bool:
+        if stream not in conn.subs:
+            return False
+        if not self.tiered:
+            return True
+        tier = stream_tier(stream)
+        return tier == conn.tier or (conn.tier == "legacy" and tier == "public")
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        parts = urlsplit(ws.request.path if ws.request is not None else "/")
+        path = parts.path
+        tier = "legacy"
+        for name in ("public", "market"):
+            if path.startswith(f"/{name}/"):
+                tier, path = name, path[len(name) + 1 :]
+        conn = _Conn(ws, tier, combined=path.startswith("/stream"))
+        initial = (parse_qs(parts.query).get("streams") or [""])[0]
+        if path.startswith("/ws/"):
+            initial = path[len("/ws/") :]
+        conn.subs.update(s for s in initial.split("/") if s)
+        self._conns.append(conn)
+        self._changed.set()
+        try:
+            async for message in ws:
+                await self._on_request(conn, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            if conn in self._conns:
+                self._conns.remove(conn)
+            self._changed.set()
+
+    async def _on_request(self, conn: _Conn, message: str | bytes) -> None:
+        try:
+            req = msgspec.json.decode(message, type=_Request)
+        except msgspec.DecodeError:
+            await conn.ws.send('{"error":{"code":-2,"msg":"Invalid request"},"id":null}')
+            return
+        result: list[str] | None = None
+        if req.method == "SUBSCRIBE":
+            conn.subs.update(req.params)
+            self._changed.set()
+        elif req.method == "UNSUBSCRIBE":
+            conn.subs.difference_update(req.params)
+        elif req.method == "LIST_SUBSCRIPTIONS":
+            result = sorted(conn.subs)
+        else:
+            await conn.ws.send(f'{{"error":{{"code":-1,"msg":"unknown method"}},"id":{req.id}}}')
+            return
+        await conn.ws.send(msgspec.json.encode({"result": result, "id": req.id}).decode())
+
+    async def _targets(self, stream: str) -> list[_Conn]:
+        """Connections that get ``stream`` now, waiting for one if the stream is required."""
+        while True:
+            self._changed.clear()
+            targets = [c for c in self._conns if self._serves(c, stream)]
+            if targets or stream not in self.require:
+                return targets
+            await self._changed.wait()
+
+    async def _send(self, conn: _Conn, data: str) -> None:
+        payload = data if conn.combined else raw_payload(data)
+        try:
+            if self.faults.send_timeout is None:
+                await conn.ws.send(payload)
+            else:
+                await asyncio.wait_for(conn.ws.send(payload), self.faults.send_timeout)
+        except ConnectionClosed:
+            return
+        except TimeoutError:  # slow consumer: Binance drops such connections too
+            await self._kick(conn, 1008, "slow consumer")
+            return
+        conn.sent += 1
+        self.sent += 1
+        every = self.faults.disconnect_every
+        if every and conn.sent % every == 0:
+            await self._kick(conn, 1001, "fault injection: disconnect")
+
+    async def _kick(self, conn: _Conn, code: int, reason: str) -> None:
+        if conn in self._conns:
+            self._conns.remove(conn)
+        self.kicked += 1
+        await conn.ws.close(code, reason)
+
+    def _advance_books(self, index: int) -> None:
+        """Apply every recorded diff up to ``index`` (dropped ones too) to the true books."""
+        frames = self.recording.frames
+        for i in range(self._applied + 1, index + 1):
+            stream, text = frames[i]
+            if is_depth_diff(stream):
+                book = self._books.get(stream.split("@", 1)[0].upper())
+                if book is not None:
+                    book.apply(text)
+            elif stream.endswith("@trade") or stream.endswith("@aggTrade"):
+                found = _PRICE.search(text)
+                if found:
+                    self._last_price[stream.split("@", 1)[0].upper()] = found.group(1)
+        self._applied = max(self._applied, index)
+
+    async def _replay(self) -> None:
+        for n, out in enumerate(self.schedule):
+            if out.index >= 0:
+                self._advance_books(out.index)
+            for conn in await self._targets(out.stream):
+                await self._send(conn, out.data)
+            if n % 64 == 0:
+                await asyncio.sleep(0)  # let handlers answer subscriptions between bursts
+        self.done.set()
+
+    async def inject(self, frame: str) -> int:
+        """Send a built frame (e.g. ``force_order_frame``) to its subscribers; return how many."""
+        stream = stream_of(frame) or ""
+        targets = [c for c in self._conns if self._serves(c, stream)]
+        for conn in targets:
+            await self._send(conn, frame)
+        return len(targets)
+
+    async def _marks(self, every: float) -> None:
+        """Push ``<symbol>@markPrice@1s`` frames every ``every`` seconds to subscribers."""
+        while True:
+            await asyncio.sleep(every)
+            streams = {s for c in self._conns for s in c.subs if "@markPrice" in s}
+            for stream in sorted(streams):
+                symbol = stream.split("@", 1)[0].upper()
+                price = self._last_price.get(symbol, "60000.00")
+                await self.inject(
+                    mark_price_frame(symbol, price=price, ts_ms=time.time_ns() // 10**6)
+                )
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _http(self, ws: ServerConnection, request: Request) -> Response | None:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        parts = urlsplit(request.path)
+        if parts.path not in _DEPTH_PATHS:
+            return _json(ws, 404, '{"code":-1,"msg":"not found"}')
+        self.snapshot_requests.append(time.monotonic())
+        if len(self.snapshot_requests) <= self.faults.limit_snapshots:
+            resp = _json(ws, self.faults.limit_status, '{"code":-1003,"msg":"Too many requests"}')
+            after = self.faults.retry_after
+            resp.headers["Retry-After"] = str(int(after)) if after == int(after) else str(after)
+            return resp
+        query = parse_qs(parts.query)
+        symbol = (query.get("symbol") or [""])[0].upper()
+        limit = int((query.get("limit") or ["1000"])[0])
+        book = self._books.get(symbol)
+        if book is None:
+            return _json(ws, 400, '{"code":-1121,"msg":"Invalid symbol."}')
+        if symbol not in self._served_first:
+            self._served_first.add(symbol)
+            return _json(ws, 200, self.recording.snapshots[symbol])
+        return _json(ws, 200, book.body(limit))
+
+
+def _json(ws: ServerConnection, status: int, body: str) -> Response:
+    resp = ws.respond(status, body)
+    headers = Headers(
+        (k, v) for k, v in resp.headers.raw_items() if k.lower() not in ("content-type",)
+    )
+    headers["Content-Type"] = "application/json"
+    resp.headers = headers
+    return resp
