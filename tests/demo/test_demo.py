@@ -47,4 +47,16 @@ def test_demo_is_deterministic_for_a_seed(tmp_path: Path) -> None:
     assert a.exit_code == 0, a.output
     assert b.exit_code == 0, b.output
     ra, rb = json.loads(a.stdout), json.loads(b.stdout)
-    assert ra["report"] == rb["report"]
+    # The simulated rows are bit-identical (tests/sim); Polars' parallel aggregation may add
+    # partial sums in another order, so compare the report to 10 significant digits.
+    assert _rounded(json.loads(ra["report"])) == _rounded(json.loads(rb["report"]))
+
+
+def _rounded(obj: object) -> object:
+    if isinstance(obj, float):
+        return float(f"{obj:.10g}")
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v) for v in obj]
+    return obj

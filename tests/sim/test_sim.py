@@ -122,3 +122,17 @@ def test_cli_writes_where_asked(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["simulate", "--scenario", "nope"])
     assert bad.exit_code == 2
     assert "unknown scenario" in bad.output
+
+
+def test_squeeze_that_holds_is_not_a_trend(stores: dict[str, Store]) -> None:
+    # The squeeze holds above the levels it broke: for a squeeze those are broken
+    # resistances, not supports, so the verdict is not "flush turning into trend".
+    report, _ = build_report(stores["squeeze"], "BTC", exchange="simulated", step_s=3600)
+    assert report.focus is not None
+    assert report.focus.kind == "short_squeeze"
+    last_close = float(report.focus.price_close)
+    assert last_close > report.focus.price_low  # kept its base
+    items = {i.name: i for i in report.checklist}
+    assert items["levels_asset"].state in ("held", "squeeze_faded")
+    assert report.verdict is not None
+    assert report.verdict.name != "flush_turning_into_trend"

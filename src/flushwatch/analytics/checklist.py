@@ -19,9 +19,24 @@ funding        flipped_negative / cooled_to_neutral / stays_elevated /       goo
 basis          compressing / flat / widening                                 good/neutral/bad
 spot_vs_perp   spot_led / perp_noise / spot_selling                          good/neutral/bad
 spot_held      spot_held / in_line / spot_weaker (event drawdown, spot−perp) good/neutral/bad
-levels_*       held / lost / flush_low_lost (asset, btc, eth)                good / bad / bad
+levels_*       held / lost / flush_low_lost (asset, btc, eth); after a short  good / bad / bad
+               squeeze also squeeze_faded                                    / neutral
 book           recovered / thin                                              good / bad
 =============  ===========================================================  ==================
+
+Key levels after a short squeeze (the bounce narrative mirrored). A long flush broke supports
+on the way down; the checklist asks whether the market holds the supports it now stands on
+(the flush low and below). A squeeze broke *resistances* on the way up; they are now below
+price (role "support" in :mod:`.levels`), but falling back through them is the squeeze fading,
+not support lost. So for ``event.kind == "short_squeeze"`` the key supports are split at the
+squeeze's base (its ``flush_low``, the price it started from):
+
+* ``held`` (good): price holds above the resistances the squeeze broke (and so above the base);
+* ``squeeze_faded`` (neutral): it fell back below a broken resistance (not reclaimed) but holds
+  the base and every support below it;
+* ``lost`` (bad): a key support below the base is lost, the base itself reclaimed;
+* ``flush_low_lost`` (bad): price fell back below the base, the flush's whole move given back
+  and the prior support lost: the failed squeeze that the verdict calls a trend.
 
 A series that does not exist gives state ``not_available``, signal ``unknown`` and value
 ``None``. Funding is a fraction per funding interval (``m.funding_interval_h``); basis is a
@@ -41,7 +56,7 @@ from flushwatch.analytics.levels import event_indices, is_key_level
 from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel
 
-__all__ = ["ChecklistParams", "OiRegain", "oi_regain", "post_flush_checklist"]
+__all__ = ["ChecklistParams", "OiRegain", "judged_supports", "oi_regain", "post_flush_checklist"]
 
 Signal = Literal["good", "bad", "neutral", "unknown"]
 
@@ -361,28 +376,63 @@ def _spot_held_item(m: MarketSeries, event: FlushEvent, p: ChecklistParams, w: _
     return _item("spot_held", gap, p.spot_held_gap_pct, unit, state, sig, text)
 
 
+def judged_supports(
+    levels: list[KeyLevel], round_major_pct: float, *, squeeze: bool = False
+) -> tuple[list[KeyLevel], list[KeyLevel]]:
+    """Split the key supports into (supports judged, resistances a squeeze broke).
+
+    After a long flush every key support counts. After a short squeeze the key levels
+    between the squeeze's base (its ``flush_low``) and the post-squeeze close were
+    resistances the squeeze broke: falling back through them is the squeeze fading, not a
+    lost support. Only the base and the supports at or below it count as supports. Without a
+    ``flush_low`` in ``levels`` (event not over) every support counts.
+    """
+    supports = [lv for lv in levels if lv.role == "support" and is_key_level(lv, round_major_pct)]
+    base = next((lv.price for lv in levels if lv.kind == "flush_low"), None)
+    if not squeeze or base is None:
+        return supports, []
+    below = [lv for lv in supports if lv.price <= base or lv.kind == "flush_low"]
+    return below, [lv for lv in supports if lv not in below]
+
+
 def _levels_item(
-    name: str, label: str, levels: list[KeyLevel] | None, p: ChecklistParams
+    name: str, label: str, levels: list[KeyLevel] | None, p: ChecklistParams, squeeze: bool
 ) -> CheckItem:
     unit = "key supports lost"
     if not levels:
         return _na(name, unit, f"Key levels for {label}")
 
-    supports = [lv for lv in levels if lv.role == "support" and is_key_level(lv, p.round_major_pct)]
+    supports, broken = judged_supports(levels, p.round_major_pct, squeeze=squeeze)
     lost = [lv for lv in supports if lv.state == "lost"]
+    faded = [lv for lv in broken if lv.state == "lost"]
     state: str
+    sig: Signal
     if any(lv.kind == "flush_low" for lv in lost):
-        state = "flush_low_lost"
+        state, sig = "flush_low_lost", "bad"
+    elif lost:
+        state, sig = "lost", "bad"
+    elif faded:
+        state, sig = "squeeze_faded", "neutral"
     else:
-        state = "lost" if lost else "held"
-    sig: Signal = "bad" if lost else "good"
+        state, sig = "held", "good"
+
+    def names(lvs: list[KeyLevel]) -> str:
+        return ", ".join(f"{lv.price:,.6g} ({lv.kind.replace('_', ' ')})" for lv in lvs)
+
     if lost:
-        which = ", ".join(f"{lv.price:,.6g} ({lv.kind.replace('_', ' ')})" for lv in lost)
-        text = f"{label} lost key support and has not reclaimed it: {which}."
+        text = f"{label} lost key support and has not reclaimed it: {names(lost)}."
+    elif faded:
+        text = (
+            f"{label} fell back through levels the squeeze broke ({names(faded)}) but holds "
+            "the squeeze's base and the supports below it."
+        )
     else:
-        held = max((lv.price for lv in supports), default=None)
+        held = max((lv.price for lv in supports + broken), default=None)
         near = f" (nearest {held:,.6g})" if held is not None else ""
-        text = f"{label} holds its key supports{near}."
+        if broken:
+            text = f"{label} holds above the levels the squeeze broke and its supports{near}."
+        else:
+            text = f"{label} holds its key supports{near}."
     return _item(name, float(len(lost)), 1.0, unit, state, sig, text)
 
 
@@ -427,14 +477,15 @@ def post_flush_checklist(
     ``ref_levels`` maps "BTC" and "ETH" to their key levels (missing → not available).
     """
     w = _window(m, event, p)
+    squeeze = event.kind == "short_squeeze"
     return [
         _oi_item(m, event, p, w),
         _funding_item(m, p, w),
         _basis_item(m, p, w),
         _spot_perp_item(m, p, w),
         _spot_held_item(m, event, p, w),
-        _levels_item("levels_asset", m.asset, levels, p),
-        _levels_item("levels_btc", "BTC", ref_levels.get("BTC"), p),
-        _levels_item("levels_eth", "ETH", ref_levels.get("ETH"), p),
+        _levels_item("levels_asset", m.asset, levels, p, squeeze),
+        _levels_item("levels_btc", "BTC", ref_levels.get("BTC"), p, squeeze),
+        _levels_item("levels_eth", "ETH", ref_levels.get("ETH"), p, squeeze),
         _book_item(m, p, w),
     ]

@@ -9,7 +9,13 @@ Risk box (``fired=None`` with evidence "not available: ..." when an input is mis
 2. ``funding_without_spot_demand``: checklist funding is ``stays_elevated`` or ``rebounding``
    and ``spot_vs_perp`` is not ``spot_led``. Funding not elevated → not fired whatever spot did.
 3. ``btc_support_lost``: a key BTC support (any level kind; round numbers only on the major
-   step) is in state ``lost`` (broken and not reclaimed).
+   step) is in state ``lost`` (broken and not reclaimed). After a short squeeze the rule is
+   mirrored like the checklist's levels item
+   (:func:`~flushwatch.analytics.checklist.judged_supports`): the levels the squeeze broke on
+   the way up (between its base, the flush low, and the post-squeeze close) were resistances,
+   and falling back through them is the squeeze fading, not BTC losing support; only the base
+   and the supports below it count. A squeeze that holds above what it broke is the clean
+   case; one that falls back below its base and the prior support is the failure (row 2).
 
 Decision table (first matching row wins):
 
@@ -39,8 +45,8 @@ import msgspec
 import numpy as np
 
 from flushwatch.analytics.bars import hours_to_bars
-from flushwatch.analytics.checklist import ChecklistParams, oi_regain
-from flushwatch.analytics.levels import event_indices, is_key_level
+from flushwatch.analytics.checklist import ChecklistParams, judged_supports, oi_regain
+from flushwatch.analytics.levels import event_indices
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import (
     CheckItem,
@@ -167,15 +173,12 @@ def _rule_funding(items: dict[str, CheckItem]) -> RuleResult:
     )
 
 
-def _rule_btc(btc_levels: list[KeyLevel], p: VerdictParams) -> RuleResult:
+def _rule_btc(btc_levels: list[KeyLevel], p: VerdictParams, squeeze: bool) -> RuleResult:
     name: RuleName = "btc_support_lost"
     if not btc_levels:
         return RuleResult(name=name, fired=None, evidence=["not available: BTC key levels"])
-    lost = [
-        lv
-        for lv in btc_levels
-        if lv.role == "support" and lv.state == "lost" and is_key_level(lv, p.round_major_pct)
-    ]
+    supports, _ = judged_supports(btc_levels, p.round_major_pct, squeeze=squeeze)
+    lost = [lv for lv in supports if lv.state == "lost"]
     if not lost:
         return RuleResult(name=name, fired=False, evidence=["BTC holds its key supports"])
     evidence = [
@@ -193,7 +196,8 @@ def risk_box(
 ) -> list[RuleResult]:
     """Evaluate the three invalidation rules of the bounce narrative for one flush."""
     items = _by_name(checklist)
-    return [_rule_oi(m, event, p), _rule_funding(items), _rule_btc(btc_levels, p)]
+    squeeze = event.kind == "short_squeeze"
+    return [_rule_oi(m, event, p), _rule_funding(items), _rule_btc(btc_levels, p, squeeze)]
 
 
 def _confidence(items: dict[str, CheckItem], weights: dict[str, float]) -> tuple[float, ...]:

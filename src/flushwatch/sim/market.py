@@ -121,6 +121,8 @@ def schedule(p: SimParams) -> _Schedule:
     tau = p.recovery_hours * 60.0
     after = k >= k1
     drift += np.where(after, -shock * p.recovery_share / tau * np.exp(-(k - k1) / tau), 0.0)
+    snap = p.snapback_minutes
+    drift += np.where(after, -shock * p.snapback_share / snap * np.exp(-(k - k1) / snap), 0.0)
     drift += np.where(k >= k0, p.post_drift_pct_day / 100.0 / 1440.0, 0.0)
     crowd_len = p.crowd_hours * 60.0
     ramp = np.clip((k - (k0 - crowd_len)) / max(crowd_len, 1.0), 0.0, 1.0) * (k < k0)

@@ -3,7 +3,8 @@
 Units are the ones a trader uses: percent, hours, USD, positions per minute. The defaults are a
 BTC-like USDT perpetual on a large venue, tuned so that the ``reset`` scenario's flush lands
 within a factor of two of real BTC flushes on the stylized facts of ``flushwatch simulate
---compare`` (liquidations / OI, OI drop, wick, funding reset, OI rebuild).
+--compare`` (liquidations / OI, OI drop, wick, funding reset, OI rebuild): checked against
+the CoinGlass BTC flush of 2026-02-05 by ``tests/sim/test_stylized_facts.py``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ __all__ = ["LEVERAGE_LEVELS", "LEVERAGE_WEIGHTS", "RETAIL_LEVELS", "RETAIL_WEIGH
 LEVERAGE_LEVELS: tuple[float, ...] = (2.0, 3.0, 5.0, 10.0, 20.0, 25.0, 50.0, 75.0, 100.0, 125.0)
 #: Prior weights of those leverages. Not measured on any venue (none publishes it): a
 #: documented guess shaped like the leverage distributions liquidation-map vendors describe
-#: (DOMAIN.md §6.1): most notional at 2-20x (hedged basis books and swing traders sit at
-#: 2-5x), a thin 50x tail; the 75-125x gamblers are the separate small ``retail`` stream
-#: whose liquidations on ordinary noise give the detector its background.
-LEVERAGE_WEIGHTS: tuple[float, ...] = (20.0, 15.0, 20.0, 22.0, 15.0, 5.0, 3.0, 0.0, 0.0, 0.0)
+#: (DOMAIN.md §6.1): most notional at 2-10x (hedged basis books and swing traders sit at
+#: 2-5x), a thin 20x tail (tuned so the reset flush's liquidations / OI match real BTC);
+#: the 75-125x gamblers are the separate small ``retail`` stream whose liquidations on
+#: ordinary noise give the detector its background.
+LEVERAGE_WEIGHTS: tuple[float, ...] = (30.0, 25.0, 25.0, 15.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 #: The small high-leverage stream (``retail_rate``): 75-125x, mostly the maximum.
 RETAIL_LEVELS: tuple[float, ...] = (75.0, 100.0, 125.0)
@@ -52,11 +54,18 @@ class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     # -- the shock and what follows -------------------------------------------------------
     shock_pct: Annotated[
         float, _f("Exogenous spot move of the shock, % (negative = down, 0 = none).")
-    ] = -3.5
+    ] = -7.0
     shock_minutes: Annotated[int, _f("Minutes over which the exogenous shock unfolds.", ge=1)] = 20
+    snapback_share: Annotated[
+        float,
+        _f("Share of the shock spot retraces right after the low (the wick: dip buyers).", ge=0),
+    ] = 0.7
+    snapback_minutes: Annotated[
+        float, _f("e-folding time of that snap-back, minutes (a wick inside the hour).", gt=0)
+    ] = 12.0
     recovery_share: Annotated[
         float, _f("Share of the shock spot retraces afterwards (negative: keeps going).")
-    ] = 0.55
+    ] = 0.3
     recovery_hours: Annotated[float, _f("e-folding time of that retracement, hours.", gt=0)] = 6.0
     post_drift_pct_day: Annotated[float, _f("Spot drift after the shock, % per day.")] = 0.0
     # -- traders ---------------------------------------------------------------------------
@@ -66,7 +75,7 @@ class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     notional_median_usd: Annotated[float, _f("Median notional of a new cohort.", gt=0)] = 500_000
     retail_rate: Annotated[
         float, _f("Small 75-125x cohorts per minute (the background liquidations).", ge=0)
-    ] = 5.0
+    ] = 2.5
     retail_notional_usd: Annotated[
         float, _f("Median notional of a small high-leverage cohort.", gt=0)
     ] = 20_000
@@ -103,7 +112,7 @@ class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     ] = 0.05
     post_open_mult: Annotated[
         float, _f("Open-rate multiplier right after the flush (burned traders).", ge=0)
-    ] = 0.35
+    ] = 0.65
     rebuild_hours: Annotated[
         float, _f("e-folding time for the open rate to return to normal, hours.", gt=0)
     ] = 36.0
@@ -130,7 +139,7 @@ class SimParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     ] = 0.5
     arb_speed: Annotated[
         float, _f("Share of the basis gap to the no-arbitrage price closed per minute.", gt=0, le=1)
-    ] = 0.85
+    ] = 0.65
     spot_arb_share: Annotated[
         float, _f("Share of each arbitrage correction that moves spot (hedges).", ge=0, le=1)
     ] = 0.15

@@ -1,13 +1,13 @@
 """Named scenarios: each one is a set of overrides of :class:`~flushwatch.sim.params.SimParams`.
 
 =========  ================================================================================
-reset      longs crowd for a day, a spot sell-off (−3.5 % in 20 min) runs through their
-           liquidation and stop bands; spot then retraces half of it, burned traders reopen
-           slowly: OI drops and rebuilds slowly, funding resets, price recovers (the
-           defaults)
-trend      the same flush, but spot keeps falling afterwards (no retracement, −4 %/day) while
-           dip buyers reopen longs: the flush low and support are lost, lower lows follow
-squeeze    shorts crowd, a spot rally (+3.5 %) squeezes them: a short squeeze
+reset      longs crowd for a day, a spot sell-off (−7 % in 20 min) runs through their
+           liquidation and stop bands; 70 % of it snaps back within the hour (the wick),
+           30 % more over hours; burned traders reopen slowly: OI drops and stays down,
+           funding resets, price recovers (the defaults)
+trend      the same flush, but no snap-back or retracement: spot keeps falling (−4 %/day)
+           while dip buyers reopen longs: the flush low and support are lost
+squeeze    shorts crowd, a spot rally (+5 %) squeezes them; 30 % fades, the rest holds
 calm       no shock and no crowding: an ordinary day, no flush
 =========  ================================================================================
 """
@@ -26,13 +26,20 @@ __all__ = ["SCENARIOS", "scenario_params"]
 SCENARIOS: dict[str, dict[str, Any]] = {
     "reset": {},
     "trend": {
+        "snapback_share": 0.0,
         "recovery_share": 0.0,
         "post_drift_pct_day": -4.0,
         "post_open_mult": 1.2,
         "rebuild_hours": 12.0,
         "post_bias": 0.1,
     },
-    "squeeze": {"shock_pct": 3.5, "crowd_bias": -0.06, "post_bias": 0.02},
+    "squeeze": {
+        "shock_pct": 5.0,
+        "crowd_bias": -0.06,
+        "snapback_share": 0.3,
+        "recovery_share": 0.0,
+        "post_bias": 0.02,
+    },
     "calm": {"shock_pct": 0.0, "crowd_bias": 0.0, "crowd_rate": 1.0, "post_open_mult": 1.0},
 }
 
