@@ -246,7 +246,9 @@ def _register_commands() -> None:
         cmd_demo,
         cmd_map,
         cmd_mechanics,
+        cmd_record,
         cmd_simulate,
+        cmd_watch,
     )
 
     cmd_mechanics.register(app)
@@ -255,6 +257,8 @@ def _register_commands() -> None:
     cmd_backtest.register(app)
     cmd_simulate.register(app)
     cmd_demo.register(app)
+    cmd_record.register(app)
+    cmd_watch.register(app)
 
 
 _register_commands()

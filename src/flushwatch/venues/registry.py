@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from typing import Protocol, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from flushwatch.errors import UnknownFormatError
 from flushwatch.venues.base import Decoder
@@ -121,4 +121,10 @@ def decoder_for(exchange: str, url: str | None = None) -> Decoder:
         message = f"{exchange} has no decoder yet ({module_name} is missing)"
         raise UnknownFormatError(message) from exc
     factory = cast("_Factory", module.make_decoder)
+    if url is not None and exchange_from_url(url) is None:
+        # A loopback, proxy or test address: the caller named the exchange, so route by the
+        # venue's own host and keep the path (Bybit's category lives in the path).
+        default = urlsplit(_DEFAULT_URL[exchange])
+        parts = urlsplit(url)
+        url = urlunsplit((default.scheme, default.netloc, parts.path, parts.query, ""))
     return factory(url or _DEFAULT_URL[exchange])

@@ -1,0 +1,1 @@
+"""Alert rules, their TOML configuration, sinks (webhooks, terminal) and the dispatcher."""

@@ -1,0 +1,169 @@
+"""``flushwatch record``: record a venue's live feed to rotating recordings and the store.
+
+Runs until Ctrl-C or ``--duration``; prints what was recorded. Recordings re-import with
+``flushwatch import <folder>``; see :mod:`flushwatch.live.recorder` for the folder layout and
+the durability guarantees (a ``kill -9`` loses at most the last second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from flushwatch.cli.app import JsonOpt, StoreOpt, _run, _store_path
+from flushwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from flushwatch.live.recorder import Recorder, RecordStats
+
+#: Streams recorded when ``--streams`` is not given (USD-M market streams go to /market, C3).
+DEFAULT_STREAMS = {
+    "binanceusdm": "aggTrade,forceOrder,markPrice@1s,bookTicker,depth@100ms",
+    "binancecoinm": "aggTrade,forceOrder,markPrice@1s,bookTicker,depth@100ms",
+    "binance": "trade,bookTicker,depth@100ms",
+}
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _connector(venue: str, symbols: list[str], streams: list[str], config: Path | None) -> Any:
+    """Build the native connector lazily (it pulls in websockets and httpx)."""
+    try:
+        from flushwatch.connectors.binance import BinanceConnector
+        from flushwatch.connectors.config import load_config
+    except ImportError as exc:
+        raise ConfigError(f"the Binance connector is not available in this install: {exc}") from exc
+    if venue not in DEFAULT_STREAMS:
+        raise ConfigError(f"--venue {venue!r}: record supports {', '.join(DEFAULT_STREAMS)}")
+    conf = None
+    if config is not None:
+        try:
+            raw = tomllib.loads(config.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"--config {config}: {exc}") from exc
+        section = raw.get(venue, raw)  # a [binanceusdm] table, or the whole file
+        conf = load_config(section)
+    return BinanceConnector(venue, symbols, streams, conf)
+
+
+async def _record(recorder: Recorder, connector: Any, duration: float | None) -> None:
+    async with connector:
+        if duration is None:
+            await recorder.run(connector.frames())
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(duration):
+                await recorder.run(connector.frames())
+
+
+def summary_lines(stats: RecordStats) -> list[str]:
+    """The human summary printed at the end of a recording."""
+    events = ", ".join(f"{n} {k}" for k, n in sorted(stats.events.items())) or "none"
+    lines = [
+        f"frames      {stats.frames:,} ({stats.http_frames:,} REST, {stats.rejected:,} rejected)",
+        f"records     {stats.records:,} decoded, {stats.rows_added:,} new rows in the store",
+        f"feed events {events} (gaps: {stats.events.get('gap', 0)})",
+        f"files       {len(stats.files)} written, {len(stats.deleted)} deleted by the disk bound",
+    ]
+    if stats.salvaged:
+        lines.append(f"salvaged    {len(stats.salvaged)} files left by an earlier crash")
+    if stats.batches_dropped:
+        lines.append(
+            f"backpressure {stats.batches_dropped} batches caught up from "
+            f"{len(stats.caught_up)} recordings"
+        )
+    lines += [f"error       {e}" for e in stats.errors[:5]]
+    return lines
+
+
+def run_record(
+    venue: str,
+    symbols: str,
+    *,
+    streams: str | None,
+    store_root: Path | None,
+    recordings: Path,
+    max_disk_mb: float | None,
+    duration: float | None,
+    config: Path | None,
+    json_out: bool,
+) -> RecordStats:
+    """Record until Ctrl-C or ``duration`` seconds; print and return the summary."""
+    import msgspec
+
+    from flushwatch.live.recorder import Recorder, RecorderConfig
+    from flushwatch.store import Store
+
+    syms = _split(symbols)
+    if not syms:
+        raise ConfigError("--symbols: give at least one symbol, e.g. BTCUSDT,ETHUSDT")
+    kinds = _split(streams or DEFAULT_STREAMS.get(venue, ""))
+    connector = _connector(venue, syms, kinds, config)
+    max_bytes = int(max_disk_mb * 1_000_000) if max_disk_mb else None
+    rec_config = RecorderConfig(recordings=recordings, max_bytes=max_bytes)
+    store = Store.open(store_root) if store_root is not None else None
+    recorder = Recorder(rec_config, exchange=venue, store=store)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_record(recorder, connector, duration))
+    stats = recorder.stats
+    if json_out:
+        typer.echo(msgspec.json.encode(stats).decode())
+    else:
+        typer.echo("\n".join(summary_lines(stats)))
+    return stats
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``record`` to the CLI."""
+
+    @app.command()
+    def record(
+        venue: Annotated[str, typer.Option(help="binanceusdm, binance or binancecoinm.")],
+        symbols: Annotated[str, typer.Option(help="Comma-separated, e.g. BTCUSDT,ETHUSDT.")],
+        streams: Annotated[
+            str | None,
+            typer.Option(
+                help="Comma-separated stream kinds (default: trades, liquidations, "
+                "mark/funding, quotes, depth)."
+            ),
+        ] = None,
+        store: StoreOpt = None,
+        no_store: Annotated[
+            bool, typer.Option("--no-store", help="Record raw frames only.")
+        ] = False,
+        recordings: Annotated[Path, typer.Option(help="Folder for the raw recordings.")] = Path(
+            "recordings"
+        ),
+        max_disk_mb: Annotated[
+            float | None,
+            typer.Option(help="Delete the oldest closed recordings above this size (MB)."),
+        ] = None,
+        duration: Annotated[
+            float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
+        ] = None,
+        config: Annotated[
+            Path | None, typer.Option("--config", help="Connector TOML (endpoints, timeouts).")
+        ] = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Record live market data: raw frames to rotating recordings, records to the store."""
+        _run(
+            lambda: run_record(
+                venue,
+                symbols,
+                streams=streams,
+                store_root=None if no_store else _store_path(store),
+                recordings=recordings,
+                max_disk_mb=max_disk_mb,
+                duration=duration,
+                config=config,
+                json_out=json_out,
+            )
+        )

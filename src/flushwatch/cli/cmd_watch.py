@@ -1,0 +1,431 @@
+"""``flushwatch watch``: a live terminal view of the flush state, with alerts.
+
+Composition only: the venue connector yields frames and feed events, a
+:class:`~flushwatch.live.state.LiveMonitor` decodes them (the importers' decoders) into
+per-symbol :class:`~flushwatch.live.state.LiveState`, alert rules run on each refresh and the
+dispatcher sends what is new. With ``--store`` holding OI history, the estimated liquidation
+map and cascade gain profiles are computed once at start (as of the store's last bar; they
+do not move with the live price) and shown as the nearest bands.
+
+Rich is imported inside functions so that ``flushwatch --help`` stays light.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import msgspec
+import typer
+
+from flushwatch.domain.time import iso
+from flushwatch.errors import ConfigError, FlushwatchError
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from flushwatch.alerts.config import AlertsConfig
+    from flushwatch.alerts.rules import Alert
+    from flushwatch.analytics.cascade_gain import GainProfile
+    from flushwatch.analytics.results import CheckItem
+    from flushwatch.live.state import LiveMonitor, LiveSnapshot
+
+REFRESH_S = 1.0
+
+
+class Band(msgspec.Struct, frozen=True, kw_only=True):
+    """A price bin of the estimated liquidation map near the current price."""
+
+    side: str  # "long" (below price) or "short" (above)
+    price_lo: float
+    price_hi: float
+    usd: float
+
+
+def _usd(x: float | None) -> str:
+    if x is None:
+        return "—"
+    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"${x / div:.2f}{suf}"
+    return f"${x:,.0f}"
+
+
+def _num(x: float | None, fmt: str = ",.2f") -> str:
+    return "—" if x is None else format(x, fmt)
+
+
+def _pct(x: float | None, digits: int = 4) -> str:
+    return "—" if x is None else f"{x * 100:+.{digits}f}%"
+
+
+def _market_table(s: LiveSnapshot) -> RenderableType:
+    from rich.table import Table
+
+    t = Table(title=f"{s.symbol}  {iso(s.ts) if s.ts else ''}", show_header=False, expand=False)
+    t.add_column("metric", style="bold")
+    t.add_column("value", justify="right")
+    floor = " (floor: throttled feed)" if s.liq_hour.lower_bound else ""
+    rows = [
+        ("last / spot", f"{_num(s.last_price)} / {_num(s.spot_price)}"),
+        ("mark / index", f"{_num(s.mark_price)} / {_num(s.index_price)}"),
+        ("basis", _pct(s.basis)),
+        ("funding", _pct(s.funding_rate)),
+        ("open interest", f"{_num(s.oi_base, ',.0f')} coins, {_usd(s.oi_quote)}"),
+        (
+            f"volume {s.volume_window_min}m perp / spot",
+            f"{_usd(s.perp_volume_quote)} / {_usd(s.spot_volume_quote)}"
+            + (
+                f" (spot {s.spot_volume_quote / s.perp_volume_quote:.2f}×)"
+                if s.perp_volume_quote > 0
+                else ""
+            ),
+        ),
+        (
+            f"liq this hour{floor}",
+            f"longs {_usd(s.liq_hour.long_usd)}, shorts {_usd(s.liq_hour.short_usd)}",
+        ),
+    ]
+    rows += [
+        (f"liq {w.label}", f"longs {_usd(w.long_usd)}, shorts {_usd(w.short_usd)} ({w.count})")
+        for w in s.liq_windows
+    ]
+    rows.append(("bars / flushes", f"{s.bars_closed} closed, {len(s.events)} detected"))
+    for name, value in rows:
+        t.add_row(name, value)
+    return t
+
+
+def _liq_table(s: LiveSnapshot) -> RenderableType:
+    from rich.table import Table
+
+    t = Table(title="recent liquidations", expand=False)
+    for col in ("time", "side", "price", "size", "USD"):
+        t.add_column(col, justify="right" if col != "side" else "left")
+    for liq in s.recent_liqs[:10]:
+        style = "red" if liq.side == "long" else "green"
+        t.add_row(
+            iso(liq.ts_event)[11:19],
+            f"[{style}]{liq.side}[/]",
+            _num(liq.avg_price or liq.price),
+            f"{liq.qty:,.4g}",
+            _usd(liq.notional),
+        )
+    if not s.recent_liqs:
+        t.add_row("—", "none yet", "", "", "")
+    return t
+
+
+def _checklist_table(items: Sequence[CheckItem], s: LiveSnapshot) -> RenderableType:
+    from rich.table import Table
+
+    t = Table(title="checklist (latest flush)", expand=False)
+    t.add_column("item")
+    t.add_column("state")
+    t.add_column("signal")
+    colour = {"good": "green", "bad": "red", "neutral": "yellow", "unknown": "dim"}
+    for item in items:
+        t.add_row(item.name, item.state, f"[{colour[item.signal]}]{item.signal}[/]")
+    for rule in s.risk:
+        fired = {True: "[red]FIRED[/]", False: "ok", None: "n/a"}[rule.fired]
+        t.add_row(rule.name, "risk box", fired)
+    if not items:
+        t.add_row("no flush detected", "—", "—")
+    return t
+
+
+def nearest_bands(
+    edges: Any, long: Any, short: Any, price: float, n: int = 3, min_share: float = 0.0
+) -> list[Band]:
+    """The ``n`` nearest map bins with liquidation mass below (longs) and above (shorts)."""
+    out: list[Band] = []
+    total = float(sum(long) + sum(short)) or 1.0
+    for side, mass, below in (("long", long, True), ("short", short, False)):
+        idx = [i for i in range(len(mass)) if mass[i] > min_share * total]
+        idx = [i for i in idx if (edges[i + 1] <= price if below else edges[i] >= price)]
+        idx.sort(key=lambda i: abs((edges[i] + edges[i + 1]) / 2 - price))
+        out += [
+            Band(
+                side=side,
+                price_lo=float(edges[i]),
+                price_hi=float(edges[i + 1]),
+                usd=float(mass[i]),
+            )
+            for i in idx[:n]
+        ]
+    return out
+
+
+def render_view(
+    snapshots: Sequence[LiveSnapshot],
+    *,
+    bands: dict[str, list[Band]] | None = None,
+    alerts: Sequence[Alert] = (),
+) -> RenderableType:
+    """The whole screen: per market its numbers, liquidations, bands and checklist."""
+    from rich.columns import Columns
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[RenderableType] = []
+    for s in snapshots:
+        row: list[RenderableType] = [_market_table(s), _liq_table(s)]
+        if bands and bands.get(s.symbol):
+            bt = Table(title="nearest liquidation bands (estimate)", expand=False)
+            for col in ("side", "from", "to", "USD"):
+                bt.add_column(col)
+            for b in bands[s.symbol]:
+                bt.add_row(b.side, _num(b.price_lo), _num(b.price_hi), _usd(b.usd))
+            row.append(bt)
+        row.append(_checklist_table(s.checklist, s))
+        parts.append(Columns(row))
+    stale = {st.stream: st for s in snapshots for st in s.stale}
+    for st in stale.values():
+        parts.append(Text(f"STALE {st.stream} since {iso(st.since)}: {st.reason}", style="red"))
+    errors = max((s.decode_errors for s in snapshots), default=0)
+    if errors:
+        parts.append(Text(f"{errors} frames could not be decoded (kept in the recording)"))
+    for a in list(alerts)[-5:]:
+        parts.append(Text(f"[{iso(a.ts)}] ALERT {a.title}", style="bold magenta"))
+    return Group(*parts)
+
+
+#: Streams the view needs per venue (no depth: the view shows no book, the recorder does).
+WATCH_STREAMS = {
+    "binanceusdm": ["aggTrade", "forceOrder", "markPrice@1s"],
+    "binancecoinm": ["aggTrade", "forceOrder", "markPrice@1s"],
+    "binance": ["trade"],
+}
+
+
+def build_connectors(
+    venue: str, symbols: list[str], config: Path | None, *, spot: bool
+) -> list[tuple[str, Any]]:
+    """The venue's connector, plus Binance spot for spot-vs-perp volume (lazy imports)."""
+    if venue not in WATCH_STREAMS:
+        raise ConfigError(f"--venue {venue!r}: watch supports {', '.join(WATCH_STREAMS)}")
+    try:
+        module = importlib.import_module("flushwatch.connectors.binance")
+        from flushwatch.connectors.config import load_config
+    except ImportError as exc:
+        raise ConfigError(f"the Binance connector is not available: {exc}") from None
+    raw: dict[str, Any] = {}
+    if config is not None:
+        try:
+            raw = msgspec.toml.decode(config.read_bytes())
+        except (OSError, msgspec.DecodeError) as exc:
+            raise ConfigError(f"--config {config}: {exc}") from None
+    venues = [venue] + (["binance"] if spot and venue != "binance" else [])
+    out = []
+    for v in venues:
+        section = raw.get(v, raw if v == venue else {})  # a [venue] table, or the whole file
+        conf = load_config(section) if section else None
+        out.append((v, module.BinanceConnector(v, symbols, WATCH_STREAMS[v], conf)))
+    return out
+
+
+def _store_extras(
+    store_path: Path | None, symbols: list[str]
+) -> tuple[dict[str, list[Band]], dict[str, list[GainProfile]]]:
+    """Nearest bands and gain profiles from the store's OI history, when it has some."""
+    bands: dict[str, list[Band]] = {}
+    gains: dict[str, list[GainProfile]] = {}
+    if store_path is None:
+        return bands, gains
+    from flushwatch.analytics.cascade import cascade_gain, forced_flow
+    from flushwatch.cli.cmd_cascade import depth_for, liq_map
+    from flushwatch.domain.symbols import base_asset
+    from flushwatch.report.assemble import assemble
+    from flushwatch.store import Store
+
+    store = Store.open(store_path, create=False)
+    for sym in symbols:
+        try:
+            m = assemble(store, base_asset(sym))
+            mp = liq_map(m, m.n)
+            bands[sym] = nearest_bands(mp.edges, mp.long, mp.short, mp.price)
+            at = int(m.ts[-1])
+            gains[sym] = [
+                cascade_gain(
+                    forced_flow("down", mp.price, mp.edges, mp.long),
+                    depth_for(store, m, m.n, at, "bid", mp.price),
+                ),
+                cascade_gain(
+                    forced_flow("up", mp.price, mp.edges, mp.short),
+                    depth_for(store, m, m.n, at, "ask", mp.price),
+                ),
+            ]
+        except FlushwatchError:
+            continue  # no OI history for this symbol: the view simply has no bands
+    return bands, gains
+
+
+async def _merged(connectors: Sequence[Any], queue: asyncio.Queue[Any]) -> None:
+    async def pump(conn: Any) -> None:
+        async for item in conn.frames():
+            await queue.put(item)
+
+    async with asyncio.TaskGroup() as tg:
+        for conn in connectors:
+            tg.create_task(pump(conn))
+
+
+async def run_watch(
+    connectors: Sequence[Any],
+    monitor: LiveMonitor,
+    rules: AlertsConfig,
+    *,
+    console: Console,
+    duration: float | None,
+    silence_s: float,
+    bands: dict[str, list[Band]] | None = None,
+    gains: dict[str, list[GainProfile]] | None = None,
+    write: Callable[[str], object] | None = None,
+    stop_when: Callable[[list[Alert]], bool] | None = None,
+) -> list[Alert]:
+    """Feed the monitor from every connector, refresh the view and send alerts each second.
+
+    Refreshing on a timer, not on frames, is what lets a silent feed raise its stale alert.
+    ``write`` replaces the console for terminal alerts; ``stop_when`` ends the watch early
+    (checked after each refresh with the alerts raised so far). Returns every alert raised
+    (before de-duplication).
+    """
+    from rich.live import Live
+
+    from flushwatch.alerts.dispatch import Dispatcher
+    from flushwatch.alerts.rules import evaluate
+    from flushwatch.alerts.sinks import open_sinks
+
+    raised: list[Alert] = []
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=10_000)
+    stop = None if duration is None else time.monotonic() + duration
+    async with contextlib.AsyncExitStack() as stack:
+        sinks = await stack.enter_async_context(
+            open_sinks(rules.sinks, write or (lambda x: console.print(x.rstrip(), markup=False)))
+        )
+        for conn in connectors:
+            await stack.enter_async_context(conn)
+        repeat = {r.name: r.repeat_after_s for r in rules.rules}
+        dispatcher = Dispatcher(sinks, repeat_after_s=repeat)
+        feeder = asyncio.create_task(_merged(connectors, queue))
+        pending: set[asyncio.Task[Any]] = set()
+        live = stack.enter_context(Live(console=console, auto_refresh=False))
+        try:
+            next_refresh = time.monotonic()
+            while stop is None or time.monotonic() < stop:
+                if feeder.done():
+                    feeder.result()  # a connector failed for good: surface its error
+                    break
+                try:
+                    item = await asyncio.wait_for(queue.get(), timeout=REFRESH_S / 4)
+                except TimeoutError:
+                    item = None
+                if item is not None:
+                    monitor.on_item(item)
+                    url = getattr(item, "url", None)
+                    if url is not None:
+                        monitor.liveness.expect(url, silence_s, time.time_ns(), if_new=True)
+                if time.monotonic() < next_refresh:
+                    continue
+                next_refresh = time.monotonic() + REFRESH_S
+                snaps = monitor.snapshots(time.time_ns())
+                alerts = [a for s in snaps for a in evaluate(rules.rules, s, gains)]
+                if alerts:
+                    raised += alerts
+                    task = asyncio.create_task(dispatcher.dispatch(alerts))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                unique = list({a.key: a for a in raised}.values())
+                live.update(render_view(snaps, bands=bands, alerts=unique), refresh=True)
+                if stop_when is not None and stop_when(raised):
+                    break
+        finally:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+            if pending:
+                await asyncio.wait(pending, timeout=30.0)
+    return raised
+
+
+async def _watch(
+    venue: str,
+    symbols: list[str],
+    alerts_path: Path | None,
+    store_path: Path | None,
+    config: Path | None,
+    duration: float | None,
+    spot: bool,
+) -> None:
+    from rich.console import Console
+
+    from flushwatch.alerts.config import AlertsConfig, load_alerts
+    from flushwatch.live.state import FeedLiveness, FrameDecoder, LiveMonitor, LiveParams, LiveState
+
+    rules = load_alerts(alerts_path) if alerts_path else AlertsConfig(rules=(), sinks=())
+    built = build_connectors(venue, symbols, config, spot=spot)
+    prefixes: dict[str, str] = {}
+    for v, conn in built:
+        ep = conn.endpoints
+        prefixes.update(dict.fromkeys((ep.public_ws, ep.market_ws, ep.rest), v))
+    windows = tuple(sorted({5, 15, 60, *rules.windows_min()}))
+    params = LiveParams(liq_windows_min=windows)
+    monitor = LiveMonitor(
+        [LiveState(s, params) for s in symbols], FrameDecoder(prefixes), FeedLiveness()
+    )
+    silence_s = max(built[0][1].config.expected_interval.values(), default=60.0)
+    bands, gains = _store_extras(store_path, symbols)
+    await run_watch(
+        [c for _, c in built],
+        monitor,
+        rules,
+        console=Console(),
+        duration=duration,
+        silence_s=silence_s,
+        bands=bands,
+        gains=gains,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``flushwatch watch`` to the app."""
+
+    @app.command("watch")
+    def watch(
+        venue: Annotated[str, typer.Option(help="Venue (ccxt id), e.g. binanceusdm.")] = (
+            "binanceusdm"
+        ),
+        symbols: Annotated[
+            list[str], typer.Option("--symbols", help="Venue symbols to watch (repeatable).")
+        ] = ["BTCUSDT"],  # noqa: B006 - typer needs a list default
+        alerts: Annotated[
+            Path | None, typer.Option("--alerts", help="Alert rules TOML file.")
+        ] = None,
+        store: Annotated[
+            Path | None,
+            typer.Option("--store", help="Store with OI history (for liquidation bands)."),
+        ] = None,
+        config: Annotated[
+            Path | None, typer.Option("--config", help="Connector endpoints TOML file.")
+        ] = None,
+        duration: Annotated[
+            float | None, typer.Option("--duration", help="Stop after this many seconds.")
+        ] = None,
+        spot: Annotated[
+            bool, typer.Option("--spot/--no-spot", help="Also stream Binance spot trades.")
+        ] = True,
+    ) -> None:
+        """Watch liquidations, OI, funding, basis and the flush checklist live, with alerts."""
+        try:
+            asyncio.run(_watch(venue, symbols, alerts, store, config, duration, spot))
+        except FlushwatchError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(0) from None

@@ -1,0 +1,1 @@
+"""Live monitoring: recording raw frames and keeping the flush state as data arrives."""
