@@ -187,3 +187,19 @@ class ExchangeInfo(msgspec.Struct, frozen=True):
     """REST ``exchangeInfo`` body (spot, USDⓈ-M and COIN-M share the shape we need)."""
 
     symbols: list[SymbolInfo]  # every listed symbol
+
+
+class Combined(msgspec.Struct, frozen=True):
+    """A combined-stream frame decoded in ONE pass, its event already typed (the hot path).
+
+    :class:`Envelope` leaves ``data`` raw and a second decode types it; this struct does both
+    at once. ``id``/``error`` are kept raw only so that a frame carrying them can be told apart
+    and handled by the general (two-pass) path, which validates them. Anything that does not fit
+    (acks, spot ``bookTicker`` without ``e``, unknown event types) fails to decode here and goes
+    through :class:`Envelope` instead, so both paths give the same records.
+    """
+
+    stream: str  # stream name, e.g. "btcusdt@depth@0ms"
+    data: Event | list[Event]  # the event, or the events of an "…@arr" stream
+    id: msgspec.Raw = msgspec.Raw()  # request id (never on a data frame)
+    error: msgspec.Raw = msgspec.Raw()  # error object (never on a data frame)
