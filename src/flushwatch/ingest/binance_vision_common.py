@@ -24,6 +24,7 @@ from flushwatch.domain.records import Instrument
 from flushwatch.errors import InputError, ParseError
 from flushwatch.ingest.base import Hints
 from flushwatch.ingest.files import logical_name
+from flushwatch.venues.binance.intervals import INTERVALS
 from flushwatch.venues.binance.symbols import COINM, EXCHANGES, SPOT, USDM, infer_terms
 
 KLINES = "klines"
@@ -39,25 +40,8 @@ LIQUIDATIONS = "liquidationSnapshot"
 #: always contain ``_``: ``BTCUSD_PERP``, ``BTCUSD_240927``).
 _FUTURES_ONLY = frozenset({METRICS, FUNDING, BOOK_DEPTH, BOOK_TICKER, LIQUIDATIONS})
 
-#: Kline interval → seconds (README "Intervals"; ``1s`` exists for spot). ``1mo`` is a calendar
-#: month and has no fixed length: it is refused (see :func:`interval_seconds`).
-INTERVALS: dict[str, int] = {
-    "1s": 1,
-    "1m": 60,
-    "3m": 180,
-    "5m": 300,
-    "15m": 900,
-    "30m": 1800,
-    "1h": 3600,
-    "2h": 7200,
-    "4h": 14400,
-    "6h": 21600,
-    "8h": 28800,
-    "12h": 43200,
-    "1d": 86400,
-    "3d": 259200,
-    "1w": 604800,
-}
+#: ``1mo`` is a calendar month with no fixed length: it is refused (see
+#: :func:`interval_seconds`); the fixed intervals are in ``venues.binance.intervals``.
 _MONTH = "1mo"
 
 _PRICE_KINDS = {

@@ -47,6 +47,7 @@ from flushwatch.domain.records import (
 )
 from flushwatch.domain.time import NS_PER_MS
 from flushwatch.venues.binance import wire
+from flushwatch.venues.binance.intervals import INTERVALS
 from flushwatch.venues.binance.symbols import (
     EXCHANGES,
     SPOT,
@@ -56,23 +57,6 @@ from flushwatch.venues.binance.symbols import (
     learned_terms,
 )
 
-_INTERVAL_S = {
-    "1s": 1,
-    "1m": 60,
-    "3m": 180,
-    "5m": 300,
-    "15m": 900,
-    "30m": 1800,
-    "1h": 3600,
-    "2h": 7200,
-    "4h": 14400,
-    "6h": 21600,
-    "8h": 28800,
-    "12h": 43200,
-    "1d": 86400,
-    "3d": 259200,
-    "1w": 604800,
-}
 _UNKNOWN_TAG = re.compile(r"^Invalid value '([^']*)' - at `\$(?:\[\d+\])?\.e`$")
 #: Partial book depth streams (``@depth5``/``@depth20``) are top-N snapshots, not diffs.
 _PARTIAL_DEPTH = re.compile(r"@depth\d+")
@@ -414,7 +398,7 @@ class BinanceDecoder:
         if not k.x:
             self.skipped["open (unclosed) kline updates"] += 1
             return []
-        interval = _INTERVAL_S.get(k.i)
+        interval = INTERVALS.get(k.i)
         if interval is None:  # "1M" has no fixed length
             self.skipped[f"klines of interval {k.i}"] += 1
             return []
