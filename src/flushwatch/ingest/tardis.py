@@ -52,6 +52,25 @@ def _drop_unknown_side(df: pl.DataFrame, parsed: Parsed, what: str) -> pl.DataFr
     return df.filter(~unknown)
 
 
+def _trade_shaped(
+    path: Path, name: str, progress: Progress | None
+) -> tuple[pl.DataFrame, Parsed] | Parsed:
+    """Load a trades-shaped file (trades and liquidations share it) with side, price and
+    amount parsed; an empty file comes back as its (empty) Parsed."""
+    df = load(path, _TRADE_COLS, progress)
+    if df is None:
+        return empty(path, name)
+    parsed = Parsed(path=path, format=name)
+    df, _ = base_frame(df, path, parsed)
+    require_amount_units(df, path)
+    df = df.with_columns(
+        check_choice(df, "side", ("buy", "sell", "unknown"), path).alias("_side"),
+        number(df, "price", path).alias("price"),
+        number(df, "amount", path).alias("_amount"),
+    )
+    return df, parsed
+
+
 class TardisTrades:
     """``trades``: one Trade per row; ``side`` is the taker (aggressor) side."""
 
@@ -65,18 +84,13 @@ class TardisTrades:
 
     def read(self, path: Path, hints: Hints, progress: Progress | None = None) -> Parsed:
         """Parse the file; amounts are converted to base units per venue."""
-        df = load(path, _TRADE_COLS, progress)
-        if df is None:
-            return empty(path, self.name)
-        parsed = Parsed(path=path, format=self.name)
-        df, _ = base_frame(df, path, parsed)
-        require_amount_units(df, path)
+        loaded = _trade_shaped(path, self.name, progress)
+        if isinstance(loaded, Parsed):
+            return loaded
+        df, parsed = loaded
         # Tardis trade side is the "liquidity taker side (aggressor)" (tardis-node src/types.ts,
         # Trade.side); 'unknown' where the venue does not say, which Trade cannot hold.
         df = df.with_columns(
-            check_choice(df, "side", ("buy", "sell", "unknown"), path).alias("_side"),
-            number(df, "price", path).alias("price"),
-            number(df, "amount", path).alias("_amount"),
             pl.when(pl.col("id").str.strip_chars() != "")
             .then(pl.col("id").str.strip_chars())
             .alias("trade_id"),
@@ -102,19 +116,12 @@ class TardisLiquidations:
 
     def read(self, path: Path, hints: Hints, progress: Progress | None = None) -> Parsed:
         """Parse the file; coverage is throttled for Binance/Bybit/OKX (DOMAIN.md C1)."""
-        df = load(path, _TRADE_COLS, progress)
-        if df is None:
-            return empty(path, self.name)
-        parsed = Parsed(path=path, format=self.name)
-        df, _ = base_frame(df, path, parsed)
-        require_amount_units(df, path)
-        df = df.with_columns(
-            check_choice(df, "side", ("buy", "sell", "unknown"), path).alias("_side"),
-            pl.col("side").alias("venue_side"),
-            number(df, "price", path).alias("price"),
-            number(df, "amount", path).alias("_amount"),
-        )
-        df = _drop_unknown_side(df, parsed, "liquidations")
+        loaded = _trade_shaped(path, self.name, progress)
+        if isinstance(loaded, Parsed):
+            return loaded
+        df, parsed = loaded
+        df = _drop_unknown_side(df.with_columns(pl.col("side").alias("venue_side")), parsed,
+                                "liquidations")  # fmt: skip
         # Tardis normalizes every venue to one convention (DOMAIN.md C5: "tardis is the only
         # library with an explicit convention"): side is the liquidation *order* side, 'buy' =
         # a short position was liquidated, 'sell' = a long one
