@@ -14,6 +14,7 @@ from flushwatch.analytics.checklist import ChecklistParams, oi_regain, post_flus
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel
 from flushwatch.analytics.verdict import VerdictParams, risk_box, verdict
+from flushwatch.testing.builders import flush_event
 
 T0 = 1_700_000_000 * 10**9  # ns, like the assembler's grid
 HOUR = 3600 * 10**9
@@ -64,20 +65,16 @@ def market(n: int = N, **series: Any) -> MarketSeries:
 
 def event(m: MarketSeries, kind: str = "long_flush") -> FlushEvent:
     """The flush of :func:`market` as a FlushEvent record."""
-    return FlushEvent(
+    return flush_event(
         start_ts=int(m.ts[START]),
         peak_ts=int(m.ts[START + 2]),
         end_ts=int(m.ts[END]),
-        kind=kind,  # type: ignore[arg-type]
-        detected_by="liquidations",
-        score=5.0,
+        kind=kind,
         liq_long_usd=1e6,
         liq_short_usd=1e5,
-        liq_lower_bound=False,
         oi_before_quote=1000.0,
         oi_after_quote=600.0,
         oi_drop_quote_pct=40.0,
-        oi_drop_base_pct=None,
         price_open=110.0,
         price_close=100.0,
         price_low=99.8,

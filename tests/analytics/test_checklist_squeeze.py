@@ -17,6 +17,7 @@ from flushwatch.analytics.levels import LevelParams, key_levels
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel
 from flushwatch.analytics.verdict import VerdictParams, risk_box, verdict
+from flushwatch.testing.builders import flush_event
 
 T0 = 1_700_000_000 * 10**9
 HOUR = 3600 * 10**9
@@ -45,27 +46,19 @@ def market(after: float, asset: str = "BTC") -> MarketSeries:
 
 
 def squeeze(m: MarketSeries, kind: str = "short_squeeze") -> FlushEvent:
-    return FlushEvent(
+    return flush_event(
         start_ts=int(m.ts[START]),
         peak_ts=int(m.ts[START + 2]),
         end_ts=int(m.ts[END]),
-        kind=kind,  # type: ignore[arg-type]
-        detected_by="liquidations",
-        score=5.0,
+        kind=kind,
         liq_long_usd=1e5,
         liq_short_usd=1e6,
-        liq_lower_bound=False,
-        oi_before_quote=None,
-        oi_after_quote=None,
-        oi_drop_quote_pct=None,
-        oi_drop_base_pct=None,
         price_open=100.0,
         price_close=109.0,
         price_low=BASE,
         price_high=110.2,
         move_pct=9.0,
         wick_pct=1.1,
-        liq_to_oi_pct=None,
     )
 
 

@@ -18,6 +18,7 @@ from flushwatch.analytics.levels import (
 )
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import FlushEvent, KeyLevel
+from flushwatch.testing.builders import flush_event
 
 T0 = 1_700_000_000 * 10**9  # ns, like the assembler's grid
 HOUR = 3600 * 10**9
@@ -45,27 +46,16 @@ def series(close: Any, low: Any = None, high: Any = None, volume: Any = None) ->
 
 def flush(m: MarketSeries, start: int, end: int, low: float, high: float, kind: str) -> FlushEvent:
     """A FlushEvent over bars [start, end] with the given extremes."""
-    return FlushEvent(
+    return flush_event(
         start_ts=int(m.ts[start]),
-        peak_ts=int(m.ts[start]),
         end_ts=int(m.ts[end]),
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         detected_by="price_volume",
         score=1.0,
-        liq_long_usd=None,
-        liq_short_usd=None,
-        liq_lower_bound=False,
-        oi_before_quote=None,
-        oi_after_quote=None,
-        oi_drop_quote_pct=None,
-        oi_drop_base_pct=None,
         price_open=float(m.close[start - 1]),
         price_close=float(m.close[end]),
         price_low=low,
         price_high=high,
-        move_pct=0.0,
-        wick_pct=0.0,
-        liq_to_oi_pct=None,
     )
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel, RuleResult
 from flushwatch.analytics.verdict import VerdictParams, item_weights, risk_box, verdict
+from flushwatch.testing.builders import flush_event
 
 T0 = 1_700_000_000 * 10**9  # ns, like the assembler's grid
 HOUR = 3600 * 10**9
@@ -45,27 +46,23 @@ def market(oi_share: float, best_close: float, n: int = 200, oi: bool = True) ->
 
 def event(m: MarketSeries, kind: str = "long_flush") -> FlushEvent:
     """The flush of :func:`market`."""
-    return FlushEvent(
+    return flush_event(
         start_ts=int(m.ts[100]),
         peak_ts=int(m.ts[102]),
         end_ts=int(m.ts[103]),
-        kind=kind,  # type: ignore[arg-type]
-        detected_by="liquidations",
+        kind=kind,
         score=3.0,
         liq_long_usd=1.0,
         liq_short_usd=0.0,
-        liq_lower_bound=False,
         oi_before_quote=1000.0,
         oi_after_quote=600.0,
         oi_drop_quote_pct=40.0,
-        oi_drop_base_pct=None,
         price_open=110.0,
         price_close=100.0,
         price_low=99.8,
         price_high=110.2,
         move_pct=-9.0,
         wick_pct=0.2,
-        liq_to_oi_pct=None,
     )
 
 
