@@ -319,3 +319,27 @@ def test_sniff_is_specific(shared_data: Path, relpath: str, fmt: str | None) -> 
         path = sorted(p for p in path.iterdir() if p.name != "PROVENANCE.md")[0]
     claims = [f.name for f in FORMATS if f.sniff(path, read_head(path))]
     assert claims == ([fmt] if fmt else [])
+
+
+def test_ws_lines_route_by_the_recorders_streams_json(shared_data: Path, tmp_path: Path) -> None:
+    """A recorder file of Bybit *spot* frames: streams.json says so; without it, linear."""
+    from flushwatch.ingest.registry import parse
+    from flushwatch.testing.recorded import cryptofeed_frames
+
+    src = shared_data / "cryptofeed-ws-recordings" / "BYBIT.jsonl.zst"
+    spot = [
+        f
+        for f in cryptofeed_frames(src)
+        if f.kind == "recv" and f.url.endswith("/spot") and '"publicTrade.' in f.data
+    ]
+    assert spot  # the real recording has a spot connection with trades
+    name = "bybit_spot-0123abcd_20260809T212657Z.lines"
+    (tmp_path / name).write_text("".join(f"{f.ts} {f.data}\n" for f in spot), encoding="utf-8")
+    (tmp_path / "streams.json").write_text(
+        json.dumps({"spot-0123abcd": "wss://stream.bybit.com/v5/public/spot"}), encoding="utf-8"
+    )
+    trades = parse(tmp_path / name).frames[Trade]
+    assert set(trades["market"].to_list()) == {"spot"}
+    (tmp_path / "streams.json").unlink()
+    trades = parse(tmp_path / name).frames[Trade]
+    assert set(trades["market"].to_list()) == {"perp"}  # the venue default: linear

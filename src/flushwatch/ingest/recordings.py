@@ -7,6 +7,7 @@ cryptofeed formats live in :mod:`flushwatch.ingest.recordings_cryptofeed`.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -60,6 +61,25 @@ def _stream_symbol(lines: list[bytes], index: int) -> str | None:
     return None
 
 
+def _recorded_url(path: Path) -> str | None:
+    """The websocket URL ``flushwatch record`` noted for this file in ``streams.json``.
+
+    A ws-lines line does not say which connection it came on; the recorder names files
+    ``<exchange>_<group>_<stamp>`` and maps each group to its URL beside them. The URL decides
+    what the exchange's default cannot (Bybit spot vs linear: the category is in the path).
+    """
+    streams = path.with_name("streams.json")
+    parts = path.name.split("_")
+    if len(parts) < 3 or not streams.is_file():
+        return None
+    try:
+        table = json.loads(streams.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"streams.json beside it is unreadable ({exc})", path=path) from exc
+    url = table.get(parts[1]) if isinstance(table, dict) else None
+    return url if isinstance(url, str) else None
+
+
 class WsLines:
     """``<local_receive_ns> <raw JSON frame>`` per line (hftbacktest collector, our recorder)."""
 
@@ -73,7 +93,7 @@ class WsLines:
     def read(self, path: Path, hints: Hints, progress: Progress | None = None) -> Parsed:
         """Replay every line through the exchange's decoder."""
         exchange = _exchange(path, hints)
-        decoder = build_decoder(path, exchange)
+        decoder = build_decoder(path, exchange, _recorded_url(path))
         lines = read_bytes(path).split(b"\n")
         sink = Sink()
         on_message, add = decoder.on_message, sink.add
