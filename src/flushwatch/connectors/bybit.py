@@ -14,8 +14,8 @@ the ``orderbook.*`` topics to keep a book per topic with Bybit's rules:
 
 Open interest needs no REST polling on Bybit: ``tickers`` carry ``openInterest``.
 
-The reconnect loop is :class:`flushwatch.connectors.okx.WsSession` (shared with OKX; written
-here because ``connectors/session.py`` did not exist yet when this was built).
+The reconnect loop, keep-alive, stale watchdog and instruments fetch are
+:class:`flushwatch.connectors.session.VenueStream`, driving :class:`BybitWire`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from types import TracebackType
 import msgspec
 
 from flushwatch.connectors.base import Capability, FeedEvent, RawFrame
-from flushwatch.connectors.okx import Book, SessionConfig, WsSession
+from flushwatch.connectors.okx import Book
+from flushwatch.connectors.session import SessionConfig, VenueStream
 from flushwatch.errors import BadSymbol, ConfigError, NotSupported
 
 EXCHANGE = "bybit"
@@ -90,7 +91,7 @@ class _BookData(msgspec.Struct):
 
 
 class BybitWire:
-    """Bybit's side of a :class:`WsSession`: subscribe messages, pings and book sequencing."""
+    """Bybit's side of a :class:`~.session.VenueStream`: subscribes, pings, book sequencing."""
 
     exchange = EXCHANGE
 
@@ -202,7 +203,7 @@ class BybitConnector:
         rest: list[str] = []
         if config.rest_base is not None:
             rest.append(f"{config.rest_base}/v5/market/instruments-info?category={config.category}")
-        self._session = WsSession(self.wire, config.ws_url, config.session, rest_urls=rest)
+        self._session = VenueStream(self.wire, config.ws_url, config.session, rest_urls=rest)
 
     async def __aenter__(self) -> BybitConnector:
         """Start connecting and subscribing in the background."""

@@ -1,4 +1,4 @@
-"""OKX v5 public streaming client, and the reconnecting websocket session it shares with Bybit.
+"""OKX v5 public streaming client: subscribe, keep alive, keep each order book honest.
 
 OKX keeps its connection alive with the text ``ping`` → ``pong`` ("if there is no message in
 30 s the connection breaks": we ping after 25 s without one). Order books (``books``,
@@ -11,76 +11,27 @@ channel resubscribed, which makes OKX send a fresh snapshot. OKX deprecated the 
 2026-06-23 (it is then always 0): a zero checksum is not checked and ``seqId``/``prevSeqId``
 carry the continuity check alone.
 
-:class:`WsSession` is the minimal reconnect loop both venues use (written here because
-``connectors/session.py`` did not exist yet): exponential backoff with jitter, the venue's
-keep-alive, a stale watchdog (no data frame for ``stale_after`` seconds → ``stale`` event and a
-reconnect), ``connected``/``disconnected``/``backpressure`` events and one bounded queue.
+The reconnect loop, keep-alive, stale watchdog and instruments fetch are
+:class:`flushwatch.connectors.session.VenueStream`, driving :class:`OkxWire`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import heapq
 import json
-import random
-import time
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
-from typing import Protocol
 
-import httpx
 import msgspec
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus, WebSocketException
 
 from flushwatch.connectors.base import Capability, FeedEvent, FeedEventKind, RawFrame
-from flushwatch.errors import (
-    BadSymbol,
-    ConfigError,
-    ExchangeUnavailable,
-    PermanentError,
-)
+from flushwatch.connectors.session import SessionConfig, VenueStream, Wire
+from flushwatch.errors import BadSymbol, ConfigError, ExchangeUnavailable
 
 EXCHANGE = "okx"
 _BOOKS = frozenset({"books", "books-l2-tbt", "books50-l2-tbt"})
 _CHECKSUM_DEPTH = 25
-
-
-class SessionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Timing of one websocket session (seconds)."""
-
-    ping_interval: float = 25.0
-    #: True: ping after ``ping_interval`` without any message (OKX); False: every interval.
-    ping_when_idle: bool = True
-    stale_after: float = 60.0
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    open_timeout: float = 10.0
-    queue_size: int = 10_000
-
-
-class Wire(Protocol):
-    """A venue's protocol as a session drives it."""
-
-    exchange: str
-
-    def subscribe_messages(self) -> list[str]:
-        """Requests to send after each (re)connect."""
-        ...
-
-    def keepalive(self) -> str:
-        """The application-level ping."""
-        ...
-
-    def reset(self) -> None:
-        """Forget per-connection state (books) before a new connection."""
-        ...
-
-    def inspect(self, text: str, ts: int) -> tuple[list[FeedEvent], list[str], bool]:
-        """Feed events, requests to send, and whether the frame carried market data."""
-        ...
 
 
 class Book:
@@ -127,160 +78,6 @@ def checksum(bids: Sequence[tuple[str, str]], asks: Sequence[tuple[str, str]]) -
             parts.extend(asks[i])
     crc = zlib.crc32(":".join(parts).encode())
     return crc - (1 << 32) if crc >= 1 << 31 else crc
-
-
-class WsSession:
-    """Keep one websocket subscribed, forever, reporting every break (module docstring)."""
-
-    def __init__(
-        self, wire: Wire, url: str, config: SessionConfig, *, rest_urls: Sequence[str] = ()
-    ) -> None:
-        self.wire, self.url, self.config = wire, url, config
-        self.rest_urls = tuple(rest_urls)
-        self.connections = 0
-        self._queue: asyncio.Queue[RawFrame | FeedEvent | PermanentError | None] = asyncio.Queue(
-            config.queue_size
-        )
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start connecting in the background."""
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        """Stop reconnecting and close the connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def frames(self) -> AsyncIterator[RawFrame | FeedEvent]:
-        """Yield frames and events; raise the PermanentError that stopped the session."""
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, PermanentError):
-                raise item
-            yield item
-
-    def event(self, kind: FeedEventKind, detail: str = "") -> FeedEvent:
-        """Build a feed event about this session's stream."""
-        return FeedEvent(
-            ts=time.time_ns(),
-            kind=kind,
-            exchange=self.wire.exchange,
-            stream=self.url,
-            detail=detail,
-        )
-
-    async def _emit(self, item: RawFrame | FeedEvent) -> None:
-        if not self._queue.full():
-            self._queue.put_nowait(item)
-            return
-        since = time.monotonic()
-        await self._queue.put(item)
-        paused = time.monotonic() - since
-        await self._queue.put(self.event("backpressure", f"consumer behind: paused {paused:.3f}s"))
-
-    def _backoff(self, attempt: int) -> float:
-        cap = min(self.config.backoff_max, self.config.backoff_initial * 2.0 ** min(attempt, 30))
-        jitter: float = random.uniform(0.5, 1.0)
-        return cap * jitter  # jitter, not cryptography
-
-    async def _run(self) -> None:
-        try:
-            await self._fetch_rest()
-            attempt = 0
-            while True:
-                try:
-                    async with connect(
-                        self.url, open_timeout=self.config.open_timeout, ping_interval=None
-                    ) as ws:
-                        attempt = 0
-                        self.connections += 1
-                        self.wire.reset()
-                        await self._emit(self.event("connected"))
-                        for message in self.wire.subscribe_messages():
-                            await ws.send(message)
-                        await self._pump(ws)
-                except InvalidStatus as exc:
-                    if 400 <= exc.response.status_code < 500 and exc.response.status_code != 429:
-                        raise PermanentError(f"{self.url}: {exc}") from exc
-                    await self._emit(self.event("disconnected", str(exc)))
-                except (OSError, TimeoutError, WebSocketException, ExchangeUnavailable) as exc:
-                    await self._emit(self.event("disconnected", f"{type(exc).__name__}: {exc}"))
-                await asyncio.sleep(self._backoff(attempt))
-                attempt += 1
-        except PermanentError as exc:
-            await self._queue.put(exc)
-
-    async def _pump(self, ws: ClientConnection) -> None:
-        cfg = self.config
-        loop = asyncio.get_running_loop()
-        last_data = last_any = last_ping = loop.time()
-        while True:
-            now = loop.time()
-            ping_due = max(last_any, last_ping) if cfg.ping_when_idle else last_ping
-            ping_due += cfg.ping_interval
-            stale_due = last_data + cfg.stale_after
-            if now >= stale_due:
-                await self._emit(self.event("stale", f"no data for {now - last_data:.1f}s"))
-                raise ExchangeUnavailable(f"{self.url}: stale, reconnecting")
-            if now >= ping_due:
-                await ws.send(self.wire.keepalive())
-                last_ping = now
-                continue
-            try:
-                async with asyncio.timeout(min(ping_due, stale_due) - now):
-                    message = await ws.recv()
-            except TimeoutError:
-                continue
-            text = message if isinstance(message, str) else message.decode()
-            ts = time.time_ns()
-            last_any = loop.time()
-            await self._emit(RawFrame(ts_recv=ts, url=self.url, data=text))
-            try:
-                events, sends, is_data = self.wire.inspect(text, ts)
-            except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-                events, sends, is_data = [self.event("gap", f"unreadable frame: {exc}")], [], True
-            for event in events:
-                await self._emit(event)
-            for request in sends:
-                await ws.send(request)
-            if is_data:
-                last_data = last_any
-
-    async def _fetch_rest(self) -> None:
-        if not self.rest_urls:
-            return
-        async with httpx.AsyncClient(timeout=self.config.open_timeout) as client:
-            for url in self.rest_urls:
-                await self._get(client, url)
-
-    async def _get(self, client: httpx.AsyncClient, url: str) -> None:
-        attempt = 0
-        while True:
-            try:
-                response = await client.get(url)
-            except httpx.TransportError as exc:
-                await self._emit(self.event("disconnected", f"GET {url}: {exc!r}"))
-                delay = self._backoff(attempt)
-            else:
-                status = response.status_code
-                if status < 400:
-                    ts = time.time_ns()
-                    await self._emit(RawFrame(ts_recv=ts, url=url, data=response.text, http=True))
-                    return
-                if status in (418, 429):
-                    delay = float(response.headers.get("Retry-After") or self._backoff(attempt))
-                    await self._emit(self.event("rate_limited", f"GET {url}: HTTP {status}"))
-                elif status < 500:
-                    raise PermanentError(f"GET {url}: HTTP {status} {response.text[:200]}")
-                else:
-                    delay = self._backoff(attempt)
-            await asyncio.sleep(delay)
-            attempt += 1
 
 
 class OkxConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -336,7 +133,7 @@ class _BookData(msgspec.Struct):
 
 
 class OkxWire:
-    """OKX's side of a :class:`WsSession`: subscribe messages, pings, book checksums."""
+    """OKX's side of a :class:`~.session.VenueStream`: subscribes, pings, book checksums."""
 
     exchange = EXCHANGE
 
@@ -447,7 +244,7 @@ class OkxConnector:
         if config.rest_base is not None:
             base = f"{config.rest_base}/api/v5/public/instruments?instType="
             rest = [base + kind for kind in config.inst_types()]
-        self._session = WsSession(self.wire, config.ws_url, config.session, rest_urls=rest)
+        self._session = VenueStream(self.wire, config.ws_url, config.session, rest_urls=rest)
 
     async def __aenter__(self) -> OkxConnector:
         """Start connecting and subscribing in the background."""
@@ -476,6 +273,5 @@ __all__ = [
     "OkxWire",
     "SessionConfig",
     "Wire",
-    "WsSession",
     "checksum",
 ]

@@ -15,18 +15,33 @@ float`` (STYLE item 7: ``True`` retry with backoff, a float retry after that man
 * writes into a bounded :class:`Channel`: when it is full the reader reports
   ``backpressure`` and waits at most ``stall_timeout``, then gives the connection up (a gap,
   reported) rather than block the socket forever.
+
+Optional hooks for venues with an application-level protocol (Bybit, OKX): ``subscribe`` may
+be a callable building the requests afresh for every connection; ``keepalive`` is a text ping
+sent every ``keepalive_interval`` seconds (or, with ``keepalive_when_idle``, after that long
+without any frame); ``inspect(text, ts)`` sees every frame and returns feed events, requests to
+send on that connection (a resubscribe for a fresh snapshot) and whether the frame carried
+market data — only those count for the stream ``url`` in ``intervals`` (a ``pong`` does not).
+An ``inspect`` raising a :class:`PermanentError` (a rejected subscription) ends the session, a
+:class:`TransientError` reconnects, an unreadable frame is reported as a ``gap``.
+
+:class:`VenueStream` drives a :class:`Wire` (a venue's protocol) with one such session, after
+fetching its reference REST documents once; it is what the Bybit and OKX connectors run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Protocol, TypeVar
 
+import httpx
+import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -42,6 +57,8 @@ from flushwatch.errors import (
 
 ShouldRetry = Callable[[BaseException], bool | float]
 Tap = Callable[[RawFrame], Iterable[FeedEvent]]
+Inspect = Callable[[str, int], tuple[Iterable[FeedEvent], Iterable[str], bool]]
+Tasks = tuple[asyncio.Task[None], ...]
 Item = RawFrame | FeedEvent
 _NS = 1_000_000_000
 T = TypeVar("T")
@@ -176,7 +193,7 @@ class WsSession:
         *,
         exchange: str,
         url: str,
-        subscribe: Iterable[str],
+        subscribe: Iterable[str] | Callable[[], Iterable[str]],
         intervals: Mapping[str, float],
         stream_of: Callable[[str], str | None],
         should_retry: ShouldRetry,
@@ -184,9 +201,20 @@ class WsSession:
         config: ConnectorConfig,
         tap: Tap | None = None,
         rng: random.Random | None = None,
+        keepalive: str | None = None,
+        keepalive_interval: float | None = None,
+        keepalive_when_idle: bool = False,
+        inspect: Inspect | None = None,
     ) -> None:
         self.exchange, self.url = exchange, url
-        self.subscribe = tuple(subscribe)
+        self._build: Callable[[], Iterable[str]] | None = None
+        self.subscribe: tuple[str, ...]
+        if callable(subscribe):
+            self._build, self.subscribe = subscribe, ()
+        else:
+            self.subscribe = tuple(subscribe)
+        self.keepalive, self.keepalive_interval = keepalive, keepalive_interval
+        self.keepalive_when_idle, self.inspect = keepalive_when_idle, inspect
         self.intervals = dict(intervals)
         self.stream_of, self.should_retry = stream_of, should_retry
         self.channel, self.config, self.tap = channel, config, tap
@@ -221,12 +249,13 @@ class WsSession:
                 continue
             self._opened += 1
             link = _Link(ws, self._opened)
-            for message in self.subscribe:
+            requests = tuple(self._build()) if self._build is not None else self.subscribe
+            for message in requests:
                 await ws.send(message)
             self.channel.event(
                 "connected",
                 self.url,
-                f"connection {link.number}, {len(self.subscribe)} requests",
+                f"connection {link.number}, {len(requests)} requests",
                 gap_start=gap_start,
                 gap_end=link.opened if gap_start is not None else None,
             )
@@ -274,6 +303,41 @@ class WsSession:
             if self.tap is not None:
                 for ev in self.tap(frame):
                     self.channel.put_event(ev)
+            if self.inspect is not None:
+                await self._inspect(link, text, now)
+
+    async def _inspect(self, link: _Link, text: str, now: int) -> None:
+        assert self.inspect is not None
+        try:
+            events, sends, is_data = self.inspect(text, now)
+        except ValueError as exc:  # msgspec.DecodeError/ValidationError are ValueErrors
+            events, sends, is_data = [self._unreadable(exc, now)], (), True
+        for ev in events:
+            self.channel.put_event(ev)
+        for request in sends:
+            await link.ws.send(request)
+        if is_data:
+            link.seen[self.url] = now
+
+    def _unreadable(self, exc: ValueError, now: int) -> FeedEvent:
+        detail = f"unreadable frame: {exc}"
+        return FeedEvent(ts=now, kind="gap", exchange=self.exchange, stream=self.url, detail=detail)
+
+    async def _keep_alive(self, link: _Link) -> None:
+        if self.keepalive is None or not self.keepalive_interval:
+            return
+        interval_ns = int(self.keepalive_interval * _NS)
+        last_ping = time.time_ns()
+        while True:
+            base = (
+                max(link.last or link.opened, last_ping) if self.keepalive_when_idle else last_ping
+            )
+            wait = (base + interval_ns - time.time_ns()) / _NS
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            await link.ws.send(self.keepalive)
+            last_ping = time.time_ns()
 
     async def _watch(self, link: _Link) -> None:
         if not self.intervals:
@@ -313,17 +377,21 @@ class WsSession:
             await _stop(tasks)
             await link.ws.close()
 
-    def _start(self, link: _Link) -> tuple[asyncio.Task[None], asyncio.Task[None]]:
-        return asyncio.create_task(self._read(link)), asyncio.create_task(self._watch(link))
+    def _start(self, link: _Link) -> Tasks:
+        return (
+            asyncio.create_task(self._read(link)),
+            asyncio.create_task(self._watch(link)),
+            asyncio.create_task(self._keep_alive(link)),
+        )
 
-    async def _reconnect(
-        self, link: _Link, tasks: tuple[asyncio.Task[None], asyncio.Task[None]]
-    ) -> tuple[_Link, tuple[asyncio.Task[None], asyncio.Task[None]]]:
+    async def _reconnect(self, link: _Link, tasks: Tasks) -> tuple[_Link, Tasks]:
         reader = tasks[0]
         exc = None if reader.cancelled() else reader.exception()
         await _stop(tasks)
-        if isinstance(exc, ConsumerStalled):
-            await link.ws.close(1000, "consumer too slow")
+        if isinstance(exc, TransientError):  # ConsumerStalled, or a venue error frame
+            await link.ws.close(
+                1000, "consumer too slow" if isinstance(exc, ConsumerStalled) else "error"
+            )
         elif exc is not None and not isinstance(exc, ConnectionClosed):
             raise exc
         reason = str(exc) if exc else (link.ws.close_reason or "closed by the venue")
@@ -339,9 +407,7 @@ class WsSession:
         new = await self._open(gap_start=gap_start)
         return new, self._start(new)
 
-    async def _rollover(
-        self, link: _Link, tasks: tuple[asyncio.Task[None], asyncio.Task[None]]
-    ) -> tuple[_Link, tuple[asyncio.Task[None], asyncio.Task[None]]]:
+    async def _rollover(self, link: _Link, tasks: Tasks) -> tuple[_Link, Tasks]:
         """Planned reconnect: open the successor, run both for ``overlap``, close the old."""
         overlap_ns = int(self.config.overlap * _NS)
         self._dedup_until = time.time_ns() + 3 * overlap_ns
@@ -393,3 +459,156 @@ async def retrying(
                 channel.event("rate_limited", what, f"{exc}; waiting {delay:g} s")
             attempt += 1
             await asyncio.sleep(delay)
+
+
+def venue_should_retry(exc: BaseException) -> bool | float:
+    """Default retry verdict: wait ``Retry-After`` on a rate limit, back off on transients."""
+    if isinstance(exc, RateLimited):
+        return exc.retry_after if exc.retry_after is not None else True
+    return isinstance(exc, TransientError)
+
+
+class SessionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Timing of one :class:`VenueStream` (seconds)."""
+
+    ping_interval: float = 25.0
+    #: True: ping after ``ping_interval`` without any message (OKX); False: every interval.
+    ping_when_idle: bool = True
+    stale_after: float = 60.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    open_timeout: float = 10.0
+    queue_size: int = 10_000
+
+    def connector_config(self) -> ConnectorConfig:
+        """Return the equivalent :class:`ConnectorConfig` (no planned reconnect, no WS ping)."""
+        return ConnectorConfig(
+            backoff=Backoff(initial=self.backoff_initial, maximum=self.backoff_max),
+            queue_size=self.queue_size,
+            lifetime=float(2**40),
+            ping_interval=None,
+            open_timeout=self.open_timeout,
+        )
+
+
+class Wire(Protocol):
+    """A venue's application protocol as a :class:`VenueStream` drives it."""
+
+    exchange: str
+
+    def subscribe_messages(self) -> list[str]:
+        """Requests to send after each (re)connect."""
+        ...
+
+    def keepalive(self) -> str:
+        """The application-level ping."""
+        ...
+
+    def reset(self) -> None:
+        """Forget per-connection state (books) before a new connection."""
+        ...
+
+    def inspect(self, text: str, ts: int) -> tuple[list[FeedEvent], list[str], bool]:
+        """Feed events, requests to send, and whether the frame carried market data."""
+        ...
+
+
+class VenueStream:
+    """One :class:`WsSession` driven by a :class:`Wire`, after its REST documents (if any)."""
+
+    def __init__(
+        self,
+        wire: Wire,
+        url: str,
+        config: SessionConfig,
+        *,
+        rest_urls: Iterable[str] = (),
+        should_retry: ShouldRetry = venue_should_retry,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.wire, self.url, self.config = wire, url, config
+        self.rest_urls = tuple(rest_urls)
+        self.should_retry = should_retry
+        self.rng = rng or random.Random()
+        cfg = config.connector_config()
+        self.channel = Channel(wire.exchange, cfg.queue_size, cfg.stall_timeout)
+        self.session = WsSession(
+            exchange=wire.exchange,
+            url=url,
+            subscribe=self._subscribe,
+            intervals={url: config.stale_after},
+            stream_of=lambda _text: None,
+            should_retry=should_retry,
+            channel=self.channel,
+            config=cfg,
+            rng=self.rng,
+            keepalive=wire.keepalive(),
+            keepalive_interval=config.ping_interval,
+            keepalive_when_idle=config.ping_when_idle,
+            inspect=wire.inspect,
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+
+    def _subscribe(self) -> list[str]:
+        self.wire.reset()
+        return self.wire.subscribe_messages()
+
+    async def start(self) -> None:
+        """Start fetching, connecting and subscribing in the background."""
+        self._task = asyncio.create_task(self._run())
+        self._task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._failure = task.exception()
+        self.channel.close()
+
+    async def stop(self) -> None:
+        """Stop reconnecting and close the connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self.channel.close()
+
+    async def frames(self) -> AsyncIterator[RawFrame | FeedEvent]:
+        """Yield frames and events; raise the error that stopped the session."""
+        while (item := await self.channel.get()) is not None:
+            yield item
+        if self._failure is not None:
+            raise self._failure
+
+    async def _run(self) -> None:
+        if self.rest_urls:
+            timeout = self.config.open_timeout
+            async with httpx.AsyncClient(trust_env=False, timeout=timeout) as client:
+                for url in self.rest_urls:
+                    body = await retrying(
+                        functools.partial(_get, client, url),
+                        on=self.should_retry,
+                        backoff=self.session.config.backoff,
+                        rng=self.rng,
+                        channel=self.channel,
+                        what=url,
+                    )
+                    frame = RawFrame(ts_recv=time.time_ns(), url=url, data=body, http=True)
+                    await self.channel.put(frame, url)
+        await self.session.run()
+
+
+async def _get(client: httpx.AsyncClient, url: str) -> str:
+    """GET ``url``, mapping failures onto the ConnectorError tree."""
+    try:
+        response = await client.get(url)
+    except httpx.TransportError as exc:
+        raise ExchangeUnavailable(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+    status = response.status_code
+    if status in (418, 429):
+        after = retry_after(response.headers.get("Retry-After"))
+        raise RateLimited(f"GET {url}: HTTP {status}", retry_after=after)
+    if status >= 500:
+        raise ExchangeUnavailable(f"GET {url}: HTTP {status}")
+    if status >= 400:
+        raise PermanentError(f"GET {url}: HTTP {status} {response.text[:200]}")
+    return response.text
