@@ -23,8 +23,10 @@ import msgspec
 
 from flushwatch.connectors.base import Capability, FeedEvent, RawFrame
 from flushwatch.connectors.book import OrderBook
+from flushwatch.connectors.channel import Channel
 from flushwatch.connectors.config import DEFAULT_ENDPOINTS, ConnectorConfig, Endpoints
-from flushwatch.connectors.session import Channel, WsSession, retry_after, retrying
+from flushwatch.connectors.retry import retry_after, retrying
+from flushwatch.connectors.session import WsSession
 from flushwatch.errors import (
     BadSymbol,
     ConfigError,

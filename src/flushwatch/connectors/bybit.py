@@ -15,7 +15,7 @@ the ``orderbook.*`` topics to keep a book per topic with Bybit's rules:
 Open interest needs no REST polling on Bybit: ``tickers`` carry ``openInterest``.
 
 The reconnect loop, keep-alive, stale watchdog and instruments fetch are
-:class:`flushwatch.connectors.session.VenueStream`, driving :class:`BybitWire`.
+:class:`flushwatch.connectors.venue_stream.VenueStream`, driving :class:`BybitWire`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import msgspec
 
 from flushwatch.connectors.base import Capability, FeedEvent, RawFrame
 from flushwatch.connectors.okx import Book
-from flushwatch.connectors.session import SessionConfig, VenueStream
+from flushwatch.connectors.venue_stream import SessionConfig, VenueStream
 from flushwatch.errors import BadSymbol, ConfigError, NotSupported
 
 EXCHANGE = "bybit"
@@ -91,7 +91,7 @@ class _BookData(msgspec.Struct):
 
 
 class BybitWire:
-    """Bybit's side of a :class:`~.session.VenueStream`: subscribes, pings, book sequencing."""
+    """Bybit's side of a :class:`~.venue_stream.VenueStream`: subscribes, pings, book sequencing."""
 
     exchange = EXCHANGE
 

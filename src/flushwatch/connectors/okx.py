@@ -12,7 +12,7 @@ channel resubscribed, which makes OKX send a fresh snapshot. OKX deprecated the 
 carry the continuity check alone.
 
 The reconnect loop, keep-alive, stale watchdog and instruments fetch are
-:class:`flushwatch.connectors.session.VenueStream`, driving :class:`OkxWire`.
+:class:`flushwatch.connectors.venue_stream.VenueStream`, driving :class:`OkxWire`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from types import TracebackType
 import msgspec
 
 from flushwatch.connectors.base import Capability, FeedEvent, FeedEventKind, RawFrame
-from flushwatch.connectors.session import SessionConfig, VenueStream, Wire
+from flushwatch.connectors.venue_stream import SessionConfig, VenueStream, Wire
 from flushwatch.errors import BadSymbol, ConfigError, ExchangeUnavailable
 
 EXCHANGE = "okx"
@@ -133,7 +133,7 @@ class _BookData(msgspec.Struct):
 
 
 class OkxWire:
-    """OKX's side of a :class:`~.session.VenueStream`: subscribes, pings, book checksums."""
+    """OKX's side of a :class:`~.venue_stream.VenueStream`: subscribes, pings, book checksums."""
 
     exchange = EXCHANGE
 

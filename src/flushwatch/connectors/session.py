@@ -1,4 +1,4 @@
-"""A generic reconnecting websocket session and the bounded channel towards the consumer.
+"""A generic reconnecting websocket session feeding the bounded channel towards the consumer.
 
 Venue-neutral: a venue supplies the URL, the subscribe messages, how to tell a frame's stream
 (``stream_of``), the expected interval per stream and a pure ``should_retry(exc) -> bool |
@@ -25,152 +25,32 @@ market data — only those count for the stream ``url`` in ``intervals`` (a ``po
 An ``inspect`` raising a :class:`PermanentError` (a rejected subscription) ends the session, a
 :class:`TransientError` reconnects, an unreadable frame is reported as a ``gap``.
 
-:class:`VenueStream` drives a :class:`Wire` (a venue's protocol) with one such session, after
-fetching its reference REST documents once; it is what the Bybit and OKX connectors run.
+The bounded :class:`~.channel.Channel` lives in :mod:`.channel`, the retry helpers in
+:mod:`.retry` and :class:`~.venue_stream.VenueStream` (what the Bybit and OKX connectors run)
+in :mod:`.venue_stream`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import random
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Iterable, Mapping
 
-import httpx
-import msgspec
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
-from flushwatch.connectors.base import FeedEvent, FeedEventKind, RawFrame
-from flushwatch.connectors.config import Backoff, ConnectorConfig
-from flushwatch.errors import (
-    ConnectorError,
-    ExchangeUnavailable,
-    PermanentError,
-    RateLimited,
-    TransientError,
-)
+from flushwatch.connectors.base import FeedEvent, RawFrame
+from flushwatch.connectors.channel import Channel, ConsumerStalled
+from flushwatch.connectors.config import ConnectorConfig
+from flushwatch.connectors.retry import ShouldRetry, backoff_delay, map_ws_error
+from flushwatch.errors import RateLimited, TransientError
 
-ShouldRetry = Callable[[BaseException], bool | float]
 Tap = Callable[[RawFrame], Iterable[FeedEvent]]
 Inspect = Callable[[str, int], tuple[Iterable[FeedEvent], Iterable[str], bool]]
 Tasks = tuple[asyncio.Task[None], ...]
-Item = RawFrame | FeedEvent
 _NS = 1_000_000_000
-T = TypeVar("T")
-
-
-class ConsumerStalled(TransientError):
-    """The consumer did not take frames for ``stall_timeout``; the connection is given up."""
-
-
-def backoff_delay(backoff: Backoff, attempt: int, rng: random.Random) -> float:
-    """Return the jittered delay before retry number ``attempt`` (0-based)."""
-    base = min(backoff.maximum, backoff.initial * backoff.factor**attempt)
-    return base * rng.uniform(1 - backoff.jitter, 1 + backoff.jitter)
-
-
-def retry_after(header: str | None) -> float | None:
-    """Parse a ``Retry-After`` header given in seconds (None when absent or a date)."""
-    if not header:
-        return None
-    try:
-        return max(float(header), 0.0)
-    except ValueError:
-        return None
-
-
-def map_ws_error(exc: BaseException) -> BaseException:
-    """Translate websockets/OS errors into flushwatch's ConnectorError tree (others pass)."""
-    if isinstance(exc, ConnectorError):
-        return exc
-    if isinstance(exc, InvalidStatus):
-        status = exc.response.status_code
-        if status in (418, 429):
-            after = retry_after(exc.response.headers.get("Retry-After"))
-            return RateLimited(f"websocket handshake: HTTP {status}", retry_after=after)
-        if status >= 500:
-            return ExchangeUnavailable(f"websocket handshake: HTTP {status}")
-        return PermanentError(f"websocket handshake refused: HTTP {status}")
-    if isinstance(exc, ConnectionClosed | InvalidHandshake | OSError | TimeoutError):
-        return ExchangeUnavailable(f"{type(exc).__name__}: {exc}")
-    return exc
-
-
-class Channel:
-    """Bounded frame buffer between socket readers and one consumer; events never block."""
-
-    def __init__(self, exchange: str, maxsize: int, stall_timeout: float) -> None:
-        self.exchange = exchange
-        self.maxsize = maxsize
-        self.stall_timeout = stall_timeout
-        self.frames = 0  # frames currently buffered (events are not counted)
-        self.stalls = 0
-        self._items: deque[Item] = deque()
-        self._wake = asyncio.Event()
-        self._space = asyncio.Event()
-        self._closed = False
-
-    def event(
-        self, kind: FeedEventKind, stream: str, detail: str = "", **gap: int | None
-    ) -> FeedEvent:
-        """Queue a feed event now (events are rare and must never wait), and return it."""
-        ev = FeedEvent(
-            ts=time.time_ns(),
-            kind=kind,
-            exchange=self.exchange,
-            stream=stream,
-            detail=detail,
-            gap_start=gap.get("gap_start"),
-            gap_end=gap.get("gap_end"),
-        )
-        self.put_event(ev)
-        return ev
-
-    def put_event(self, ev: FeedEvent) -> None:
-        """Queue an already built event."""
-        self._items.append(ev)
-        self._wake.set()
-
-    async def put(self, frame: RawFrame, stream: str) -> None:
-        """Queue a frame, waiting at most ``stall_timeout`` for room (then ConsumerStalled)."""
-        if self.frames >= self.maxsize:
-            self.stalls += 1
-            self.event("backpressure", stream, f"{self.frames} frames waiting for the consumer")
-            deadline = time.monotonic() + self.stall_timeout
-            while self.frames >= self.maxsize:
-                self._space.clear()
-                try:
-                    await asyncio.wait_for(self._space.wait(), deadline - time.monotonic())
-                except TimeoutError:
-                    raise ConsumerStalled(
-                        f"consumer took no frame for {self.stall_timeout:g} s"
-                    ) from None
-        self._items.append(frame)
-        self.frames += 1
-        self._wake.set()
-
-    async def get(self) -> Item | None:
-        """Return the next frame or event; None once closed and drained."""
-        while not self._items:
-            if self._closed:
-                return None
-            self._wake.clear()
-            await self._wake.wait()
-        item = self._items.popleft()
-        if isinstance(item, RawFrame):
-            self.frames -= 1
-            self._space.set()
-        return item
-
-    def close(self) -> None:
-        """Let :meth:`get` return None once the buffer is drained."""
-        self._closed = True
-        self._wake.set()
 
 
 class _Link:
@@ -427,188 +307,3 @@ async def _stop(tasks: Iterable[asyncio.Task[None]]) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-
-
-async def retrying(
-    call: Callable[[], Awaitable[T]],
-    *,
-    on: ShouldRetry,
-    backoff: Backoff,
-    rng: random.Random,
-    channel: Channel | None = None,
-    what: str = "",
-) -> T:
-    """Run ``call`` until it succeeds, ``on(exc)`` says give up, or ``backoff.timeout`` passes.
-
-    ``on`` returning a float (a venue's ``Retry-After``) waits exactly that long; ``True``
-    waits the jittered backoff. Rate limits are reported as ``rate_limited`` events.
-    """
-    deadline = time.monotonic() + backoff.timeout
-    attempt = 0
-    while True:
-        try:
-            return await call()
-        except ConnectorError as exc:
-            verdict = on(exc)
-            if verdict is False:
-                raise
-            delay = backoff_delay(backoff, attempt, rng) if verdict is True else float(verdict)
-            if time.monotonic() + delay > deadline:
-                raise
-            if channel is not None and isinstance(exc, RateLimited):
-                channel.event("rate_limited", what, f"{exc}; waiting {delay:g} s")
-            attempt += 1
-            await asyncio.sleep(delay)
-
-
-def venue_should_retry(exc: BaseException) -> bool | float:
-    """Default retry verdict: wait ``Retry-After`` on a rate limit, back off on transients."""
-    if isinstance(exc, RateLimited):
-        return exc.retry_after if exc.retry_after is not None else True
-    return isinstance(exc, TransientError)
-
-
-class SessionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Timing of one :class:`VenueStream` (seconds)."""
-
-    ping_interval: float = 25.0
-    #: True: ping after ``ping_interval`` without any message (OKX); False: every interval.
-    ping_when_idle: bool = True
-    stale_after: float = 60.0
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    open_timeout: float = 10.0
-    queue_size: int = 10_000
-
-    def connector_config(self) -> ConnectorConfig:
-        """Return the equivalent :class:`ConnectorConfig` (no planned reconnect, no WS ping)."""
-        return ConnectorConfig(
-            backoff=Backoff(initial=self.backoff_initial, maximum=self.backoff_max),
-            queue_size=self.queue_size,
-            lifetime=float(2**40),
-            ping_interval=None,
-            open_timeout=self.open_timeout,
-        )
-
-
-class Wire(Protocol):
-    """A venue's application protocol as a :class:`VenueStream` drives it."""
-
-    exchange: str
-
-    def subscribe_messages(self) -> list[str]:
-        """Requests to send after each (re)connect."""
-        ...
-
-    def keepalive(self) -> str:
-        """The application-level ping."""
-        ...
-
-    def reset(self) -> None:
-        """Forget per-connection state (books) before a new connection."""
-        ...
-
-    def inspect(self, text: str, ts: int) -> tuple[list[FeedEvent], list[str], bool]:
-        """Feed events, requests to send, and whether the frame carried market data."""
-        ...
-
-
-class VenueStream:
-    """One :class:`WsSession` driven by a :class:`Wire`, after its REST documents (if any)."""
-
-    def __init__(
-        self,
-        wire: Wire,
-        url: str,
-        config: SessionConfig,
-        *,
-        rest_urls: Iterable[str] = (),
-        should_retry: ShouldRetry = venue_should_retry,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.wire, self.url, self.config = wire, url, config
-        self.rest_urls = tuple(rest_urls)
-        self.should_retry = should_retry
-        self.rng = rng or random.Random()
-        cfg = config.connector_config()
-        self.channel = Channel(wire.exchange, cfg.queue_size, cfg.stall_timeout)
-        self.session = WsSession(
-            exchange=wire.exchange,
-            url=url,
-            subscribe=self._subscribe,
-            intervals={url: config.stale_after},
-            stream_of=lambda _text: None,
-            should_retry=should_retry,
-            channel=self.channel,
-            config=cfg,
-            rng=self.rng,
-            keepalive=wire.keepalive(),
-            keepalive_interval=config.ping_interval,
-            keepalive_when_idle=config.ping_when_idle,
-            inspect=wire.inspect,
-        )
-        self._task: asyncio.Task[None] | None = None
-        self._failure: BaseException | None = None
-
-    def _subscribe(self) -> list[str]:
-        self.wire.reset()
-        return self.wire.subscribe_messages()
-
-    async def start(self) -> None:
-        """Start fetching, connecting and subscribing in the background."""
-        self._task = asyncio.create_task(self._run())
-        self._task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self._failure = task.exception()
-        self.channel.close()
-
-    async def stop(self) -> None:
-        """Stop reconnecting and close the connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        self.channel.close()
-
-    async def frames(self) -> AsyncIterator[RawFrame | FeedEvent]:
-        """Yield frames and events; raise the error that stopped the session."""
-        while (item := await self.channel.get()) is not None:
-            yield item
-        if self._failure is not None:
-            raise self._failure
-
-    async def _run(self) -> None:
-        if self.rest_urls:
-            timeout = self.config.open_timeout
-            async with httpx.AsyncClient(trust_env=False, timeout=timeout) as client:
-                for url in self.rest_urls:
-                    body = await retrying(
-                        functools.partial(_get, client, url),
-                        on=self.should_retry,
-                        backoff=self.session.config.backoff,
-                        rng=self.rng,
-                        channel=self.channel,
-                        what=url,
-                    )
-                    frame = RawFrame(ts_recv=time.time_ns(), url=url, data=body, http=True)
-                    await self.channel.put(frame, url)
-        await self.session.run()
-
-
-async def _get(client: httpx.AsyncClient, url: str) -> str:
-    """GET ``url``, mapping failures onto the ConnectorError tree."""
-    try:
-        response = await client.get(url)
-    except httpx.TransportError as exc:
-        raise ExchangeUnavailable(f"GET {url}: {type(exc).__name__}: {exc}") from exc
-    status = response.status_code
-    if status in (418, 429):
-        after = retry_after(response.headers.get("Retry-After"))
-        raise RateLimited(f"GET {url}: HTTP {status}", retry_after=after)
-    if status >= 500:
-        raise ExchangeUnavailable(f"GET {url}: HTTP {status}")
-    if status >= 400:
-        raise PermanentError(f"GET {url}: HTTP {status} {response.text[:200]}")
-    return response.text
