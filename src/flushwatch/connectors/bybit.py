@@ -21,14 +21,12 @@ The reconnect loop, keep-alive, stale watchdog and instruments fetch are
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from types import TracebackType
 
 import msgspec
 
-from flushwatch.connectors.base import Capability, FeedEvent, RawFrame
+from flushwatch.connectors.base import Capability, FeedEvent
 from flushwatch.connectors.okx import Book
-from flushwatch.connectors.venue_stream import SessionConfig, VenueStream
+from flushwatch.connectors.venue_stream import SessionConfig, StreamConnector, VenueStream
 from flushwatch.errors import BadSymbol, ConfigError, NotSupported
 
 EXCHANGE = "bybit"
@@ -183,7 +181,7 @@ def _op(op: str, args: list[str]) -> str:
     return json.dumps({"op": op, "args": args}, separators=(",", ":"))
 
 
-class BybitConnector:
+class BybitConnector(StreamConnector):
     """Stream one Bybit v5 category (see the module docstring); an async context manager."""
 
     exchange = EXCHANGE
@@ -204,24 +202,6 @@ class BybitConnector:
         if config.rest_base is not None:
             rest.append(f"{config.rest_base}/v5/market/instruments-info?category={config.category}")
         self._session = VenueStream(self.wire, config.ws_url, config.session, rest_urls=rest)
-
-    async def __aenter__(self) -> BybitConnector:
-        """Start connecting and subscribing in the background."""
-        await self._session.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the connection and stop reconnecting."""
-        await self._session.stop()
-
-    def frames(self) -> AsyncIterator[RawFrame | FeedEvent]:
-        """Frames and feed events in receive order, until closed."""
-        return self._session.frames()
 
 
 __all__ = ["EXCHANGE", "BybitConfig", "BybitConnector", "BybitWire"]

@@ -20,13 +20,12 @@ from __future__ import annotations
 import heapq
 import json
 import zlib
-from collections.abc import AsyncIterator, Iterable, Sequence
-from types import TracebackType
+from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from flushwatch.connectors.base import Capability, FeedEvent, FeedEventKind, RawFrame
-from flushwatch.connectors.venue_stream import SessionConfig, VenueStream, Wire
+from flushwatch.connectors.base import Capability, FeedEvent, FeedEventKind
+from flushwatch.connectors.venue_stream import SessionConfig, StreamConnector, VenueStream, Wire
 from flushwatch.errors import BadSymbol, ConfigError, ExchangeUnavailable
 
 EXCHANGE = "okx"
@@ -225,7 +224,7 @@ class OkxWire:
         )  # fmt: skip
 
 
-class OkxConnector:
+class OkxConnector(StreamConnector):
     """Stream OKX v5 public channels (see the module docstring); an async context manager."""
 
     exchange = EXCHANGE
@@ -245,24 +244,6 @@ class OkxConnector:
             base = f"{config.rest_base}/api/v5/public/instruments?instType="
             rest = [base + kind for kind in config.inst_types()]
         self._session = VenueStream(self.wire, config.ws_url, config.session, rest_urls=rest)
-
-    async def __aenter__(self) -> OkxConnector:
-        """Start connecting and subscribing in the background."""
-        await self._session.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the connection and stop reconnecting."""
-        await self._session.stop()
-
-    def frames(self) -> AsyncIterator[RawFrame | FeedEvent]:
-        """Frames and feed events in receive order, until closed."""
-        return self._session.frames()
 
 
 __all__ = [

@@ -14,7 +14,8 @@ import functools
 import random
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 import httpx
 import msgspec
@@ -171,3 +172,30 @@ async def _get(client: httpx.AsyncClient, url: str) -> str:
     if status >= 400:
         raise PermanentError(f"GET {url}: HTTP {status} {response.text[:200]}")
     return response.text
+
+
+class StreamConnector:
+    """The connector contract for a venue served by one :class:`VenueStream`.
+
+    Subclasses build ``self._session`` in ``__init__``; entering starts it, leaving stops it.
+    """
+
+    _session: VenueStream
+
+    async def __aenter__(self) -> Self:
+        """Start connecting and subscribing in the background."""
+        await self._session.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the connection and stop reconnecting."""
+        await self._session.stop()
+
+    def frames(self) -> AsyncIterator[RawFrame | FeedEvent]:
+        """Frames and feed events in receive order, until closed."""
+        return self._session.frames()
