@@ -14,7 +14,7 @@ import numpy as np
 
 from flushwatch.domain.enums import BookSide
 from flushwatch.domain.records import BookUpdate, Record
-from flushwatch.domain.tables import frame_from_records
+from flushwatch.domain.tables import frames_by_type
 from flushwatch.testing.recorded import ws_lines
 from flushwatch.testing.shared import data_path
 from flushwatch.venues.binance import wire
@@ -191,12 +191,13 @@ class CcxtSide:
 
 
 def book_columns(records: list[Record]) -> tuple[np.ndarray, ...]:
-    """The arguments of :func:`rebuild_book` after ``at_ns``, from decoded BookUpdate rows.
+    """The arguments of :func:`rebuild_book` after ``at_ns``, from decoded book records.
 
-    Through the product's own records → frame path (:func:`frame_from_records`, what the store
-    writes), then the columns as the cascade tests read them back.
+    Through the product's own records → frame path (:func:`frames_by_type`, what the store
+    writes: book deltas flattened into BookUpdate rows), then the columns as the cascade tests
+    read them back.
     """
-    df = frame_from_records(BookUpdate, [r for r in records if isinstance(r, BookUpdate)])
+    df = frames_by_type(records)[BookUpdate]
 
     def col(name: str, dtype: type = np.float64) -> np.ndarray:
         return df.get_column(name).fill_null(-1).to_numpy().astype(dtype)

@@ -22,7 +22,7 @@ from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.connectors.binance import BinanceConnector
 from flushwatch.connectors.config import Backoff, ConnectorConfig, Endpoints
 from flushwatch.domain.records import BookUpdate, Record
-from flushwatch.domain.tables import frame_from_records
+from flushwatch.domain.tables import frames_by_type
 from flushwatch.ingest.registry import parse
 from flushwatch.testing.loopback import Faults, LoopbackExchange
 from flushwatch.testing.loopback_replay import Recording, load_recording, schedule
@@ -101,7 +101,7 @@ def replay(recording: Recording, faults: Faults, **kw: object) -> Run:
 def decode(frames: Sequence[RawFrame]) -> tuple[dict[type[Record], pl.DataFrame], int]:
     """Decode frames as a consumer does; return frames per record type and failures."""
     decoder = decoder_for("binanceusdm")
-    out: dict[type[Record], list[Record]] = {}
+    out: list[Record] = []
     bad = 0
     for f in frames:
         try:
@@ -113,9 +113,8 @@ def decode(frames: Sequence[RawFrame]) -> tuple[dict[type[Record], pl.DataFrame]
         except msgspec.DecodeError:
             bad += 1
             continue
-        for r in recs:
-            out.setdefault(type(r), []).append(r)
-    return {cls: frame_from_records(cls, recs) for cls, recs in out.items()}, bad
+        out += recs
+    return frames_by_type(out), bad
 
 
 def keyed(frames: dict[type[Record], pl.DataFrame]) -> dict[str, pl.DataFrame]:

@@ -14,7 +14,7 @@ from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.connectors.bybit import BybitConfig, BybitConnector, BybitWire
 from flushwatch.connectors.okx import OkxConfig, OkxConnector, OkxWire, SessionConfig
 from flushwatch.domain.records import Record
-from flushwatch.domain.tables import frame_from_records, key_columns
+from flushwatch.domain.tables import frames_by_type, key_columns
 from flushwatch.ingest.registry import parse
 from flushwatch.testing.loopback_bybit_okx import Faults, LoopbackVenue
 from flushwatch.testing.recorded import Frame, cryptofeed_frames
@@ -91,16 +91,9 @@ def _keyed(frames: dict[type[Record], pl.DataFrame], unique: bool) -> dict[str, 
     return out
 
 
-def _by_type(records: list[Record]) -> dict[type[Record], pl.DataFrame]:
-    groups: dict[type[Record], list[Record]] = {}
-    for r in records:
-        groups.setdefault(type(r), []).append(r)
-    return {cls: frame_from_records(cls, rows) for cls, rows in groups.items()}
-
-
 def _assert_same(path: Path, records: list[Record], *, unique: bool) -> None:
     clean = _keyed(parse(path).frames, unique)
-    live = _keyed(_by_type(records), unique)
+    live = _keyed(frames_by_type(records), unique)
     assert sorted(live) == sorted(clean)
     for name, df in clean.items():
         assert df.height > 0

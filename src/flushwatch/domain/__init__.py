@@ -13,6 +13,7 @@ from flushwatch.domain.enums import (
 from flushwatch.domain.records import (
     MARKET_RECORDS,
     Bar,
+    BookDelta,
     BookUpdate,
     DepthBand,
     Funding,
@@ -30,6 +31,7 @@ from flushwatch.domain.records import (
 __all__ = [
     "MARKET_RECORDS",
     "Bar",
+    "BookDelta",
     "BookSide",
     "BookUpdate",
     "Coverage",

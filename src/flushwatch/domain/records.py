@@ -3,7 +3,9 @@
 Every record is a frozen, keyword-only ``msgspec.Struct`` and is *flat*: one record is one row
 of its dataset in the store (an order-book snapshot is many :class:`BookUpdate` rows sharing
 ``ts_event`` with ``is_snapshot=True``). That keeps the record, its Arrow/Polars schema and the
-Parquet files in lock-step without a mapping layer.
+Parquet files in lock-step without a mapping layer. The one exception is :class:`BookDelta`,
+the live decoders' record for a whole book message, which stands for its ``BookUpdate`` rows
+and is flattened in bulk where rows are built (``domain.tables``).
 
 Conventions (enforced by :mod:`flushwatch.ingest.validate` for every import):
 
@@ -179,6 +181,73 @@ class BookUpdate(Record, frozen=True, kw_only=True):
     update_id: int | None = None
     first_update_id: int | None = None
     prev_update_id: int | None = None
+
+
+#: One order-book level as the decoders produce it: ``(price, qty)``, base units.
+Level = tuple[float, float]
+
+
+class BookDelta(Record, frozen=True, kw_only=True):
+    """Every level of ONE order-book message (a diff or a snapshot), column-free and unflattened.
+
+    The hot path's record for books: a Binance ``depth@0ms`` frame carries ~70 levels, and one
+    :class:`BookUpdate` per level made row construction dominate decoding (DOMAIN-level work
+    ten times over). A delta keeps the levels as the wire decoder parsed them and is flattened
+    into ``book`` rows only where rows are needed, in bulk (``domain.tables``) or with
+    :meth:`rows`. It is stored as those rows: ``dataset`` and the row identity are
+    :class:`BookUpdate`'s, so a delta and its rows de-duplicate against each other.
+
+    ``bids``/``asks`` are in the venue's order; ``qty == 0`` deletes the level. The lists are
+    shared with the decoder's output and must not be mutated.
+    """
+
+    dataset: ClassVar[str] = "book"
+
+    is_snapshot: bool
+    bids: list[Level]
+    asks: list[Level]
+    update_id: int | None = None
+    first_update_id: int | None = None
+    prev_update_id: int | None = None
+
+    def rows(self) -> list[BookUpdate]:
+        """The same levels as flat :class:`BookUpdate` rows, bids first."""
+        out: list[BookUpdate] = []
+        for side, levels in ((BookSide.BID, self.bids), (BookSide.ASK, self.asks)):
+            out += [
+                BookUpdate(
+                    ts_event=self.ts_event,
+                    exchange=self.exchange,
+                    market=self.market,
+                    symbol=self.symbol,
+                    ts_recv=self.ts_recv,
+                    side=side,
+                    price=price,
+                    qty=qty,
+                    is_snapshot=self.is_snapshot,
+                    update_id=self.update_id,
+                    first_update_id=self.first_update_id,
+                    prev_update_id=self.prev_update_id,
+                )
+                for price, qty in levels
+            ]
+        return out
+
+    @property
+    def levels(self) -> int:
+        """How many book rows this delta stands for."""
+        return len(self.bids) + len(self.asks)
+
+
+def flat_records(records: list[Record]) -> list[Record]:
+    """``records`` with every :class:`BookDelta` replaced by its rows (one record per row)."""
+    out: list[Record] = []
+    for rec in records:
+        if isinstance(rec, BookDelta):
+            out += rec.rows()
+        else:
+            out.append(rec)
+    return out
 
 
 class MarkPrice(Record, frozen=True, kw_only=True):

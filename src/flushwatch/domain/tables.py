@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
+from itertools import chain
 from types import NoneType, UnionType
 from typing import Union, get_args, get_origin, get_type_hints
 
 import msgspec
+import numpy as np
 import polars as pl
 
-from flushwatch.domain.records import MARKET_RECORDS, Instrument, Record
+from flushwatch.domain.enums import BookSide
+from flushwatch.domain.records import MARKET_RECORDS, BookDelta, BookUpdate, Instrument, Record
 
 #: Column added by importers to carry the source line of each row; dropped before storing.
 LINE = "_line"
@@ -72,17 +75,95 @@ def key_columns(cls: type[Record]) -> list[str]:
     return [c.name for c in columns(cls) if c.name != "ts_recv"]
 
 
+def row_class(cls: type[Record]) -> type[Record]:
+    """The record type whose rows ``cls`` is stored as (a :class:`BookDelta` is book rows)."""
+    return BookUpdate if cls is BookDelta else cls
+
+
 def frame_from_records(
     cls: type[Record] | type[Instrument],
     records: Sequence[Record | Instrument],
     lines: Iterable[int] | None = None,
 ) -> pl.DataFrame:
-    """Build a frame with the dataset's exact schema from records (and their source lines)."""
+    """Build a frame with the dataset's exact schema from records (and their source lines).
+
+    :class:`BookDelta` records become the :class:`BookUpdate` rows they stand for, flattened
+    in bulk (see :func:`book_frame`).
+    """
+    if cls is BookDelta:
+        return book_frame(records, lines)  # type: ignore[arg-type]
     sch = schema(cls)
     rows = [msgspec.structs.astuple(r) for r in records]
     df = pl.DataFrame(rows, schema=sch, orient="row")
     if lines is not None:
         df = df.with_columns(pl.Series(LINE, list(lines), dtype=pl.Int64))
+    return df
+
+
+def frames_by_type(records: Iterable[Record]) -> dict[type[Record], pl.DataFrame]:
+    """Group records by the rows they are stored as and build one frame per row type."""
+    groups: dict[type[Record], list[Record]] = {}
+    for rec in records:
+        groups.setdefault(type(rec), []).append(rec)
+    out: dict[type[Record], pl.DataFrame] = {}
+    for cls, recs in groups.items():
+        df = frame_from_records(cls, recs)
+        prev = out.get(row_class(cls))
+        out[row_class(cls)] = df if prev is None else pl.concat([prev, df], how="vertical")
+    return out
+
+
+_DELTA_HEAD = (
+    "ts_event",
+    "exchange",
+    "market",
+    "symbol",
+    "ts_recv",
+    "is_snapshot",
+    "update_id",
+    "first_update_id",
+    "prev_update_id",
+)
+
+
+def book_frame(deltas: Sequence[BookDelta], lines: Iterable[int] | None = None) -> pl.DataFrame:
+    """Flatten book deltas into ``book`` rows: per delta its bids, then its asks.
+
+    One Python pass collects the levels into a flat float array (``np.fromiter``) and one row
+    per delta of the shared fields; everything per level after that is vectorized. Rows come
+    out in the order :meth:`BookDelta.rows` gives, so both ways to flatten agree.
+    """
+    sch = schema(BookUpdate)
+    n = len(deltas)
+    counts = np.empty(2 * n, dtype=np.int64)
+    counts[0::2] = np.fromiter((len(d.bids) for d in deltas), np.int64, n)
+    counts[1::2] = np.fromiter((len(d.asks) for d in deltas), np.int64, n)
+    total = int(counts.sum())
+    flat = np.fromiter(
+        chain.from_iterable(
+            chain.from_iterable(chain.from_iterable((d.bids, d.asks) for d in deltas))
+        ),
+        np.float64,
+        2 * total,
+    )
+    per_delta = counts[0::2] + counts[1::2]
+    head_schema = {name: sch[name] for name in _DELTA_HEAD}
+    head = pl.DataFrame(
+        [tuple(getattr(d, name) for name in _DELTA_HEAD) for d in deltas],
+        schema=head_schema,
+        orient="row",
+    )
+    idx = pl.Series(np.repeat(np.arange(n, dtype=np.int64), per_delta))
+    is_bid = np.repeat(np.tile(np.array([True, False]), n), counts)
+    df = head[idx].with_columns(
+        pl.Series("side", np.where(is_bid, BookSide.BID.value, BookSide.ASK.value), pl.String),
+        pl.Series("price", flat[0::2], pl.Float64),
+        pl.Series("qty", flat[1::2], pl.Float64),
+    )
+    df = df.select(list(sch.names()))
+    if lines is not None:
+        line_arr = np.fromiter(lines, np.int64, n)
+        df = df.with_columns(pl.Series(LINE, np.repeat(line_arr, per_delta), dtype=pl.Int64))
     return df
 
 

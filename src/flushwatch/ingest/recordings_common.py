@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 
 from flushwatch.domain.records import Record
-from flushwatch.domain.tables import frame_from_records
+from flushwatch.domain.tables import frame_from_records, row_class
 from flushwatch.errors import FlushwatchError, InputError, ParseError
 from flushwatch.ingest.base import Parsed
 from flushwatch.venues.base import Decoder
@@ -87,7 +87,7 @@ class Sink:
     def into(self, parsed: Parsed) -> None:
         """Add every collected dataset to ``parsed``."""
         for cls, (records, lines) in self._rows.items():
-            parsed.add(cls, frame_from_records(cls, records, lines))
+            parsed.add(row_class(cls), frame_from_records(cls, records, lines))
 
 
 class Router:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import msgspec
 
 from flushwatch.connectors.base import FeedEvent, RawFrame
+from flushwatch.domain.records import BookDelta
 from flushwatch.errors import ConfigError, FlushwatchError
 from flushwatch.live.rotation import RecordingFile, prune, salvage, stamp, unique_final
 from flushwatch.venues.registry import decoder_for, exchange_from_url, routing_url
@@ -69,7 +70,7 @@ class RecorderConfig:
     max_bytes: int | None = None  # delete the oldest closed recordings above this
     max_age_s: float | None = None  # ... and those older than this
     batch_s: float = 5.0  # write records to the store at least this often
-    batch_records: int = 100_000  # ... or when this many are pending
+    batch_records: int = 100_000  # ... or when this many store rows are pending
     queue_batches: int = 4  # batches waiting for the store before backpressure
 
     def __post_init__(self) -> None:
@@ -89,7 +90,7 @@ class RecordStats(msgspec.Struct, kw_only=True):
     frames: int = 0
     http_frames: int = 0
     rejected: int = 0
-    records: int = 0
+    records: int = 0  # store rows decoded (a book delta counts its levels)
     rows_added: int = 0
     batches_written: int = 0
     batches_dropped: int = 0
@@ -110,6 +111,7 @@ class _Batch:
 @dataclass
 class _State:
     pending: list[Record] = field(default_factory=list)
+    pending_rows: int = 0  # store rows the pending records stand for
     pending_files: set[Path] = field(default_factory=set)
     pending_since: float = 0.0
     behind: bool = False
@@ -217,8 +219,13 @@ class Recorder:
             st.pending.extend(records)
             if out.final not in st.pending_files:  # Path hashing is slow: test first
                 st.pending_files.add(out.final)
-            self.stats.records += len(records)
-            if len(st.pending) >= self.config.batch_records:
+            rows = len(records)
+            for rec in records:  # a book delta stands for one row per level
+                if type(rec) is BookDelta:
+                    rows += rec.levels - 1
+            self.stats.records += rows
+            st.pending_rows += rows
+            if st.pending_rows >= self.config.batch_records:
                 self._push()
 
     def event(self, event: FeedEvent) -> None:
@@ -316,7 +323,7 @@ class Recorder:
     def _push(self) -> None:
         st = self._st
         batch = _Batch(st.pending, st.pending_files)
-        st.pending, st.pending_files = [], set()
+        st.pending, st.pending_files, st.pending_rows = [], set(), 0
         if self.store is None:
             return
         try:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from flushwatch.domain.tables import frame_from_records
+from flushwatch.domain.tables import frame_from_records, row_class
 from flushwatch.errors import FlushwatchError
 from flushwatch.ingest.base import Hints, Parsed
 
@@ -48,8 +48,8 @@ def write_batch(
     try:
         for cls, records in by_cls.items():
             df = frame_from_records(cls, records)
-            validate(cls, df, marker)
-            parsed.add(cls, df)
+            validate(row_class(cls), df, marker)
+            parsed.add(row_class(cls), df)
     except FlushwatchError as exc:
         return 0, f"batch of {len(batch.records)} records refused: {exc}"
     for decoder in decoders:
