@@ -22,6 +22,7 @@ from flushwatch.domain.records import (
     OpenInterest,
     Record,
     Trade,
+    flat_records,
 )
 from flushwatch.testing.recorded import Frame, cryptofeed_frames
 from flushwatch.venues.bybit import BybitDecoder, make_decoder
@@ -108,7 +109,7 @@ def test_recording_row_counts(bybit: Path) -> None:
     _, by_line = _replay(bybit)
     got: Counter[tuple[str, type[Record]]] = Counter()
     for f in frames:
-        for rec in by_line.get(f.line, []):
+        for rec in flat_records(by_line.get(f.line, [])):
             got[f.url.rsplit("/", 1)[1], type(rec)] += 1
     want = _expected_counts(frames)
     assert got == want
@@ -299,7 +300,7 @@ def test_inverse_sizes_are_usd_contracts() -> None:
         "ts": 1700000000002,
         "data": {"s": "BTCUSD", "b": [["40000", "200"]], "a": [["40001", "0"]], "u": 5, "seq": 9},
     }
-    bid, ask = dec.on_message(json.dumps(book), None)
+    bid, ask = flat_records(dec.on_message(json.dumps(book), None))
     assert isinstance(bid, BookUpdate)
     assert isinstance(ask, BookUpdate)
     assert (bid.side, bid.qty, bid.update_id, bid.is_snapshot) == (BookSide.BID, 0.005, 5, False)

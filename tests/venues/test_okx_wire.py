@@ -23,6 +23,7 @@ from flushwatch.domain.records import (
     Quote,
     Record,
     Trade,
+    flat_records,
 )
 from flushwatch.testing.recorded import Frame, cryptofeed_frames
 from flushwatch.venues.okx import DEFAULT_SIZES, OkxDecoder, liquidated_side, make_decoder
@@ -111,7 +112,7 @@ def test_recording_row_counts(okx: Path) -> None:
                 want[MarkPrice] += item["last"] != ""
                 want[Quote] += all(item[k] for k in ("bidPx", "askPx", "bidSz", "askSz"))
     dec, by_line = _replay(okx)
-    got = Counter(type(r) for recs in by_line.values() for r in recs)
+    got = Counter(type(r) for recs in by_line.values() for r in flat_records(recs))
     assert got == want
     assert want[Trade] == 74  # PROVENANCE: 69 BTC-USDT + 4 BTC-USD-220527 + 1 UNI-USD-SWAP
     assert dec.assumed == {}  # every contract value came from the instruments bodies
@@ -144,7 +145,8 @@ def test_swap_trade_contract_conversion(okx: Path) -> None:
 def test_book_update_levels(okx: Path) -> None:
     """Line 58: books update of BTC-USD-220527, 1 bid and 3 asks (bids come first in rows)."""
     _, by_line = _replay(okx)
-    rows = by_line[58]
+    (delta,) = by_line[58]  # one record per book push, standing for one row per level
+    rows = flat_records([delta])
     assert all(isinstance(r, BookUpdate) for r in rows)
     bid, ask0, ask1, ask2 = rows
     assert isinstance(bid, BookUpdate)
@@ -161,7 +163,7 @@ def test_book_update_levels(okx: Path) -> None:
     assert (ask1.price, ask1.qty) == (30261.0, 4 * 100 / 30261)
     assert (ask2.price, ask2.qty) == (30310.3, 19 * 100 / 30310.3)
     assert ask0.ts_event == 1652459225464 * NS
-    snapshot = by_line[55]  # the first books push, action "snapshot"
+    snapshot = flat_records(by_line[55])  # the first books push, action "snapshot"
     assert all(isinstance(r, BookUpdate) and r.is_snapshot for r in snapshot)
 
 

@@ -37,10 +37,10 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from flushwatch.domain.enums import BookSide, Coverage, PositionSide, PriceKind, Side
+from flushwatch.domain.enums import Coverage, PositionSide, PriceKind, Side
 from flushwatch.domain.records import (
     Bar,
-    BookUpdate,
+    BookDelta,
     Instrument,
     Liquidation,
     Record,
@@ -178,25 +178,25 @@ class BybitDecoder:
         book = self._book.decode(env.data)
         terms = self.terms(book.s)
         ts_event = env.cts * NS_PER_MS if env.cts else _need_ts(env)
-        snapshot = env.type == "snapshot"
-        out: list[Record] = []
-        for side, levels in ((BookSide.BID, book.b), (BookSide.ASK, book.a)):
-            for price, size in levels:
-                out.append(
-                    BookUpdate(
-                        ts_event=ts_event,
-                        exchange=EXCHANGE,
-                        market=terms.market,
-                        symbol=book.s,
-                        ts_recv=ts_recv,
-                        side=side,
-                        price=price,
-                        qty=size / price if terms.inverse else size,
-                        is_snapshot=snapshot,
-                        update_id=book.u,
-                    )
-                )
-        return out
+        bids, asks = book.b, book.a
+        if not (bids or asks):
+            return []
+        if terms.inverse:  # sizes are USD contracts of 1 USD: base = size / price
+            bids = [(p, q / p) for p, q in bids]
+            asks = [(p, q / p) for p, q in asks]
+        return [
+            BookDelta(
+                ts_event=ts_event,
+                exchange=EXCHANGE,
+                market=terms.market,
+                symbol=book.s,
+                ts_recv=ts_recv,
+                is_snapshot=env.type == "snapshot",
+                bids=bids,
+                asks=asks,
+                update_id=book.u,
+            )
+        ]
 
     def _on_trades(self, env: wire.Envelope, ts_recv: int | None) -> list[Record]:
         out: list[Record] = []

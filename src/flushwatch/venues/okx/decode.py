@@ -42,9 +42,9 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from flushwatch.domain.enums import BookSide, Market, Side
+from flushwatch.domain.enums import Market, Side
 from flushwatch.domain.records import (
-    BookUpdate,
+    BookDelta,
     Funding,
     Instrument,
     MarkPrice,
@@ -183,25 +183,25 @@ class OkxDecoder:
             return []
         snapshot = env.action == "snapshot" or (arg is not None and arg.channel in _SNAPSHOT_BOOKS)
         out: list[Record] = []
+        base = terms.base_qty
         for book in self._books.decode(env.data):
-            for side, levels in ((BookSide.BID, book.bids), (BookSide.ASK, book.asks)):
-                for level in levels:
-                    price = level[0]
-                    out.append(
-                        BookUpdate(
-                            ts_event=book.ts * NS_PER_MS,
-                            exchange=EXCHANGE,
-                            market=terms.market,
-                            symbol=inst_id,
-                            ts_recv=ts_recv,
-                            side=side,
-                            price=price,
-                            qty=terms.base_qty(level[1], price),
-                            is_snapshot=snapshot,
-                            update_id=book.seqId,
-                            prev_update_id=book.prevSeqId,
-                        )
-                    )
+            if not (book.bids or book.asks):
+                continue
+            out.append(
+                BookDelta(
+                    ts_event=book.ts * NS_PER_MS,
+                    exchange=EXCHANGE,
+                    market=terms.market,
+                    symbol=inst_id,
+                    ts_recv=ts_recv,
+                    is_snapshot=snapshot,
+                    # a level is [price, size, "0", orders]: contracts → base units per level
+                    bids=[(lv[0], base(lv[1], lv[0])) for lv in book.bids],
+                    asks=[(lv[0], base(lv[1], lv[0])) for lv in book.asks],
+                    update_id=book.seqId,
+                    prev_update_id=book.prevSeqId,
+                )
+            )
         return out
 
     def _on_trades(self, env: wire.Envelope, ts_recv: int | None) -> list[Record]:
