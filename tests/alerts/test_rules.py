@@ -105,7 +105,7 @@ def test_flush_invalidation_and_cascade_rules_read_the_snapshot() -> None:
     state = LiveState("BTCUSDT")
     state.on_record(
         Trade(ts_event=T0, exchange="binanceusdm", market=Market.PERP, symbol="BTCUSDT",
-              price=60_000.0, qty=1.0, taker_side="buy")  # type: ignore[arg-type]
+              price=100.0, qty=1.0, taker_side="buy")  # type: ignore[arg-type]
     )  # fmt: skip
     snap = state.snapshot()
     rules = [FlushDetected(name="f"), InvalidationFired(name="i"), CascadeGainAbove(name="c")]
@@ -123,6 +123,13 @@ def test_flush_invalidation_and_cascade_rules_read_the_snapshot() -> None:
     assert alert.rule == "c"
     assert alert.value is not None
     assert alert.value >= 1.0
+    # The distance is measured from the live price, not the price the profile started at.
+    band = prof.bands[0]
+    assert (band.price_from, band.price_to) == (99.0, 98.0)
+    for live, fires in ((101.0, False), (99.5, True), (98.5, True), (97.5, False)):
+        moved = msgspec.structs.replace(snap, last_price=live)
+        got = evaluate([near], moved, {"BTCUSDT": [prof]})
+        assert bool(got) is fires, live  # 101: 1.98 % away; 98.5: inside; 97.5: run through
     event = FlushEvent(
         start_ts=T0, peak_ts=T0, end_ts=T0, kind="long_flush", detected_by="liquidations",
         score=9.0, liq_long_usd=5e7, liq_short_usd=1e6, liq_lower_bound=True,

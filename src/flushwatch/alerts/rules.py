@@ -25,7 +25,7 @@ from flushwatch.alerts.config import (
     LiquidationsOver,
     Rule,
 )
-from flushwatch.analytics.cascade_gain import GainProfile
+from flushwatch.analytics.cascade_gain import GainBand, GainProfile
 from flushwatch.analytics.flushes import describe_flush
 from flushwatch.domain.time import iso
 from flushwatch.live.state import LiveSnapshot
@@ -132,19 +132,38 @@ def _cascade(
     rule: CascadeGainAbove, s: LiveSnapshot, profiles: Sequence[GainProfile]
 ) -> list[Alert]:
     out: list[Alert] = []
+    price = s.last_price or s.mark_price
     for prof in profiles:
         for band in prof.bands:
-            if band.max_gain >= rule.gain and band.from_pct <= rule.within_pct:
+            away = band.from_pct if price is None else _distance_pct(prof.direction, band, price)
+            if band.max_gain >= rule.gain and away is not None and away <= rule.within_pct:
                 title = f"{s.symbol} cascade gain {band.max_gain:.2f} {prof.direction}"
                 text = (
                     f"{title}: G ≥ {rule.gain:g} from {band.price_from:,.6g} to "
-                    f"{band.price_to:,.6g} ({band.from_pct:.2f}–{band.to_pct:.2f}% away; forced "
+                    f"{band.price_to:,.6g} ({away:.2f}% from the price"
+                    f"{'' if price is None else f' {price:,.6g}'}; forced "
                     f"{_usd(band.forced_usd)} vs book {_usd(band.depth_usd)}; an estimate)."
                 )
                 suffix = f"{prof.direction}|{round(band.from_pct, 1)}"
                 out.append(_alert(rule, s, suffix, title, text, value=band.max_gain))
                 break  # the nearest band per direction
     return out
+
+
+def _distance_pct(direction: str, band: GainBand, price: float) -> float | None:
+    """How far the live price is from the band's near edge, percent (0 inside the band).
+
+    Profiles are computed once, at the price of their start; the price then moves, so the
+    distance is measured from the live price. None once the price has run through the whole
+    band: it is behind the move, not ahead of it.
+    """
+    if direction == "down":
+        if price <= band.price_to:
+            return None
+        return max(price - band.price_from, 0.0) / price * 100.0
+    if price >= band.price_to:
+        return None
+    return max(band.price_from - price, 0.0) / price * 100.0
 
 
 def evaluate(
