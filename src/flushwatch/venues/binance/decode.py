@@ -81,6 +81,34 @@ _ZERO: dict[type[Record], dict[str, Any]] = {
 }
 
 
+class _TickerFrame(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A ``…@bookTicker`` combined-stream frame (the event typed without the union)."""
+
+    stream: str
+    data: wire.BookTicker
+
+
+class _TradeFrame(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A ``…@trade`` combined-stream frame."""
+
+    stream: str
+    data: wire.Trade
+
+
+class _AggTradeFrame(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A ``…@aggTrade`` combined-stream frame."""
+
+    stream: str
+    data: wire.AggTrade
+
+
+class _DepthFrame(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A ``…@depth[@100ms|@0ms]`` combined-stream frame (a diff)."""
+
+    stream: str
+    data: wire.DepthUpdate
+
+
 class BinanceDecoder:
     """Stateful decoder for one Binance venue: learns contract terms, counts skipped frames."""
 
@@ -93,7 +121,16 @@ class BinanceDecoder:
         self.skipped: Counter[str] = Counter()
         self._learned: dict[str, Terms] = {}
         self._terms: dict[str, Terms] = {}
-        self._templates: dict[tuple[type[Record], str], Record] = {}
+        #: Per record type: symbol → (a record of that symbol to copy, inverse contract size).
+        self._quotes: dict[str, tuple[Quote, float | None]] = {}
+        self._trades: dict[str, tuple[Trade, float | None]] = {}
+        self._books: dict[str, tuple[BookDelta, float | None]] = {}
+        #: stream name → (decoder of its frames, handler of its event), None: the union path
+        self._fast: dict[str, tuple[Callable[[Any], Any], _Handler] | None] = {}
+        self._frame_decoders = {
+            cls: msgspec.json.Decoder(cls, strict=False).decode
+            for cls in (_TickerFrame, _TradeFrame, _AggTradeFrame, _DepthFrame)
+        }
         self._envelope = msgspec.json.Decoder(wire.Envelope)
         self._combined = msgspec.json.Decoder(wire.Combined, strict=False).decode
         #: stream name → handler per event type (see :meth:`on_message`)
@@ -135,7 +172,8 @@ class BinanceDecoder:
             if terms is None:
                 continue
             self._learned[info.symbol] = terms
-            self._templates = {k: v for k, v in self._templates.items() if k[1] != info.symbol}
+            for cache in (self._quotes, self._trades, self._books):
+                cache.pop(info.symbol, None)  # their templates carry the old terms
             old = self._terms.pop(info.symbol, None)
             if old is not None:  # seen before the exchangeInfo: replace the guessed terms
                 if old.instrument is not None:
@@ -152,32 +190,54 @@ class BinanceDecoder:
         type or handle goes through the general path (:meth:`_general`), which gives the same
         records, counts the skipped frames and raises the same errors.
         """
-        if isinstance(data, str):
-            fast = data.startswith(_COMBINED) and not (self._spot and "bookTicker" in data[11:64])
-        elif isinstance(data, bytes):
-            fast = data.startswith(_COMBINED_B) and not (
-                self._spot and b"bookTicker" in data[11:64]
-            )
-        else:
-            fast = False
-        if fast:
+        stream: str | None = None
+        if type(data) is str:
+            if data.startswith(_COMBINED):
+                stream = data[11 : data.find('"', 11)]
+        elif type(data) is bytes and data.startswith(_COMBINED_B):
+            stream = data[11 : data.find(b'"', 11)].decode("utf-8", "replace")
+        if stream is None:
+            return self._general(data, ts_recv)
+        fast = self._fast[stream] if stream in self._fast else self._fast_for(stream)
+        if fast is not None:  # a single-event stream: its own decoder, no union, no look-ups
             try:
-                frame = self._combined(data)
+                event = fast[0](data).data
             except msgspec.MsgspecError:
-                pass  # not a data frame this pass can type: the general path decides
-            else:
-                stream = frame.stream
-                table = self._streams.get(stream)
-                if table is None:
-                    table = self._stream_table(stream)
-                if table is _PARTIAL:
-                    self.skipped[f"frames of partial-depth stream {stream}"] += 1
-                    return []
-                event = frame.data
-                handler = table.get(type(event))
-                if handler is not None and not (frame.id or frame.error):
-                    return handler(event, ts_recv)
+                return self._general(data, ts_recv)  # acks, odd frames: same records/errors
+            return fast[1](event, ts_recv)
+        if self._spot and "bookTicker" in stream:
+            return self._general(data, ts_recv)  # spot bookTicker has no "e" to type it by
+        try:
+            frame = self._combined(data)
+        except msgspec.MsgspecError:
+            return self._general(data, ts_recv)  # not a frame this pass can type
+        table = self._streams.get(stream)
+        if table is None:
+            table = self._stream_table(stream)
+        if table is _PARTIAL:
+            self.skipped[f"frames of partial-depth stream {stream}"] += 1
+            return []
+        event = frame.data
+        handler = table.get(type(event))
+        if handler is not None and not (frame.id or frame.error) and frame.stream == stream:
+            return handler(event, ts_recv)
         return self._general(data, ts_recv)
+
+    def _fast_for(self, stream: str) -> tuple[Callable[[Any], Any], _Handler] | None:
+        """The single-type decoder and handler of a stream that carries one event type."""
+        tail = stream.split("@", 1)[1] if "@" in stream else ""
+        found: tuple[Callable[[Any], Any], _Handler] | None = None
+        if tail == "bookTicker":
+            found = (self._frame_decoders[_TickerFrame], self._quote)
+        elif tail == "trade":
+            found = (self._frame_decoders[_TradeFrame], self._trade)
+        elif tail == "aggTrade":
+            found = (self._frame_decoders[_AggTradeFrame], self._trade)
+        elif (tail == "depth" or tail.startswith("depth@")) and not _PARTIAL_DEPTH.search(stream):
+            found = (self._frame_decoders[_DepthFrame], self._depth)
+        if len(self._fast) < _MAX_STREAMS:
+            self._fast[stream] = found
+        return found
 
     def _stream_table(self, stream: str) -> dict[type, _Handler]:
         """The handlers of a stream's events, classified as :meth:`_general` does."""
@@ -252,20 +312,21 @@ class BinanceDecoder:
             case wire.Kline():
                 return self._bar(event, ts_recv)
 
-    def _template(self, cls: type[_R], symbol: str) -> _R:
-        """A ``cls`` record carrying ``symbol``'s identity, to copy per message.
+    def _template(
+        self, cache: dict[str, tuple[_R, float | None]], cls: type[_R], symbol: str
+    ) -> tuple[_R, float | None]:
+        """A ``cls`` record of ``symbol`` to copy per message, and its inverse contract size.
 
         ``msgspec.structs.replace`` of a template is about twice as fast as the keyword
         constructor, which matters at a million messages a second. Templates follow the
         symbol's terms, so :meth:`_learn` drops them when exchangeInfo changes the terms.
         """
-        found = self._templates.get((cls, symbol))
-        if found is None:
-            terms = self._terms.get(symbol) or self.terms(symbol)
-            found = self._templates[cls, symbol] = cls(
-                ts_event=0, exchange=self.exchange, market=terms.market, symbol=symbol, **_ZERO[cls]
-            )
-        return found  # type: ignore[return-value]
+        terms = self._terms.get(symbol) or self.terms(symbol)
+        tmpl = cls(
+            ts_event=0, exchange=self.exchange, market=terms.market, symbol=symbol, **_ZERO[cls]
+        )
+        found = cache[symbol] = (tmpl, terms.inverse_size)
+        return found
 
     def _trade(self, ev: wire.Trade | wire.AggTrade, ts_recv: int | None) -> list[Record]:
         if type(ev) is wire.Trade:
@@ -276,10 +337,10 @@ class BinanceDecoder:
         else:
             trade_id = ev.a  # type: ignore[union-attr]
         symbol = ev.s
-        size = (self._terms.get(symbol) or self.terms(symbol)).inverse_size
+        tmpl, size = self._trades.get(symbol) or self._template(self._trades, Trade, symbol)
         return [
             _replace(
-                self._templates.get((Trade, symbol)) or self._template(Trade, symbol),
+                tmpl,
                 ts_event=ev.T * NS_PER_MS,
                 ts_recv=ts_recv,
                 price=ev.p,
@@ -292,16 +353,28 @@ class BinanceDecoder:
     def _quote(self, ev: wire.BookTicker, ts_recv: int | None) -> list[Record]:
         ts = ev.T or ev.E
         symbol = ev.s
-        size = (self._terms.get(symbol) or self.terms(symbol)).inverse_size
+        tmpl, size = self._quotes.get(symbol) or self._template(self._quotes, Quote, symbol)
+        if size is None:
+            return [
+                _replace(
+                    tmpl,
+                    ts_event=ts * NS_PER_MS if ts else _need_recv(ts_recv, "bookTicker"),
+                    ts_recv=ts_recv,
+                    bid_price=ev.b,
+                    bid_qty=ev.B,
+                    ask_price=ev.a,
+                    ask_qty=ev.A,
+                )
+            ]
         return [
             _replace(
-                self._templates.get((Quote, symbol)) or self._template(Quote, symbol),
+                tmpl,
                 ts_event=ts * NS_PER_MS if ts else _need_recv(ts_recv, "bookTicker"),
                 ts_recv=ts_recv,
                 bid_price=ev.b,
-                bid_qty=ev.B if size is None else ev.B * size / ev.b,
+                bid_qty=ev.B * size / ev.b,
                 ask_price=ev.a,
-                ask_qty=ev.A if size is None else ev.A * size / ev.a,
+                ask_qty=ev.A * size / ev.a,
             )
         ]
 
@@ -318,14 +391,14 @@ class BinanceDecoder:
         bids, asks = sides
         if not (bids or asks):
             return []
-        size = (self._terms.get(symbol) or self.terms(symbol)).inverse_size
+        tmpl, size = self._books.get(symbol) or self._template(self._books, BookDelta, symbol)
         if size is not None:  # COIN-M: contracts of ``size`` USD → base units at the level
             bids = [(p, q * size / p) for p, q in bids]
             asks = [(p, q * size / p) for p, q in asks]
         update_id, first_id, prev_id = ids
         return [
             _replace(
-                self._templates.get((BookDelta, symbol)) or self._template(BookDelta, symbol),
+                tmpl,
                 ts_event=ts_event,
                 ts_recv=ts_recv,
                 is_snapshot=snapshot,
@@ -446,6 +519,10 @@ class BinanceDecoder:
         if endpoint == "exchangeInfo":
             self._learn(body)
             return []
+        if endpoint == "openInterest":  # polled: Binance streams no OI (DOMAIN.md C10)
+            from flushwatch.venues.binance.rest import open_interest
+
+            return [open_interest(self.exchange, body, ts_recv, self.terms)]
         if endpoint != "depth":
             self.skipped[f"REST responses of {parts.path}"] += 1
             return []
