@@ -52,6 +52,7 @@ __all__ = [
     "is_key_level",
     "key_levels",
     "nearest_support",
+    "reference_event",
     "round_steps",
 ]
 
@@ -120,6 +121,25 @@ def event_indices(m: MarketSeries, event: FlushEvent) -> tuple[int, int]:
     end = int(np.searchsorted(m.ts, event.end_ts, side="right")) - 1
     start = min(max(start, 0), m.n - 1)
     return start, min(max(end, start), m.n - 1)
+
+
+def reference_event(ref: MarketSeries, event: FlushEvent | None) -> FlushEvent | None:
+    """Return ``event``'s window with ``ref``'s own low and high in it, or None.
+
+    BTC's and ETH's levels are judged as of the focus flush; their flush extremes must be
+    their own prices in its window, never the focus market's (a SOL flush low is no BTC
+    level). None when there is no event or ``ref`` has no price in the window.
+    """
+    if event is None or ref.n == 0:
+        return None
+    start, end = event_indices(ref, event)
+    if ref.ts[start] > event.end_ts or ref.ts[end] < event.start_ts:
+        return None  # the reference's bars do not reach the window
+    lows, highs = ref.low[start : end + 1], ref.high[start : end + 1]
+    if not (np.isfinite(lows).any() and np.isfinite(highs).any()):
+        return None
+    low, high = float(np.nanmin(lows)), float(np.nanmax(highs))
+    return msgspec.structs.replace(event, price_low=low, price_high=high)
 
 
 def _nice_step(limit: float) -> float:

@@ -7,6 +7,12 @@ dispatcher sends what is new. With ``--store`` holding OI history, the estimated
 map and cascade gain profiles are computed once at start (as of the store's last bar; they
 do not move with the live price) and shown as the nearest bands.
 
+With ``--store`` each watched market is also primed with the store's last ``--prime-hours``
+of bars, OI, funding and liquidations (assembled exactly as the report does), so detection,
+key levels and the checklist have context at start-up; the view says how much. The view shows
+the nearest key levels with their state, and the checklist reads BTC's and ETH's levels when
+they are watched (``--symbols BTCUSDT --symbols ETHUSDT ...``).
+
 Rich is imported inside functions so that ``flushwatch --help`` stays light.
 """
 
@@ -32,10 +38,13 @@ if TYPE_CHECKING:
     from flushwatch.alerts.config import AlertsConfig
     from flushwatch.alerts.rules import Alert
     from flushwatch.analytics.cascade_gain import GainProfile
+    from flushwatch.analytics.market import MarketSeries
     from flushwatch.analytics.results import CheckItem
     from flushwatch.live.state import LiveMonitor, LiveSnapshot
+    from flushwatch.store import Store
 
 REFRESH_S = 1.0
+NS = 1_000_000_000
 
 
 class Band(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,6 +105,10 @@ def _market_table(s: LiveSnapshot) -> RenderableType:
         for w in s.liq_windows
     ]
     rows.append(("bars / flushes", f"{s.bars_closed} closed, {len(s.events)} detected"))
+    history = "live only"
+    if s.history_bars:
+        history = f"primed with {s.history_hours:.1f} h from the store ({s.history_source})"
+    rows.append(("history", history))
     for name, value in rows:
         t.add_row(name, value)
     return t
@@ -118,6 +131,27 @@ def _liq_table(s: LiveSnapshot) -> RenderableType:
         )
     if not s.recent_liqs:
         t.add_row("—", "none yet", "", "", "")
+    return t
+
+
+def _levels_table(s: LiveSnapshot) -> RenderableType:
+    from rich.table import Table
+
+    from flushwatch.live.levels_live import REFERENCE_ASSETS, nearest_levels
+
+    price = s.last_price if s.last_price is not None else s.last_close
+    below, above = nearest_levels(s.levels, price)
+    missing = [a for a in REFERENCE_ASSETS if a not in s.references]
+    caption = f"{', '.join(missing)} not watched: not available" if missing else None
+    t = Table(title="key levels (nearest)", caption=caption, expand=False)
+    for col in ("side", "price", "kind", "role", "state"):
+        t.add_column(col)
+    for side, levels in (("above", list(reversed(above))), ("below", below)):
+        for lv in levels:
+            kind = lv.kind.replace("_", " ")
+            t.add_row(side, _num(lv.price, ",.6g"), kind, lv.role, lv.state.replace("_", " "))
+    if not s.levels:
+        t.add_row("—", "no levels yet", "", "", "")
     return t
 
 
@@ -166,8 +200,9 @@ def render_view(
     *,
     bands: dict[str, list[Band]] | None = None,
     alerts: Sequence[Alert] = (),
+    notes: Sequence[str] = (),
 ) -> RenderableType:
-    """The whole screen: per market its numbers, liquidations, bands and checklist."""
+    """The whole screen: per market its numbers, liquidations, bands, levels and checklist."""
     from rich.columns import Columns
     from rich.console import Group
     from rich.table import Table
@@ -183,8 +218,9 @@ def render_view(
             for b in bands[s.symbol]:
                 bt.add_row(b.side, _num(b.price_lo), _num(b.price_hi), _usd(b.usd))
             row.append(bt)
-        row.append(_checklist_table(s.checklist, s))
+        row += [_levels_table(s), _checklist_table(s.checklist, s)]
         parts.append(Columns(row))
+    parts += [Text(note, style="yellow") for note in notes]
     stale = {st.stream: st for s in snapshots for st in s.stale}
     for st in stale.values():
         parts.append(Text(f"STALE {st.stream} since {iso(st.since)}: {st.reason}", style="red"))
@@ -231,20 +267,18 @@ def build_connectors(
 
 
 def _store_extras(
-    store_path: Path | None, symbols: list[str]
+    store: Store | None, symbols: list[str]
 ) -> tuple[dict[str, list[Band]], dict[str, list[GainProfile]]]:
     """Nearest bands and gain profiles from the store's OI history, when it has some."""
     bands: dict[str, list[Band]] = {}
     gains: dict[str, list[GainProfile]] = {}
-    if store_path is None:
+    if store is None:
         return bands, gains
     from flushwatch.analytics.cascade import cascade_gain, forced_flow
     from flushwatch.cli.cmd_cascade import depth_for, liq_map
     from flushwatch.domain.symbols import base_asset
     from flushwatch.report.assemble import assemble
-    from flushwatch.store import Store
 
-    store = Store.open(store_path, create=False)
     for sym in symbols:
         try:
             m = assemble(store, base_asset(sym))
@@ -264,6 +298,60 @@ def _store_extras(
         except FlushwatchError:
             continue  # no OI history for this symbol: the view simply has no bands
     return bands, gains
+
+
+def _history(
+    store: Store, asset: str, venue: str | None, start: int, end: int, bar_s: int
+) -> MarketSeries | None:
+    """The store's series for ``asset`` in ``[start, end)``: the venue's own bars first."""
+    from flushwatch.errors import InputError
+    from flushwatch.report.assemble import assemble
+
+    for exchange in dict.fromkeys((venue, None)):
+        try:
+            return assemble(
+                store, asset, exchange=exchange, start_ns=start, end_ns=end, step_s=bar_s
+            )
+        except InputError:
+            continue
+    return None
+
+
+def prime_from_store(
+    store: Store,
+    monitor: LiveMonitor,
+    *,
+    hours: float,
+    until_ns: int,
+    venue: str | None = None,
+) -> list[str]:
+    """Prime every watched market with the store's ``hours`` before ``until_ns``.
+
+    The series are assembled as the report assembles them (``report.assemble``), on the live
+    bar size, ending at the bar that contains ``until_ns`` (excluded: live records fill it).
+    Returns a note per market that could not be primed, saying why; then runs the kernels
+    once, so the view starts with detection, levels and the checklist.
+    """
+    notes: list[str] = []
+    for sym, state in monitor.states.items():
+        bar_ns = state.p.bar_s * NS
+        end = until_ns - until_ns % bar_ns
+        start = end - int(hours * 3600 * NS) // bar_ns * bar_ns
+        m = _history(store, state.asset, venue, start, end, state.p.bar_s)
+        if m is None:
+            notes.append(
+                f"{sym}: no {state.asset} bars in the store in the {hours:g} h before "
+                f"{iso(end)}: not primed"
+            )
+        elif m.step_s != state.p.bar_s:
+            notes.append(
+                f"{sym}: the store's {state.asset} bars are {m.step_s}s, the live bars "
+                f"{state.p.bar_s}s: not primed (bars are never split)"
+            )
+        else:
+            state.prime(m, m.sources["price"])
+    monitor.run_pending()
+    return notes
 
 
 async def _merged(connectors: Sequence[Any], queue: asyncio.Queue[Any]) -> None:
@@ -288,13 +376,15 @@ async def run_watch(
     gains: dict[str, list[GainProfile]] | None = None,
     write: Callable[[str], object] | None = None,
     stop_when: Callable[[list[Alert]], bool] | None = None,
+    notes: Sequence[str] = (),
 ) -> list[Alert]:
     """Feed the monitor from every connector, refresh the view and send alerts each second.
 
     Refreshing on a timer, not on frames, is what lets a silent feed raise its stale alert.
     ``write`` replaces the console for terminal alerts; ``stop_when`` ends the watch early
-    (checked after each refresh with the alerts raised so far). Returns every alert raised
-    (before de-duplication).
+    (checked after each refresh with the alerts raised so far); ``notes`` are shown under the
+    view (e.g. why a market was not primed). Returns every alert raised (before
+    de-duplication).
     """
     from rich.live import Live
 
@@ -342,7 +432,8 @@ async def run_watch(
                     pending.add(task)
                     task.add_done_callback(pending.discard)
                 unique = list({a.key: a for a in raised}.values())
-                live.update(render_view(snaps, bands=bands, alerts=unique), refresh=True)
+                view = render_view(snaps, bands=bands, alerts=unique, notes=notes)
+                live.update(view, refresh=True)
                 if stop_when is not None and stop_when(raised):
                     break
         finally:
@@ -362,11 +453,13 @@ async def _watch(
     config: Path | None,
     duration: float | None,
     spot: bool,
+    prime_hours: float | None = None,
 ) -> None:
     from rich.console import Console
 
     from flushwatch.alerts.config import AlertsConfig, load_alerts
     from flushwatch.live.state import FeedLiveness, FrameDecoder, LiveMonitor, LiveParams, LiveState
+    from flushwatch.store import Store
 
     rules = load_alerts(alerts_path) if alerts_path else AlertsConfig(rules=(), sinks=())
     built = build_connectors(venue, symbols, config, spot=spot)
@@ -376,11 +469,21 @@ async def _watch(
         prefixes.update(dict.fromkeys((ep.public_ws, ep.market_ws, ep.rest), v))
     windows = tuple(sorted({5, 15, 60, *rules.windows_min()}))
     params = LiveParams(liq_windows_min=windows)
+    hours = params.history_bars * params.bar_s / 3600 if prime_hours is None else prime_hours
+    if hours < 0:
+        raise ConfigError(f"--prime-hours {hours:g}: must be 0 (no priming) or more")
+    if store_path is not None and hours > 0:  # the ring holds at least what was primed
+        ring = max(params.history_bars, -(-int(hours * 3600) // params.bar_s))
+        params = LiveParams(liq_windows_min=windows, history_bars=ring)
     monitor = LiveMonitor(
         [LiveState(s, params) for s in symbols], FrameDecoder(prefixes), FeedLiveness()
     )
     silence_s = max(built[0][1].config.expected_interval.values(), default=60.0)
-    bands, gains = _store_extras(store_path, symbols)
+    store = Store.open(store_path, create=False) if store_path is not None else None
+    notes: list[str] = []
+    if store is not None and hours > 0:
+        notes = prime_from_store(store, monitor, hours=hours, until_ns=time.time_ns(), venue=venue)
+    bands, gains = _store_extras(store, symbols)
     await run_watch(
         [c for _, c in built],
         monitor,
@@ -390,6 +493,7 @@ async def _watch(
         silence_s=silence_s,
         bands=bands,
         gains=gains,
+        notes=notes,
     )
 
 
@@ -409,7 +513,18 @@ def register(app: typer.Typer) -> None:
         ] = None,
         store: Annotated[
             Path | None,
-            typer.Option("--store", help="Store with OI history (for liquidation bands)."),
+            typer.Option(
+                "--store",
+                help="Store to prime the markets from (bars, OI, funding, liquidations) and "
+                "with OI history for liquidation bands.",
+            ),
+        ] = None,
+        prime_hours: Annotated[
+            float | None,
+            typer.Option(
+                "--prime-hours",
+                help="Hours of store history to prime with (default: the live ring, 8 h; 0: none).",
+            ),
         ] = None,
         config: Annotated[
             Path | None, typer.Option("--config", help="Connector endpoints TOML file.")
@@ -423,7 +538,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Watch liquidations, OI, funding, basis and the flush checklist live, with alerts."""
         try:
-            asyncio.run(_watch(venue, symbols, alerts, store, config, duration, spot))
+            asyncio.run(_watch(venue, symbols, alerts, store, config, duration, spot, prime_hours))
         except FlushwatchError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None

@@ -7,32 +7,50 @@ crosses a bar boundary the open bar is closed into a bounded ring (``history_bar
 report's kernels run **once** on the ring: :func:`~flushwatch.analytics.flushes.detect_flushes`,
 then, for the latest event, the checklist and the risk box. That costs O(ring × baseline) per
 closed bar, independent of how many messages arrived. The live defaults scale the report's
-hour-based thresholds down to minute bars (a 6-hour baseline instead of a week).
+hour-based thresholds down to minute bars (a 6-hour baseline instead of a week); key levels
+use the report's :class:`~flushwatch.analytics.levels.LevelParams` unchanged (their look-backs
+are clipped to the ring).
+
+Key levels: each kernel run also finds the market's key levels (as the report does, as of the
+latest flush) and, for the checklist and the risk box, BTC's and ETH's levels from *their*
+live states. A :class:`LiveMonitor` wires the watched BTC and ETH states in as references; a
+reference that is not watched stays "not available", never guessed. The monitor closes every
+state's bars on one event clock before any kernel runs, so reference rings are never a bar
+behind.
+
+History: :meth:`LiveState.prime` loads closed bars assembled from the store (marked
+``history``) before live records arrive, so detection, levels and the OI-rebuild item have
+context at start-up. Bars between the history and the first live record stay empty (NaN),
+never filled with a stale price.
 
 Liquidation totals carry ``lower_bound=True`` once a throttled feed (Binance, DOMAIN.md C1)
-contributed: they are floors, not totals. :class:`FeedLiveness` turns connector ``stale``
-events and silences longer than ``stale_factor`` × a stream's expected interval into one
-:class:`StaleStream` episode each, ended by the next frame on that stream.
+contributed: they are floors, not totals. Stream liveness and frame decoding live in
+:mod:`flushwatch.live.feed` (re-exported here).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
 import numpy as np
 
 from flushwatch.analytics.checklist import ChecklistParams, post_flush_checklist
 from flushwatch.analytics.flushes import FlushParams, detect_flushes
-from flushwatch.analytics.market import MarketSeries
-from flushwatch.analytics.results import CheckItem, FlushEvent, RuleResult
+from flushwatch.analytics.levels import LevelParams
+from flushwatch.analytics.market import F64, MarketSeries
+from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel, RuleResult
 from flushwatch.analytics.verdict import VerdictParams, risk_box
+from flushwatch.config import ReportConfig
 from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.domain.enums import Coverage, Market, PositionSide
 from flushwatch.domain.records import Funding, Liquidation, MarkPrice, OpenInterest, Record, Trade
-from flushwatch.venues.base import Decoder
-from flushwatch.venues.registry import decoder_for, default_url, exchange_from_url, routing_url
+from flushwatch.domain.symbols import base_asset
+from flushwatch.errors import ConfigError
+from flushwatch.live.feed import FeedLiveness, FrameDecoder, StaleStream
+from flushwatch.live.levels_live import REFERENCE_ASSETS, levels_for, reference_levels
+from flushwatch.live.snapshot import COLUMNS, LiqTotals, LiveBar, LiveSnapshot
 
 NS = 1_000_000_000
 HOUR_NS = 3600 * NS
@@ -65,82 +83,27 @@ class LiveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     verdict: VerdictParams = VerdictParams(
         oi_reload_hours=1.0, prior_high_hours=1.0, price_window_hours=1.0
     )
+    levels: LevelParams = LevelParams()  # the report's: look-backs clip to the ring
 
+    def __post_init__(self) -> None:
+        """Reject a ``round_major_pct`` that differs by section, as ReportConfig does."""
+        self.report_config()
 
-class LiqTotals(msgspec.Struct, frozen=True, kw_only=True):
-    """Liquidation USD by liquidated side over a span (a floor when ``lower_bound``)."""
+    def report_config(self) -> ReportConfig:
+        """The report configuration whose kernels' thresholds these are (for offline runs)."""
+        return ReportConfig(
+            flush=self.flush, levels=self.levels, checklist=self.checklist, verdict=self.verdict
+        )
 
-    label: str
-    minutes: int | None  # None for "this hour"
-    long_usd: float
-    short_usd: float
-    count: int
-    lower_bound: bool
-
-    @property
-    def total_usd(self) -> float:
-        """Both sides."""
-        return self.long_usd + self.short_usd
-
-
-class LiveBar(msgspec.Struct, frozen=True, kw_only=True):
-    """One closed bar of the live ring (state series are the last value at the close)."""
-
-    ts: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume_quote: float
-    spot_close: float
-    spot_volume_quote: float
-    liq_long: float
-    liq_short: float
-    oi_quote: float
-    oi_base: float
-    funding: float
-    basis: float
-
-
-class StaleStream(msgspec.Struct, frozen=True, kw_only=True):
-    """One stale episode of one stream: silent since ``since`` (ns), noticed at ``noticed``."""
-
-    stream: str
-    since: int
-    noticed: int
-    reason: str
-
-
-class LiveSnapshot(msgspec.Struct, frozen=True, kw_only=True):
-    """What the terminal view and the alert rules read: one market at one moment."""
-
-    symbol: str
-    ts: int
-    last_price: float | None
-    spot_price: float | None
-    mark_price: float | None
-    index_price: float | None
-    basis: float | None  # perp premium as a fraction (mark/index, else perp/spot)
-    funding_rate: float | None
-    next_funding_ts: int | None
-    oi_base: float | None
-    oi_quote: float | None
-    liq_windows: list[LiqTotals]
-    liq_hour: LiqTotals
-    recent_liqs: list[Liquidation]
-    perp_volume_quote: float
-    spot_volume_quote: float
-    volume_window_min: int
-    bars_closed: int
-    events: list[FlushEvent]
-    checklist: list[CheckItem]
-    risk: list[RuleResult]
-    stale: list[StaleStream]
-    decode_errors: int = 0
-
-    def window(self, minutes: int) -> LiqTotals | None:
-        """Return the rolling totals over ``minutes``, or None when not maintained."""
-        return next((w for w in self.liq_windows if w.minutes == minutes), None)
+    @classmethod
+    def from_report(cls, cfg: ReportConfig, **fields: object) -> LiveParams:
+        """Live parameters running the report's thresholds unchanged (``fields``: bar size...)."""
+        kernels = {"flush": cfg.flush, "levels": cfg.levels}
+        kernels |= {"checklist": cfg.checklist, "verdict": cfg.verdict}
+        try:
+            return msgspec.convert({**fields, **kernels}, cls, from_attributes=True)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"live parameters: {exc}") from exc
 
 
 class _Window:
@@ -184,6 +147,10 @@ class _Acc:
         self.volume += notional
 
 
+def _finite_sum(xs: Iterable[float]) -> float:
+    return sum(x for x in xs if np.isfinite(x))
+
+
 def _nan(x: float | None) -> float:
     return float("nan") if x is None else x
 
@@ -218,9 +185,29 @@ class LiveState:
         self.events: list[FlushEvent] = []
         self.checklist: list[CheckItem] = []
         self.risk: list[RuleResult] = []
+        self.levels: list[KeyLevel] = []
+        self.ref_levels: dict[str, list[KeyLevel]] = {}
+        self.asset = base_asset(symbol)
+        #: Reference markets by asset; alone, a BTC or ETH market is its own reference.
+        self.references: dict[str, LiveState] = (
+            {self.asset: self} if self.asset in REFERENCE_ASSETS else {}
+        )
+        #: Set by a monitor: bar closes only mark the kernels due (see :meth:`run_pending`).
+        self.deferred = False
+        self._due = False
+        self.history_bars = 0
+        self.history_source: str | None = None
+        self._meta: dict[str, float | bool] = {"funding_h": 8.0, "oi_derived": False}
+        self._series: tuple[tuple[int, bool, bool], MarketSeries] | None = None
+        self._version = 0  # bumped when the ring changes: keys the cached series
         self.detector_runs = 0
         self.records_seen = 0
         self.late_records = 0
+
+    @property
+    def now(self) -> int:
+        """The event clock: the latest event time applied (ns)."""
+        return self._now
 
     # -- records ---------------------------------------------------------------------------
 
@@ -297,14 +284,86 @@ class LiveState:
             self._close(acc)
             acc = _Acc(max(acc.start + self._bar_ns, floor), acc.close, acc.spot_close)
         self._acc = acc
-        self._run_kernels()
+        self._due = True
+        if not self.deferred:
+            self.run_pending()
+
+    def align(self, now: int) -> None:
+        """Close the bars that ``now`` finished, without counting anything as late.
+
+        A monitor calls this with the latest event time of any market, so every ring is
+        closed up to the same bar before the kernels read references.
+        """
+        if self._acc is not None and now >= self._acc.start + self._bar_ns:
+            self.advance(now)
+
+    def run_pending(self) -> None:
+        """Run the kernels if a bar closed (or history arrived) since they last ran."""
+        if self._due:
+            self._due = False
+            self._run_kernels()
+
+    def prime(self, m: MarketSeries, source: str) -> int:
+        """Load closed bars from history (the store) before any live record; return how many.
+
+        ``m`` must be on this state's bar size; only its last ring of bars is kept. The bars
+        are marked ``history``; the next live record closes the bars in between as empty.
+        """
+        if self._acc is not None:
+            raise ConfigError(f"{self.symbol}: history must be primed before live records arrive")
+        if m.step_s != self.p.bar_s:
+            raise ConfigError(
+                f"{self.symbol}: history bars are {m.step_s}s, live bars {self.p.bar_s}s "
+                "(history can be resampled to coarser bars, never to finer ones)"
+            )
+        if m.n == 0:
+            return 0
+        first = max(0, m.n - self.p.history_bars)
+        nan = np.full(m.n, np.nan)
+        cols = {
+            name: nan if getattr(m, name) is None else getattr(m, name)
+            for name in COLUMNS
+            if name not in ("open", "high", "low", "close")
+        }
+        for i in range(first, m.n):
+            row = {name: float(arr[i]) for name, arr in cols.items()}
+            self._append(
+                LiveBar(
+                    ts=int(m.ts[i]),
+                    open=float(m.open[i]),
+                    high=float(m.high[i]),
+                    low=float(m.low[i]),
+                    close=float(m.close[i]),
+                    history=True,
+                    **row,
+                )
+            )
+        self._liq_seen |= m.liq_long is not None
+        self._lower_bound |= m.liq_lower_bound
+        self._meta = {"funding_h": m.funding_interval_h, "oi_derived": m.oi_base_derived}
+        self.history_source = source
+        end = int(m.ts[-1]) + self._bar_ns
+        self._acc = _Acc(end, float("nan"), float("nan"))  # no price carried over a gap
+        self._now = max(self._now, end)
+        self._due = True
+        if not self.deferred:
+            self.run_pending()
+        return m.n - first
+
+    def _append(self, bar: LiveBar) -> None:
+        """Add a closed bar to the ring, keeping the count of history bars in it (O(1))."""
+        if len(self.bars) == self.bars.maxlen and self.bars[0].history:
+            self.history_bars -= 1
+        self.bars.append(bar)
+        self.history_bars += bar.history
+        self._version += 1
 
     def _close(self, a: _Acc) -> None:
         last = self.last
         index = last["index"] or last["spot"]
         mark = last["mark"] or last["price"]
         basis = mark / index - 1.0 if mark and index else None
-        self.bars.append(
+        self._append(
             LiveBar(
                 ts=a.start,
                 open=a.open,
@@ -324,48 +383,69 @@ class LiveState:
         )
 
     def series(self) -> MarketSeries:
-        """The ring as the report kernels' input (O(ring))."""
+        """The ring as the report kernels' input (O(ring), cached until the ring changes)."""
+        key = (self._version, self._liq_seen, self._lower_bound)
+        if self._series is None or self._series[0] != key:
+            self._series = (key, self._build_series())
+        return self._series[1]
+
+    def _build_series(self) -> MarketSeries:
         cols = {
             name: np.array([getattr(b, name) for b in self.bars], dtype=np.float64)
-            for name in LiveBar.__struct_fields__[1:]
+            for name in COLUMNS
         }
 
-        def opt(name: str) -> np.ndarray | None:
+        def opt(name: str) -> F64 | None:
             return cols[name] if np.isfinite(cols[name]).any() else None
 
+        sources = {"live": "flushwatch live state"}
+        if self.history_source is not None:
+            sources["history"] = self.history_source
         return MarketSeries(
             asset=self.symbol,
-            sources={"live": "flushwatch live state"},
+            sources=sources,
             ts=np.array([b.ts for b in self.bars], dtype=np.int64),
             step_s=self.p.bar_s,
             open=cols["open"],
             high=cols["high"],
             low=cols["low"],
             close=cols["close"],
-            volume_quote=cols["volume_quote"],
+            volume_quote=opt("volume_quote"),  # None when only volume-less history
             liq_long=cols["liq_long"] if self._liq_seen else None,
             liq_short=cols["liq_short"] if self._liq_seen else None,
             liq_lower_bound=self._lower_bound,
             oi_quote=opt("oi_quote"),
             oi_base=opt("oi_base"),
+            oi_base_derived=bool(self._meta["oi_derived"]),
             funding=opt("funding"),
+            funding_interval_h=float(self._meta["funding_h"]),
             spot_close=opt("spot_close"),
             spot_volume_quote=cols["spot_volume_quote"] if opt("spot_close") is not None else None,
             basis=opt("basis"),
         )
 
     def _run_kernels(self) -> None:
+        """The report's kernels in the report's order (``report.build.analyse``)."""
         if len(self.bars) < 2:
             return
         m = self.series()
         self.detector_runs += 1
         self.events = self._detect(m, self.p.flush)
-        if not self.events:
-            self.checklist, self.risk = [], []
+        focus = self.events[-1] if self.events else None
+        self.levels = levels_for(m, focus, self.p.levels)
+        if focus is None:
+            self.ref_levels, self.checklist, self.risk = {}, [], []
             return
-        event = self.events[-1]
-        self.checklist = post_flush_checklist(m, event, [], {}, self.p.checklist)
-        self.risk = risk_box(m, event, self.checklist, [], self.p.verdict)
+        lp = self.p.levels
+        self.ref_levels = {
+            name: self.levels if ref is self else reference_levels(ref.series(), focus, lp)
+            for name, ref in self.references.items()
+        }
+        self.checklist = post_flush_checklist(
+            m, focus, self.levels, self.ref_levels, self.p.checklist
+        )
+        btc = self.ref_levels.get("BTC", [])
+        self.risk = risk_box(m, focus, self.checklist, btc, self.p.verdict)
 
     # -- view ------------------------------------------------------------------------------
 
@@ -381,6 +461,10 @@ class LiveState:
             lower_bound=self._lower_bound,
         )
 
+    def _last_close(self) -> float | None:
+        close = self.bars[-1].close if self.bars else float("nan")
+        return close if np.isfinite(close) else None
+
     def snapshot(
         self, stale: list[StaleStream] | None = None, decode_errors: int = 0
     ) -> LiveSnapshot:
@@ -394,8 +478,10 @@ class LiveState:
         k = max(self.p.volume_window_min * 60 // self.p.bar_s - 1, 0)
         recent = list(self.bars)[-k:] if k else []
         acc = self._acc
-        perp_vol = sum(b.volume_quote for b in recent) + (acc.volume if acc else 0.0)
-        spot_vol = sum(b.spot_volume_quote for b in recent) + (acc.spot_volume if acc else 0.0)
+        # History bars may lack volumes (NaN): they add nothing rather than poison the sum.
+        perp_vol = _finite_sum(b.volume_quote for b in recent) + (acc.volume if acc else 0.0)
+        spot_vol = _finite_sum(b.spot_volume_quote for b in recent)
+        spot_vol += acc.spot_volume if acc else 0.0
         last = self.last
         mark, index = last["mark"], last["index"]
         basis = None
@@ -427,95 +513,25 @@ class LiveState:
             risk=list(self.risk),
             stale=stale or [],
             decode_errors=decode_errors,
+            levels=list(self.levels),
+            ref_levels=dict(self.ref_levels),
+            references=sorted(self.references),
+            last_close=self._last_close(),
+            bar_s=self.p.bar_s,
+            history_bars=self.history_bars,
+            history_source=self.history_source,
         )
 
 
-class FeedLiveness:
-    """Stale episodes per stream, from connector events and from silences (see module doc)."""
-
-    def __init__(self, stale_factor: float = 2.0) -> None:
-        self.stale_factor = stale_factor
-        self._expected: dict[str, tuple[int, int]] = {}  # stream → (interval ns, since ns)
-        self._last: dict[str, int] = {}
-        self._episodes: dict[str, StaleStream] = {}
-
-    def expect(self, stream: str, interval_s: float, now: int, *, if_new: bool = False) -> None:
-        """Declare that ``stream`` should deliver a frame at least every ``interval_s``."""
-        if not (if_new and stream in self._expected):
-            self._expected[stream] = (int(interval_s * NS), now)
-
-    def on_frame(self, stream: str, ts_recv: int) -> None:
-        """A frame arrived: the stream is alive, its episode (if any) is over."""
-        self._last[stream] = ts_recv
-        self._episodes.pop(stream, None)
-
-    def on_event(self, ev: FeedEvent) -> None:
-        """Open an episode on ``stale``; a (re)connect ends it (a still-silent feed reopens)."""
-        if ev.kind == "stale" and ev.stream not in self._episodes:
-            since = self._last.get(ev.stream, ev.ts)
-            reason = ev.detail or f"{ev.exchange} reported the stream stale"
-            self._episodes[ev.stream] = StaleStream(
-                stream=ev.stream, since=since, noticed=ev.ts, reason=reason
-            )
-        elif ev.kind == "connected":
-            self._episodes.pop(ev.stream, None)
-
-    def check(self, now: int) -> list[StaleStream]:
-        """Open episodes for streams silent past ``stale_factor`` × interval; return all open."""
-        for stream, (interval, registered) in self._expected.items():
-            since = self._last.get(stream, registered)
-            if stream not in self._episodes and now - since > self.stale_factor * interval:
-                reason = (
-                    f"no frame for {(now - since) / NS:.1f}s (expected every {interval / NS:g}s)"
-                )
-                self._episodes[stream] = StaleStream(
-                    stream=stream, since=since, noticed=now, reason=reason
-                )
-        return list(self._episodes.values())
-
-
-class FrameDecoder:
-    """One venue decoder per routed URL, so live frames reuse the importers' normalization.
-
-    ``url_exchanges`` maps URL prefixes to exchange ids for hosts the registry does not know
-    (a loopback exchange in tests); frames from such URLs use that venue's default decoder.
-    """
-
-    def __init__(self, url_exchanges: Mapping[str, str] | None = None) -> None:
-        self.url_exchanges = dict(url_exchanges or {})
-        self._decoders: dict[str, Decoder] = {}  # by routed URL: REST and ws share one
-        self._by_url: dict[str, Decoder] = {}  # by frame URL: parse each URL once
-        self.errors = 0
-
-    def _decoder(self, url: str) -> Decoder:
-        found = self._by_url.get(url)
-        if found is None:
-            found = self._by_url[url] = self._route(url)
-        return found
-
-    def _route(self, url: str) -> Decoder:
-        exchange = next((ex for pre, ex in self.url_exchanges.items() if url.startswith(pre)), None)
-        route = (default_url(exchange) if exchange else routing_url(url)) or url
-        found = self._decoders.get(route)
-        if found is None:
-            found = decoder_for(exchange or exchange_from_url(url) or "", route)
-            self._decoders[route] = found
-        return found
-
-    def decode(self, frame: RawFrame) -> list[Record]:
-        """Decode one frame; a malformed frame is counted, not fatal (the raw is recorded)."""
-        try:
-            dec = self._decoder(frame.url)
-            if frame.http:
-                return dec.on_http(frame.url, frame.data, frame.ts_recv)
-            return dec.on_message(frame.data, frame.ts_recv)
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
-            self.errors += 1
-            return []
-
-
 class LiveMonitor:
-    """Routes a connector's frames and events to per-symbol states and the liveness tracker."""
+    """Routes a connector's frames and events to per-symbol states and the liveness tracker.
+
+    The first watched market of each reference asset (BTC, ETH) becomes every state's
+    reference, so all checklists read the same BTC and ETH levels; an unwatched reference is
+    absent (its checklist items say "not available"). Bars close on one event clock: after
+    each batch of records every state is aligned to the latest event time, then the kernels
+    that are due run.
+    """
 
     def __init__(
         self,
@@ -527,6 +543,28 @@ class LiveMonitor:
         self.decoder = decoder or FrameDecoder()
         self.liveness = liveness or FeedLiveness()
         self.feed_events: deque[FeedEvent] = deque(maxlen=20)
+        refs: dict[str, LiveState] = {}
+        for s in self.states.values():
+            if s.asset in REFERENCE_ASSETS:
+                refs.setdefault(s.asset, s)
+        for s in self.states.values():
+            s.references = dict(refs)
+            s.deferred = True
+
+    def on_records(self, records: Sequence[Record]) -> None:
+        """Apply decoded records to every state, align their bars, run the due kernels."""
+        for state in self.states.values():
+            state.on_records(records)
+        if records:
+            now = max(s.now for s in self.states.values())
+            for state in self.states.values():
+                state.align(now)
+        self.run_pending()
+
+    def run_pending(self) -> None:
+        """Run every state's due kernels (after all rings are closed to the same bar)."""
+        for state in self.states.values():
+            state.run_pending()
 
     def on_item(self, item: RawFrame | FeedEvent) -> None:
         """Apply one item from :meth:`Connector.frames`."""
@@ -535,9 +573,7 @@ class LiveMonitor:
             self.liveness.on_event(item)
             return
         self.liveness.on_frame(item.url, item.ts_recv)
-        records = self.decoder.decode(item)
-        for state in self.states.values():
-            state.on_records(records)
+        self.on_records(self.decoder.decode(item))
 
     def snapshots(self, now: int) -> list[LiveSnapshot]:
         """Snapshots of every market, with the stale episodes open at ``now`` (ns, local)."""

@@ -14,7 +14,7 @@ import numpy as np
 from flushwatch.analytics.accounting import account_liquidations
 from flushwatch.analytics.checklist import post_flush_checklist
 from flushwatch.analytics.flushes import detect_flushes
-from flushwatch.analytics.levels import event_indices, key_levels
+from flushwatch.analytics.levels import event_indices, key_levels, reference_event
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import FlushEvent, KeyLevel
 from flushwatch.analytics.trap import trap_flags
@@ -64,7 +64,9 @@ def analyse(
     levels = _levels_for(m, focus, cfg)
     ref_levels: dict[str, list[KeyLevel]] = {}
     for name, ref in references.items():
-        ref_levels[name] = levels if ref is m else _levels_for(ref, focus, cfg)
+        ref_levels[name] = (
+            levels if ref is m else _levels_for(ref, reference_event(ref, focus), cfg)
+        )
     sections: dict[str, object] = {"levels": levels, "reference_levels": ref_levels}
     at = focus.start_ts - m.step_s * 10**9 if focus is not None else int(m.ts[-1])
     sections["trap"] = trap_flags(m, at, cfg.trap)
