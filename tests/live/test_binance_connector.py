@@ -56,7 +56,8 @@ def config_for(ex: LoopbackExchange, **kw: object) -> ConnectorConfig:
         public_ws=f"{ex.ws_base}/public", market_ws=f"{ex.ws_base}/market", rest=ex.http_base
     )
     fast = Backoff(initial=0.01, maximum=0.2, timeout=30)
-    return msgspec.structs.replace(ConnectorConfig(endpoints=ep, backoff=fast), **kw)
+    base = ConnectorConfig(endpoints=ep, backoff=fast, oi_interval=None)  # the file has no OI
+    return msgspec.structs.replace(base, **kw)
 
 
 class Run(msgspec.Struct):

@@ -52,7 +52,8 @@ def _config(ex: LoopbackExchange) -> ConnectorConfig:
     ep = Endpoints(
         public_ws=f"{ex.ws_base}/public", market_ws=f"{ex.ws_base}/market", rest=ex.http_base
     )
-    return ConnectorConfig(endpoints=ep, backoff=Backoff(initial=0.01, maximum=0.2, timeout=30))
+    fast = Backoff(initial=0.01, maximum=0.2, timeout=30)
+    return ConnectorConfig(endpoints=ep, backoff=fast, oi_interval=None)  # the file has no OI
 
 
 async def _until_done(

@@ -3,9 +3,10 @@
 Streams are routed per DOMAIN.md C3: on USDⓈ-M, ``/market``-tier streams (aggTrade,
 markPrice, forceOrder, kline) go to ``Endpoints.market_ws`` and book streams (depth,
 bookTicker, trade) to ``Endpoints.public_ws``; one reconnecting session per base. Every frame
-is yielded as received (:class:`RawFrame`), and so is every REST depth snapshot body
-(``http=True``), so a recording of the output re-imports into exactly what a consumer
-decoded live. Decoding is left to :func:`flushwatch.venues.registry.decoder_for`.
+is yielded as received (:class:`RawFrame`), and so is every REST body (``http=True``): depth
+snapshots and, on USDⓈ-M/COIN-M, open interest polled every ``oi_interval`` seconds (Binance
+streams no OI, DOMAIN.md C10), so a recording of the output re-imports into exactly what a
+consumer decoded live. Decoding is left to :func:`flushwatch.venues.registry.decoder_for`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from flushwatch.errors import (
     RateLimited,
     TransientError,
 )
+from flushwatch.venues.binance.symbols import infer_terms
 from flushwatch.venues.binance.wire import DepthSnapshot, DepthUpdate
 
 _STREAM = re.compile(r'^\{"stream":"([^"]+)"')
@@ -44,12 +46,16 @@ _DEPTH_PATH = {
     "binanceusdm": "/fapi/v1/depth",
     "binancecoinm": "/dapi/v1/depth",
 }
+_OI_PATH = {
+    "binanceusdm": "/fapi/v1/openInterest",
+    "binancecoinm": "/dapi/v1/openInterest",
+}
 _CAPS = {
     "binance": frozenset(
         {Capability.TRADES, Capability.BOOK, Capability.QUOTES, Capability.KLINES}
     ),
-    "binanceusdm": frozenset(Capability) - {Capability.OPEN_INTEREST},
-    "binancecoinm": frozenset(Capability) - {Capability.OPEN_INTEREST},
+    "binanceusdm": frozenset(Capability),  # open interest by REST polling
+    "binancecoinm": frozenset(Capability),
 }
 
 
@@ -120,7 +126,7 @@ class BinanceConnector:
         self.streams = [f"{s.lower()}@{k}" for s in self.symbols for k in streams]
         futures = exchange != "binance"
         self.books = {
-            s: OrderBook(s, futures=futures)
+            s: OrderBook(s, futures=futures, inverse_size=infer_terms(exchange, s).inverse_size)
             for s in self.symbols
             if any(_is_depth_diff(f"{s.lower()}@{k}") for k in streams)
         }
@@ -174,6 +180,10 @@ class BinanceConnector:
             self._spawn(session.run())
         for symbol in self.books:
             self._spawn(self._snapshots(symbol))
+        interval = self.config.oi_interval
+        if self.exchange in _OI_PATH and interval is not None:
+            for i, symbol in enumerate(self.symbols):  # spread over the interval, not a burst
+                self._spawn(self._open_interest(symbol, i * interval / len(self.symbols)))
         return self
 
     def _spawn(self, coro: object) -> None:
@@ -233,7 +243,7 @@ class BinanceConnector:
                 self._event(
                     "gap",
                     stream,
-                    "depth diff chain broken (pu != previous u)",
+                    f"depth diff chain broken (expected {book.chain_rule})",
                     gap_start=start,
                     gap_end=end,
                 ),
@@ -288,6 +298,30 @@ class BinanceConnector:
             if book.on_snapshot(self._snapshot.decode(body)) == "too_old":
                 self._channel.put_event(self._event("resync", url, "snapshot too old; again"))
                 self._request(symbol)
+
+    async def _open_interest(self, symbol: str, delay: float) -> None:
+        """Poll a symbol's open interest; yield each body as a frame (like depth snapshots).
+
+        The next poll starts ``oi_interval`` after the previous body arrived, so answered polls
+        are never closer than the interval (a 429/418 is retried after its ``Retry-After``).
+        """
+        url = f"{self.endpoints.rest.rstrip('/')}{_OI_PATH[self.exchange]}?symbol={symbol}"
+        interval = self.config.oi_interval
+        assert interval is not None
+        await asyncio.sleep(delay)
+        while True:
+            body = await retrying(
+                lambda: self._get(url),
+                on=should_retry,
+                backoff=self.config.backoff,
+                rng=self._rng,
+                channel=self._channel,
+                what=url,
+            )
+            await self._channel.put(
+                RawFrame(ts_recv=time.time_ns(), url=url, data=body, http=True), url
+            )
+            await asyncio.sleep(interval)
 
     async def _get(self, url: str) -> str:
         assert self._client is not None

@@ -13,8 +13,10 @@ The procedure (Binance "How to manage a local order book correctly", spot and fu
    predecessor is only late (reordered); if the predecessor does not come, the chain is
    broken: a gap is counted and the book goes back to step 1.
 
-Prices and quantities are floats parsed from the venue's strings, the same values the offline
-:func:`flushwatch.analytics.depth.rebuild_book` works with, so both books can be compared.
+Prices and quantities are floats parsed from the venue's strings. The book keeps the venue's
+units (COIN-M: contracts); :meth:`OrderBook.top_base` converts them exactly as the decoder
+converts rows (``contracts × contract_size / price``), so the live book and the offline
+:func:`flushwatch.analytics.depth.rebuild_book` over decoded rows compare float for float.
 """
 
 from __future__ import annotations
@@ -31,9 +33,18 @@ _NS_PER_MS = 1_000_000
 class OrderBook:
     """One symbol's book, maintained from diffs and REST snapshots with the venue's rules."""
 
-    def __init__(self, symbol: str, *, futures: bool, window: int = 32) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        *,
+        futures: bool,
+        window: int = 32,
+        inverse_size: float | None = None,
+    ) -> None:
         self.symbol = symbol
         self.futures = futures
+        #: USD per contract on COIN-M (quantities are contracts), None when they are base units.
+        self.inverse_size = inverse_size
         self.window = window
         self.state: State = "syncing"
         self.bids: dict[float, float] = {}
@@ -150,6 +161,19 @@ class OrderBook:
         bids = sorted(self.bids.items(), key=lambda kv: -kv[0])[:n]
         asks = sorted(self.asks.items())[:n]
         return bids, asks
+
+    def top_base(self, n: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """Return :meth:`top` with quantities in base units, converted as the decoder does."""
+        bids, asks = self.top(n)
+        size = self.inverse_size
+        if size is None:
+            return bids, asks
+        return [(p, q * size / p) for p, q in bids], [(p, q * size / p) for p, q in asks]
+
+    @property
+    def chain_rule(self) -> str:
+        """The continuity rule this book checks (for gap reports)."""
+        return "pu == previous u" if self.futures else "U == previous u + 1"
 
 
 def _event_ns(ev: DepthUpdate) -> int:

@@ -12,7 +12,11 @@ a clean offline import of the same file. It speaks Binance's wire protocol:
   (depth, bookTicker, trade) only under ``/public`` and the legacy path; a stream on the wrong
   path is acknowledged and then stays silent, exactly the failure that fooled cryptofeed;
 * HTTP ``GET /fapi/v1/depth`` (and ``/api/v3/depth``, ``/dapi/v1/depth``) on the same port:
-  the recorded snapshot first, later requests the exchange's book as of the last diff sent.
+  the recorded snapshot first, later requests the exchange's book as of the last diff sent;
+* HTTP ``GET /fapi/v1/openInterest`` and ``/dapi/v1/openInterest``: CONSTRUCTED values (no
+  recording holds open interest) in the documented layout, a deterministic sequence per symbol
+  (:func:`~flushwatch.testing.loopback_replay.open_interest_body`) stamped with the replay's
+  clock (the event time of the last frame sent), so they sit in the recording's timeline.
 
 The replay is a broadcast in recording order, as fast as the client reads. Frames of a stream
 listed in ``require`` wait until some connection is subscribed to it (so a test can
@@ -45,6 +49,7 @@ from flushwatch.testing.loopback_replay import (
     force_order_frame,
     is_depth_diff,
     mark_price_frame,
+    open_interest_body,
     raw_payload,
     schedule,
     stream_of,
@@ -54,7 +59,9 @@ __all__ = ["Faults", "LoopbackExchange", "Recording", "force_order_frame", "stre
 
 _MARKET_TIER = re.compile(r"@(aggTrade|markPrice|forceOrder|kline|continuousKline)|^!(force|mark)")
 _PRICE = re.compile(r'"p":"([^"]+)"')
+_EVENT_MS = re.compile(r'"E":(\d+)')
 _DEPTH_PATHS = ("/fapi/v1/depth", "/api/v3/depth", "/dapi/v1/depth")
+_OI_PATHS = {"/fapi/v1/openInterest": "fapi", "/dapi/v1/openInterest": "dapi"}
 
 
 def stream_tier(stream: str) -> str:
@@ -105,6 +112,10 @@ class LoopbackExchange:
         self.kicked = 0
         #: Wall-clock times (s) of every REST snapshot request, answered or rate limited.
         self.snapshot_requests: list[float] = []
+        #: Monotonic times (s) of every open-interest request, answered or rate limited.
+        self.oi_requests: list[float] = []
+        #: Every open-interest body answered, in order.
+        self.oi_served: list[str] = []
         self.done = asyncio.Event()
         self._conns: list[_Conn] = []
         self._changed = asyncio.Event()
@@ -112,6 +123,9 @@ class LoopbackExchange:
         self._served_first: set[str] = set()
         self._applied = -1  # last recording index the true books have seen
         self._last_price: dict[str, str] = {}
+        self._symbols = {stream.split("@", 1)[0].upper() for stream, _ in recording.frames}
+        self._clock_ms = 0  # event time of the last frame replayed: the replay's "now"
+        self._oi_polls: dict[str, int] = {}
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -260,6 +274,9 @@ class LoopbackExchange:
         frames = self.recording.frames
         for i in range(self._applied + 1, index + 1):
             stream, text = frames[i]
+            found = _EVENT_MS.search(text)
+            if found:
+                self._clock_ms = max(self._clock_ms, int(found.group(1)))
             if is_depth_diff(stream):
                 book = self._books.get(stream.split("@", 1)[0].upper())
                 if book is not None:
@@ -306,16 +323,16 @@ class LoopbackExchange:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
         parts = urlsplit(request.path)
+        query = parse_qs(parts.query)
+        symbol = (query.get("symbol") or [""])[0].upper()
+        api = _OI_PATHS.get(parts.path)
+        if api is not None:
+            return self._open_interest(ws, api, symbol)
         if parts.path not in _DEPTH_PATHS:
             return _json(ws, 404, '{"code":-1,"msg":"not found"}')
         self.snapshot_requests.append(time.monotonic())
         if len(self.snapshot_requests) <= self.faults.limit_snapshots:
-            resp = _json(ws, self.faults.limit_status, '{"code":-1003,"msg":"Too many requests"}')
-            after = self.faults.retry_after
-            resp.headers["Retry-After"] = str(int(after)) if after == int(after) else str(after)
-            return resp
-        query = parse_qs(parts.query)
-        symbol = (query.get("symbol") or [""])[0].upper()
+            return self._limited(ws)
         limit = int((query.get("limit") or ["1000"])[0])
         book = self._books.get(symbol)
         if book is None:
@@ -324,6 +341,28 @@ class LoopbackExchange:
             self._served_first.add(symbol)
             return _json(ws, 200, self.recording.snapshots[symbol])
         return _json(ws, 200, book.body(limit))
+
+    def _limited(self, ws: ServerConnection) -> Response:
+        resp = _json(ws, self.faults.limit_status, '{"code":-1003,"msg":"Too many requests"}')
+        after = self.faults.retry_after
+        resp.headers["Retry-After"] = str(int(after)) if after == int(after) else str(after)
+        return resp
+
+    def _open_interest(self, ws: ServerConnection, api: str, symbol: str) -> Response:
+        """Answer an open-interest poll with the symbol's next constructed value."""
+        self.oi_requests.append(time.monotonic())
+        if len(self.oi_requests) <= self.faults.limit_open_interest:
+            return self._limited(ws)
+        if symbol not in self._symbols:
+            return _json(ws, 400, '{"code":-1121,"msg":"Invalid symbol."}')
+        if not self._clock_ms:  # nothing replayed yet: the recording's first event time
+            found = (_EVENT_MS.search(text) for _, text in self.recording.frames)
+            self._clock_ms = next((int(m.group(1)) for m in found if m), 0)
+        n = self._oi_polls.get(symbol, 0)
+        self._oi_polls[symbol] = n + 1
+        body = open_interest_body(api, symbol, n, self._clock_ms)
+        self.oi_served.append(body)
+        return _json(ws, 200, body)
 
 
 def _json(ws: ServerConnection, status: int, body: str) -> Response:

@@ -11,6 +11,7 @@ import json
 import random
 import re
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import msgspec
@@ -18,6 +19,7 @@ import msgspec
 from flushwatch.testing.recorded import ws_lines
 
 _STREAM = re.compile(r'^\{"stream":"([^"]+)"')
+_SIDES = ("bids", "asks")
 
 
 class Faults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -41,6 +43,8 @@ class Faults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     drop_depth: tuple[int, ...] = ()
     #: Answer the first K REST snapshot requests with ``limit_status`` and ``Retry-After``.
     limit_snapshots: int = 0
+    #: Answer the first K open-interest requests the same way.
+    limit_open_interest: int = 0
     limit_status: int = 429
     retry_after: float = 1.0
     #: Streams that are acknowledged and then never served.
@@ -156,11 +160,14 @@ class TrueBook:
     """The exchange's own book: the recorded snapshot plus every diff the replay passed.
 
     Serves later snapshot requests (a resync after a gap) the way the venue would: the book
-    as of the last diff sent, dropped diffs included (the exchange never lost them).
+    as of the last diff sent, dropped diffs included (the exchange never lost them), in the
+    recorded body's own layout (spot has no ``E``/``T``; COIN-M adds ``symbol``/``pair``).
     """
 
     def __init__(self, body: str) -> None:
         snap = json.loads(body)
+        #: The recorded body's keys in order and their values (the layout served back).
+        self.layout: dict[str, object] = {k: v for k, v in snap.items() if k not in _SIDES}
         self.update_id: int = int(snap["lastUpdateId"])
         self.times: tuple[int, int] = (int(snap.get("E", 0)), int(snap.get("T", 0)))
         self.sides: tuple[dict[str, str], dict[str, str]] = (
@@ -186,13 +193,15 @@ class TrueBook:
         """Return a REST depth snapshot body of the current book (best ``limit`` levels)."""
         bids = sorted(self.sides[0].items(), key=lambda kv: -float(kv[0]))[:limit]
         asks = sorted(self.sides[1].items(), key=lambda kv: float(kv[0]))[:limit]
-        snap = {
+        current: dict[str, object] = {
             "lastUpdateId": self.update_id,
             "E": self.times[0],
             "T": self.times[1],
             "bids": [list(level) for level in bids],
             "asks": [list(level) for level in asks],
         }
+        snap = {key: current.get(key, value) for key, value in self.layout.items()}
+        snap["bids"], snap["asks"] = current["bids"], current["asks"]
         return json.dumps(snap, separators=(",", ":"))
 
 
@@ -244,6 +253,35 @@ def mark_price_frame(symbol: str, *, price: str, ts_ms: int, rate: str = "0.0001
     }
     stream = f"{symbol.lower()}@markPrice@1s"
     return json.dumps({"stream": stream, "data": data}, separators=(",", ":"))
+
+
+#: Constructed open interest (not recorded: Binance streams none, the recordings hold none).
+#: It starts at the docs' example values and moves by a fixed step per poll, so a test can
+#: tell every answer apart and predict it exactly.
+OI_START = {"fapi": Decimal("10659.509"), "dapi": Decimal("15004")}
+OI_STEP = {"fapi": Decimal("0.125"), "dapi": Decimal("3")}
+
+
+def open_interest_body(api: str, symbol: str, n: int, ts_ms: int) -> str:
+    """Build the ``n``-th (0-based) open-interest body in the documented layout; constructed.
+
+    ``api`` is ``"fapi"`` (USDⓈ-M: base coins, 3 decimals, keys ``openInterest, symbol,
+    time``) or ``"dapi"`` (COIN-M: contracts, keys ``symbol, pair, openInterest,
+    contractType, time``), as on the Open-Interest docs pages.
+    """
+    value = OI_START[api] + n * OI_STEP[api]
+    if api == "fapi":
+        body: dict[str, object] = {"openInterest": f"{value:.3f}", "symbol": symbol, "time": ts_ms}
+    else:
+        kind = "PERPETUAL" if symbol.endswith("_PERP") else "CURRENT_QUARTER"
+        body = {
+            "symbol": symbol,
+            "pair": symbol.partition("_")[0],
+            "openInterest": str(value),
+            "contractType": kind,
+            "time": ts_ms,
+        }
+    return json.dumps(body, separators=(",", ":"))
 
 
 def depth_positions(frames: Sequence[tuple[str, str]]) -> list[int]:

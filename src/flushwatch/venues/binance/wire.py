@@ -203,3 +203,21 @@ class Combined(msgspec.Struct, frozen=True):
     data: Event | list[Event]  # the event, or the events of an "…@arr" stream
     id: msgspec.Raw = msgspec.Raw()  # request id (never on a data frame)
     error: msgspec.Raw = msgspec.Raw()  # error object (never on a data frame)
+
+
+class OpenInterestBody(msgspec.Struct, frozen=True):
+    """REST ``GET /fapi/v1/openInterest`` (USDⓈ-M) and ``/dapi/v1/openInterest`` (COIN-M).
+
+    Binance has no open-interest stream, so it is polled (weight 1 per call). Examples from the
+    docs' Open-Interest pages::
+
+        {"openInterest":"10659.509","symbol":"BTCUSDT","time":1589437530011}
+        {"symbol":"BTCUSD_200626","pair":"BTCUSD","openInterest":"15004",
+         "contractType":"CURRENT_QUARTER","time":1591261042378}
+    """
+
+    symbol: str  # venue symbol, e.g. "BTCUSDT", "BTCUSD_PERP"
+    openInterest: float  # one-sided open interest: base coins (USDⓈ-M) or CONTRACTS (COIN-M)
+    time: int  # transaction time, ms
+    pair: str | None = None  # COIN-M only: underlying pair, "BTCUSD"
+    contractType: str | None = None  # COIN-M only: PERPETUAL, CURRENT_QUARTER, ...
