@@ -154,7 +154,12 @@ def test_spot_book_ticker_without_event_type_uses_receive_time() -> None:
     assert quote.ts_event == quote.ts_recv == 1723161254087891268
     assert (quote.bid_price, quote.ask_qty) == (61837.63, 1.54698)
     raw = frame[frame.index(b'"data":') + 7 : -1]  # the same event on a raw /ws/ stream
-    assert dec.on_message(raw, 7)[0] == msgspec.structs.replace(quote, ts_event=7, ts_recv=7)
+    fresh = make_decoder("wss://stream.binance.com:9443/ws")
+    assert fresh.on_message(raw, 7)[0] == msgspec.structs.replace(quote, ts_event=7, ts_recv=7)
+    # received again (a resent frame): its receive time differs, so the store could not
+    # de-duplicate it; the update id u identifies it, and the repeat gives no row
+    assert dec.on_message(raw, 9) == []
+    assert dec.skipped["bookTicker repeats (same u, no exchange time)"] == 1
     with pytest.raises(ValueError, match="receive time"):
         dec.on_message(frame, None)
 

@@ -26,7 +26,7 @@ Normalization rules (each is the one place it happens):
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -70,6 +70,7 @@ _Handler = Callable[[Any, "int | None"], "list[Record]"]
 #: The handler table of partial-depth streams: their frames are skipped, whatever they carry.
 _PARTIAL: dict[type, _Handler] = {}
 _MAX_STREAMS = 4096  # bound on the remembered stream names (a feed has a few dozen)
+_TICKER_IDS = 8192  # spot bookTicker ids remembered per symbol (minutes of pushes)
 _replace = msgspec.structs.replace
 _BUY, _SELL = Side.BUY, Side.SELL
 _R = TypeVar("_R", bound=Record)
@@ -123,6 +124,8 @@ class BinanceDecoder:
         self._terms: dict[str, Terms] = {}
         #: Per record type: symbol → (a record of that symbol to copy, inverse contract size).
         self._quotes: dict[str, tuple[Quote, float | None]] = {}
+        #: Spot bookTicker update ids seen recently, per symbol (see :meth:`_seen_ticker`).
+        self._ticker_ids: dict[str, tuple[set[int], deque[int]]] = {}
         self._trades: dict[str, tuple[Trade, float | None]] = {}
         self._books: dict[str, tuple[BookDelta, float | None]] = {}
         #: stream name → (decoder of its frames, handler of its event), None: the union path
@@ -354,6 +357,9 @@ class BinanceDecoder:
         ts = ev.T or ev.E
         symbol = ev.s
         tmpl, size = self._quotes.get(symbol) or self._template(self._quotes, Quote, symbol)
+        if not ts and self._seen_ticker(symbol, ev.u, ts_recv):
+            self.skipped["bookTicker repeats (same u, no exchange time)"] += 1
+            return []
         if size is None:
             return [
                 _replace(
@@ -377,6 +383,28 @@ class BinanceDecoder:
                 ask_qty=ev.A * size / ev.a,
             )
         ]
+
+    def _seen_ticker(self, symbol: str, update_id: int, ts_recv: int | None) -> bool:
+        """Has this spot bookTicker (``u``) been decoded already? Remember it if not.
+
+        Spot bookTicker carries no exchange time, so its ``ts_event`` is the receive time and
+        a frame received twice (a reconnect overlap, a resent frame) would be two rows the
+        store cannot tell apart. ``u`` (the book update id) identifies the update, so a repeat
+        of a recent one is dropped here. Bounded per symbol; a repeat across a process restart
+        is not caught.
+        """
+        _need_recv(ts_recv, "bookTicker")  # no time at all is an error, repeat or not
+        seen = self._ticker_ids.get(symbol)
+        if seen is None:
+            seen = self._ticker_ids[symbol] = (set(), deque())
+        ids, order = seen
+        if update_id in ids:
+            return True
+        ids.add(update_id)
+        order.append(update_id)
+        if len(order) > _TICKER_IDS:
+            ids.discard(order.popleft())
+        return False
 
     def _levels(
         self,
