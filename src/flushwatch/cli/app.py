@@ -148,6 +148,21 @@ def sql(
     _run(lambda: commands.run_sql(_store_path(store), query, json_out=json_out))
 
 
+@app.command()
+def compact(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
+    """Merge each day's part files into one file per day (safe at any time; no row changes).
+
+    Every import or live-recorder batch adds its new rows as a small part file beside the
+    day's file (<day>.part-000001.parquet, ...), and writes merge them as they go, so a day keeps
+    a few dozen files at most. Run this after a long `flushwatch record` session, before
+    copying, archiving or sharing the store, or before heavy SQL over many days: one file per
+    day reads fastest. A recorder running meanwhile waits for one day at a time.
+    """
+    from flushwatch.cli import commands
+
+    _run(lambda: commands.run_compact(_store_path(store), json_out=json_out))
+
+
 AssetArg = Annotated[str, typer.Argument(help="Asset, e.g. BTC, ETH, XRP (all its markets).")]
 ExchangeOpt = Annotated[
     str | None, typer.Option(help="Use this exchange's price series (default: the fullest one).")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -159,6 +160,32 @@ def run_sql(store_root: Path, query: str, *, json_out: bool) -> None:
         render.print_json([dict(zip(names, r, strict=True)) for r in rows])
     else:
         render.table(names, rows)
+
+
+def run_compact(store_root: Path, *, json_out: bool) -> None:
+    """Merge every day partition of the store into one file per day."""
+    store = Store.open(store_root, create=False)
+    todo = [files for files in store.partitions() if len(files) > 1]
+    total = sum(f.stat().st_size for files in todo for f in files)
+    with render.progress(total, quiet=json_out) as bar:
+
+        def started(files: Sequence[Path]) -> None:
+            for f in files:  # the bar advances by a partition's bytes as it is merged
+                bar.start_file(f)
+                bar.finish_file(f)
+
+        summary = store.compact(started)
+    if json_out:
+        render.print_json({"store": str(store_root), **msgspec.to_builtins(summary)})
+    elif summary.partitions == 0:
+        render.print_plain(f"Nothing to compact in {store_root}: every day is one file already.")
+    else:
+        mb_before, mb_after = summary.bytes_before / 1e6, summary.bytes_after / 1e6
+        render.print_plain(
+            f"Compacted {summary.partitions:,} day partition(s) of {store_root}: "
+            f"{summary.files_before:,} files -> {summary.files_after:,} "
+            f"({summary.rows:,} rows, {mb_before:,.1f} MB -> {mb_after:,.1f} MB)."
+        )
 
 
 _STEPS = {"m": 60, "h": 3600, "d": 86_400}

@@ -2,11 +2,12 @@
 
 from flushwatch.store.location import default_store_path
 from flushwatch.store.schema import SCHEMA_VERSION, SCHEMAS
-from flushwatch.store.store import ImportSummary, SeriesInfo, Store
+from flushwatch.store.store import CompactSummary, ImportSummary, SeriesInfo, Store
 
 __all__ = [
     "SCHEMAS",
     "SCHEMA_VERSION",
+    "CompactSummary",
     "ImportSummary",
     "SeriesInfo",
     "Store",

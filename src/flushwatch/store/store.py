@@ -1,16 +1,26 @@
-"""The embedded store: one Parquet file per dataset / exchange / market / symbol / UTC day.
+"""The embedded store: Parquet part files per dataset / exchange / market / symbol / UTC day.
 
 Layout (plain files, queryable by any DuckDB with ``read_parquet('<root>/trades/**/*.parquet')``)::
 
     <root>/flushwatch-store.json            schema version marker
-    <root>/<dataset>/<exchange>/<market>/<symbol>/<YYYY-MM-DD>.parquet
+    <root>/<dataset>/<exchange>/<market>/<symbol>/<YYYY-MM-DD>.parquet              part 0
+    <root>/<dataset>/<exchange>/<market>/<symbol>/<YYYY-MM-DD>.part-NNNNNN.parquet  parts 1...
     <root>/instruments.parquet              instrument identity and contract terms
     <root>/imports.jsonl                    ledger: one line per imported file (sha256, rows)
 
-Writes are idempotent (rows equal on every field but ``ts_recv`` are one row) and atomic: all
-new partition files are written to a staging folder first, then swapped in with
-``os.replace`` under an exclusive lock; an exception during the swap restores the previous
-files. Nothing is written when any input failed to parse.
+Writes are idempotent (rows equal on every field but ``ts_recv`` are one row) and atomic. A
+write appends its *new* rows as one new immutable part per day partition, after reading only
+the stored rows whose ``ts_event`` lies within the incoming rows' range (duplicates share
+``ts_event``, and row-group statistics skip the rest), so a live recorder's cost per batch does
+not grow with the day. Parts are merged size-tiered inside the same write (see
+:mod:`flushwatch.store.parts`), and :meth:`Store.compact` merges each day into one file.
+All files are staged first and swapped in under an exclusive lock, and any failure
+restores the previous files (:mod:`flushwatch.store.txn`). Nothing is written when any
+input failed to parse.
+
+Readers (:meth:`Store.read`, :meth:`Store.series`, :meth:`Store.query`) hold a shared lock
+while they run, so they never see a merge half done; a plain DuckDB reading the files
+directly, or a :meth:`Store.connect` view used while another process writes, does not wait.
 """
 
 from __future__ import annotations
@@ -21,26 +31,47 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import msgspec
 import polars as pl
-import pyarrow.parquet as pq
 
 from flushwatch.domain.records import MARKET_RECORDS, Instrument, Record
-from flushwatch.domain.tables import DATASETS, LINE, frame_from_records, key_columns, schema
+from flushwatch.domain.tables import DATASETS, LINE, frame_from_records
 from flushwatch.errors import StoreError, StoreVersionError
 from flushwatch.ingest.base import Parsed
-from flushwatch.store.schema import SCHEMA_VERSION, SCHEMAS
+from flushwatch.store.io import (
+    keys_of,
+    merge_files,
+    read_file,
+    read_window,
+    schema_of,
+    sort_columns,
+    write_frame,
+)
+from flushwatch.store.ledger import Ledger
+from flushwatch.store.parts import (
+    Part,
+    days_in,
+    list_parts,
+    next_seq,
+    part_name,
+    plan_merges,
+)
+from flushwatch.store.schema import SCHEMA_VERSION
+from flushwatch.store.txn import STAGING, Txn, recover
 
 MARKER = "flushwatch-store.json"
 LEDGER = "imports.jsonl"
 INSTRUMENTS = "instruments.parquet"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+_DAY_NS = 86_400 * 10**9
+_EPOCH = date(1970, 1, 1)
+_SRC = "_flushwatch_src"
+_ROW = "_flushwatch_row"
 
 
 class ImportSummary(msgspec.Struct, kw_only=True):
@@ -72,6 +103,17 @@ class SeriesInfo(msgspec.Struct, kw_only=True):
     last_ts: int
 
 
+class CompactSummary(msgspec.Struct, kw_only=True):
+    """What :meth:`Store.compact` did: partitions merged, files and bytes before and after."""
+
+    partitions: int = 0
+    files_before: int = 0
+    files_after: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    rows: int = 0
+
+
 def _safe(part: str) -> str:
     return _SAFE.sub("_", part) or "_"
 
@@ -90,6 +132,7 @@ class Store:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._ledger = Ledger(root / LEDGER)
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -122,7 +165,11 @@ class Store:
             (root / ".lock").touch()
         else:
             raise StoreError(f"no flushwatch store at {root}; import something first")
-        return cls(root)
+        store = cls(root)
+        if any(root.glob(f"{STAGING}*")) and os.access(root, os.W_OK):
+            with store._locked():  # a writer died mid-commit: undo it before anyone reads
+                recover(root)
+        return store
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -133,11 +180,26 @@ class Store:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    @contextlib.contextmanager
+    def _shared(self) -> Iterator[None]:
+        """Readers wait for a write in progress; a read-only store is read without a lock."""
+        try:
+            fh = (self.root / ".lock").open("r")
+        except OSError:
+            yield
+            return
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     # -- paths ---------------------------------------------------------------------------
     def partition_path(
         self, dataset: str, exchange: str, market: str, symbol: str, day: str
     ) -> Path:
-        """Return the Parquet file of one partition."""
+        """Return part 0 of one day partition (its later parts sit beside it)."""
         return (
             self.root / dataset / _safe(exchange) / _safe(market) / _safe(symbol) / f"{day}.parquet"
         )
@@ -146,80 +208,98 @@ class Store:
     def write(self, parsed: Sequence[Parsed]) -> list[ImportSummary]:
         """Add every parsed file to the store atomically and return what each one added."""
         with self._locked():
-            ledger = self._ledger_hashes()
-            shas = [file_sha256(p.path) for p in parsed]
-            added: list[dict[str, int]] = [{} for _ in parsed]
-            new_files: dict[Path, pl.DataFrame] = {}
-            chunks: dict[Path, list[tuple[int, type[Record], pl.DataFrame]]] = {}
-            for i, p in enumerate(parsed):
-                for cls, df in p.frames.items():
-                    for target, part in self._partitions(cls, df):
-                        chunks.setdefault(target, []).append((i, cls, part))
-            for target, items in chunks.items():
-                cls = items[0][1]
-                keys = key_columns(cls)
-                cur = (
-                    self._read_file(target, cls)
-                    if target.exists()
-                    else pl.DataFrame(schema=schema(cls))
-                )
-                before = cur.height
-                for i, _, part in items:
-                    merged = pl.concat([cur, part], how="vertical").unique(
-                        subset=keys, keep="first", maintain_order=True
-                    )
-                    added[i][cls.dataset] = (
-                        added[i].get(cls.dataset, 0) + merged.height - cur.height
-                    )
-                    cur = merged
-                if cur.height != before:
-                    new_files[target] = cur.sort("ts_event", maintain_order=True)
-            inst_frame = self._merged_instruments([inst for p in parsed for inst in p.instruments])
-            if inst_frame is not None:
-                new_files[self.root / INSTRUMENTS] = inst_frame
-            summaries = [
-                ImportSummary(
-                    path=str(p.path),
-                    format=p.format,
-                    sha256=sha,
-                    rows_read={cls.dataset: df.height for cls, df in p.frames.items()},
-                    rows_added=dict(added[i]),
-                    seen_before=sha in ledger,
-                    notes=list(p.notes),
-                )
-                for i, (p, sha) in enumerate(zip(parsed, shas, strict=True))
-            ]
-            self._commit(new_files, summaries)
-            return summaries
+            recover(self.root)  # undo a writer that died mid-commit (it left its staging)
+            with Txn(self.root) as txn:
+                return self._write(txn, parsed)
+
+    def _write(self, txn: Txn, parsed: Sequence[Parsed]) -> list[ImportSummary]:
+        ledger = self._ledger.hashes()
+        shas = [file_sha256(p.path) for p in parsed]
+        added: list[dict[str, int]] = [{} for _ in parsed]
+        chunks: dict[tuple[Path, str], list[tuple[int, type[Record], pl.DataFrame]]] = {}
+        for i, p in enumerate(parsed):
+            for cls, df in p.frames.items():
+                for where, part in self._partitions(cls, df):
+                    chunks.setdefault(where, []).append((i, cls, part))
+        for (folder, day), items in chunks.items():
+            cls = items[0][1]
+            parts = list_parts(folder, day)
+            fresh, counts = _fresh_rows(parts, cls, items)
+            for i, _, _ in items:
+                added[i][cls.dataset] = added[i].get(cls.dataset, 0) + counts.get(i, 0)
+            if fresh.height:
+                self._add_part(txn, folder, day, cls, parts, fresh)
+        inst_frame = self._merged_instruments([inst for p in parsed for inst in p.instruments])
+        if inst_frame is not None:
+            staged = txn.new_file()
+            write_frame(inst_frame, Instrument, staged)
+            txn.put(staged, self.root / INSTRUMENTS)
+        summaries = [
+            ImportSummary(
+                path=str(p.path),
+                format=p.format,
+                sha256=sha,
+                rows_read={cls.dataset: df.height for cls, df in p.frames.items()},
+                rows_added=dict(added[i]),
+                seen_before=sha in ledger,
+                notes=list(p.notes),
+            )
+            for i, (p, sha) in enumerate(zip(parsed, shas, strict=True))
+        ]
+        # A file seen before that added nothing leaves no trace: re-imports are byte-neutral.
+        fresh_summaries = [s for s in summaries if not (s.seen_before and s.added == 0)]
+        lines = "".join(json.dumps(msgspec.to_builtins(s)) + "\n" for s in fresh_summaries)
+        txn.commit(self._ledger, lines)
+        return summaries
 
     def _partitions(
         self, cls: type[Record], df: pl.DataFrame
-    ) -> Iterator[tuple[Path, pl.DataFrame]]:
-        df = df.drop(LINE, strict=False).with_columns(
-            pl.from_epoch(pl.col("ts_event"), time_unit="ns").dt.strftime("%Y-%m-%d").alias("_day")
-        )
-        for (exchange, market, symbol, day), part in df.group_by(
+    ) -> Iterator[tuple[tuple[Path, str], pl.DataFrame]]:
+        df = df.drop(LINE, strict=False).with_columns((pl.col("ts_event") // _DAY_NS).alias("_day"))
+        for (exchange, market, symbol, n), part in df.group_by(
             ["exchange", "market", "symbol", "_day"], maintain_order=True
         ):
-            target = self.partition_path(
-                cls.dataset, str(exchange), str(market), str(symbol), str(day)
-            )
-            yield target, part.drop("_day")
+            assert isinstance(n, int)
+            day = (_EPOCH + timedelta(days=n)).isoformat()
+            folder = self.partition_path(cls.dataset, str(exchange), str(market), str(symbol), day)
+            yield (folder.parent, day), part.drop("_day")
 
-    def _read_file(self, path: Path, cls: type[Record] | type[Instrument]) -> pl.DataFrame:
-        table = pq.read_table(path, schema=SCHEMAS[cls.dataset])
-        df = pl.from_arrow(table)
-        assert isinstance(df, pl.DataFrame)
-        return df.cast(dict(schema(cls)))  # type: ignore[arg-type]
+    def _add_part(
+        self,
+        txn: Txn,
+        folder: Path,
+        day: str,
+        cls: type[Record],
+        parts: list[Part],
+        fresh: pl.DataFrame,
+    ) -> None:
+        """Stage ``fresh`` as the next part of the day, then the merges it makes due."""
+        seq = next_seq(parts)
+        staged = txn.new_file()
+        write_frame(
+            fresh.sort(sort_columns(cls), nulls_last=True, maintain_order=True), cls, staged
+        )
+        sources = {p.seq: p.path for p in parts} | {seq: staged}
+        sizes = {p.seq: p.rows for p in parts} | {seq: fresh.height}
+        merges = plan_merges(sizes)
+        if not any(seq in m.inputs for m in merges):
+            txn.put(staged, folder / part_name(day, seq))
+        for m in merges:
+            out = txn.new_file()
+            merge_files([sources[s] for s in m.inputs], cls, sum(sizes[s] for s in m.inputs), out)
+            txn.put(out, folder / part_name(day, m.output))
+            for s in m.inputs:
+                if s not in (m.output, seq):
+                    txn.delete(sources[s])
 
     def _merged_instruments(self, new: list[Instrument]) -> pl.DataFrame | None:
         if not new:
             return None
         path = self.root / INSTRUMENTS
         cur = (
-            self._read_file(path, Instrument)
+            read_file(path, Instrument)
             if path.exists()
-            else pl.DataFrame(schema=schema(Instrument))
+            else pl.DataFrame(schema=schema_of(Instrument))
         )
         incoming = frame_from_records(Instrument, new)
         merged = (
@@ -229,64 +309,52 @@ class Store:
         )
         return None if merged.equals(cur) else merged
 
-    def _commit(self, new_files: dict[Path, pl.DataFrame], summaries: list[ImportSummary]) -> None:
-        staging = self.root / f".staging-{uuid.uuid4().hex}"
-        staging.mkdir()
-        replaced: list[tuple[Path, Path | None]] = []
-        try:
-            staged: list[tuple[Path, Path]] = []
-            for n, (target, df) in enumerate(new_files.items()):
-                tmp = staging / f"{n}.parquet"
-                dataset = target.parts[len(self.root.parts)]
-                name = dataset if dataset != INSTRUMENTS else Instrument.dataset
-                table = df.to_arrow().cast(SCHEMAS[name])
-                pq.write_table(table, tmp, compression="zstd")
-                staged.append((tmp, target))
-            ledger_tmp = staging / LEDGER
-            old_ledger = self.root / LEDGER
-            text = old_ledger.read_text(encoding="utf-8") if old_ledger.exists() else ""
-            # A file seen before that added nothing leaves no trace: re-imports are byte-neutral.
-            fresh = [s for s in summaries if not (s.seen_before and s.added == 0)]
-            if fresh:
-                text += "".join(json.dumps(msgspec.to_builtins(s)) + "\n" for s in fresh)
-                ledger_tmp.write_text(text, encoding="utf-8")
-                staged.append((ledger_tmp, old_ledger))
-            for tmp, target in staged:
-                backup: Path | None = None
-                if target.exists():
-                    backup = staging / f"backup-{len(replaced)}"
-                    os.link(target, backup)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp.replace(target)
-                replaced.append((target, backup))
-        except BaseException:
-            for target, backup in reversed(replaced):
-                if backup is not None:
-                    backup.replace(target)
-                else:
-                    target.unlink(missing_ok=True)
-            raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-            self._prune_empty_dirs(new_files)
+    # -- compaction ----------------------------------------------------------------------
+    def compact(self, progress: Callable[[Sequence[Path]], object] | None = None) -> CompactSummary:
+        """Merge every day partition into one file, ``<day>.parquet``; return what it did.
 
-    def _prune_empty_dirs(self, files: dict[Path, pl.DataFrame]) -> None:
-        for target in files:
-            for parent in target.parents:
-                if parent == self.root:
-                    break
-                with contextlib.suppress(OSError):
-                    parent.rmdir()  # only succeeds when a rolled-back write left it empty
+        Each partition is merged atomically under the lock (a recorder writing meanwhile
+        waits for one partition at most), so an interrupted compaction leaves a consistent
+        store. ``progress`` is called with a partition's files before they are merged.
+        """
+        out = CompactSummary()
+        for cls, folder, day in self._partition_days():
+            with self._locked():
+                recover(self.root)
+                parts = list_parts(folder, day)
+                if len(parts) < 2:
+                    continue
+                if progress is not None:
+                    progress([p.path for p in parts])
+                out.partitions += 1
+                out.files_before += len(parts)
+                out.bytes_before += sum(p.path.stat().st_size for p in parts)
+                out.rows += sum(p.rows for p in parts)
+                target = folder / part_name(day, 0)
+                with Txn(self.root) as txn:
+                    staged = txn.new_file()
+                    merge_files([p.path for p in parts], cls, sum(p.rows for p in parts), staged)
+                    txn.put(staged, target)
+                    for p in parts:
+                        if p.path != target:
+                            txn.delete(p.path)
+                    txn.commit()
+                out.files_after += 1
+                out.bytes_after += target.stat().st_size
+        return out
 
-    def _ledger_hashes(self) -> set[str]:
-        path = self.root / LEDGER
-        if not path.exists():
-            return set()
-        return {
-            json.loads(line)["sha256"]
-            for line in path.read_text(encoding="utf-8").splitlines()
-            if line
-        }
+    def _partition_days(self) -> Iterator[tuple[type[Record], Path, str]]:
+        for name, cls in DATASETS.items():
+            for folder in sorted((self.root / name).glob("*/*/*")):
+                if folder.is_dir():
+                    for day in days_in(folder):
+                        yield cls, folder, day
+
+    def partitions(self) -> list[list[Path]]:
+        """The part files of every day partition, in path and sequence order."""
+        return [
+            [p.path for p in list_parts(folder, day)] for _, folder, day in self._partition_days()
+        ]
 
     # -- reading -------------------------------------------------------------------------
     def datasets(self) -> list[str]:
@@ -312,7 +380,7 @@ class Store:
     def series(self) -> list[SeriesInfo]:
         """Every stored series with its row count and time extent."""
         out: list[SeriesInfo] = []
-        with self.connect() as con:
+        with self._shared(), self.connect() as con:
             for name in self.datasets():
                 rows = con.execute(
                     f"SELECT exchange, market, symbol, count(*), min(ts_event), max(ts_event) "
@@ -337,9 +405,7 @@ class Store:
         path = self.root / INSTRUMENTS
         if not path.exists():
             return []
-        return [
-            msgspec.convert(row, Instrument) for row in self._read_file(path, Instrument).to_dicts()
-        ]
+        return [msgspec.convert(row, Instrument) for row in read_file(path, Instrument).to_dicts()]
 
     def read(
         self,
@@ -351,12 +417,28 @@ class Store:
         start_ns: int | None = None,
         end_ns: int | None = None,
     ) -> pl.DataFrame:
-        """Read one dataset as a frame sorted by ``ts_event``, filtered by instrument and time."""
+        """Read one dataset, filtered by instrument and time, sorted by ``ts_event``.
+
+        Rows sharing a ``ts_event`` come in sequence-id order, then by their other key
+        columns (:func:`~flushwatch.store.io.sort_columns`): the frame does not depend on how
+        the rows are spread over part files.
+        """
+        with self._shared():
+            return self._read(cls, (exchange, market, symbol), start_ns, end_ns)
+
+    def _read(
+        self,
+        cls: type[Record],
+        instrument: tuple[str | None, str | None, str | None],
+        start_ns: int | None,
+        end_ns: int | None,
+    ) -> pl.DataFrame:
+        exchange, market, symbol = instrument
         base = self.root / cls.dataset
         parts = [_safe(v) if v else "*" for v in (exchange, market, symbol)]
         pattern = base.joinpath(*parts, "*.parquet")
         if not base.is_dir() or not any(base.glob("/".join([*parts, "*.parquet"]))):
-            return pl.DataFrame(schema=schema(cls))
+            return pl.DataFrame(schema=schema_of(cls))
         where = []
         params: list[object] = []
         for col, val in (("exchange", exchange), ("market", market), ("symbol", symbol)):
@@ -372,14 +454,14 @@ class Store:
         sql = f"SELECT * FROM read_parquet('{str(pattern).replace(chr(39), chr(39) * 2)}')"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts_event"
+        sql += " ORDER BY " + ", ".join(f'"{c}" NULLS LAST' for c in sort_columns(cls))
         with duckdb.connect() as con:
             df: pl.DataFrame = con.sql(sql, params=params).pl()
-        return df.cast(dict(schema(cls)))  # type: ignore[arg-type]
+        return df.cast(dict(schema_of(cls)))  # type: ignore[arg-type]
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
         """Run read-only SQL against the dataset views; return column names and rows."""
-        with self.connect() as con:
+        with self._shared(), self.connect() as con:
             try:
                 cur = con.execute(sql)
             except duckdb.Error as exc:
@@ -388,4 +470,33 @@ class Store:
             return names, cur.fetchall()
 
 
-__all__ = ["DATASETS", "ImportSummary", "SeriesInfo", "Store"]
+def _fresh_rows(
+    parts: list[Part], cls: type[Record], items: list[tuple[int, type[Record], pl.DataFrame]]
+) -> tuple[pl.DataFrame, dict[int, int]]:
+    """Rows of ``items`` that no part holds and no earlier item repeats; rows added per input.
+
+    Only stored rows within the incoming ``ts_event`` range are read: a duplicate has the
+    same ``ts_event`` (a key column), so no row outside the range can be one.
+    """
+    keys = keys_of(cls)
+    incoming = pl.concat(
+        [df.with_columns(pl.lit(i, pl.Int64).alias(_SRC)) for i, _, df in items], how="vertical"
+    ).with_row_index(_ROW)
+    ts = incoming.get_column("ts_event")
+    lo, hi = ts.min(), ts.max()
+    assert isinstance(lo, int)
+    assert isinstance(hi, int)
+    stored = read_window(parts, cls, lo, hi).with_columns(
+        pl.lit(-1, pl.Int64).alias(_SRC), pl.lit(None, incoming.schema[_ROW]).alias(_ROW)
+    )
+    kept = (
+        pl.concat([stored, incoming.select([*keys, _SRC, _ROW])], how="vertical")
+        .unique(subset=keys, keep="first", maintain_order=True)
+        .filter(pl.col(_SRC) >= 0)
+    )
+    counts = dict(kept.group_by(_SRC).len().iter_rows())
+    fresh = incoming.select(pl.all().gather(kept.get_column(_ROW))).drop(_SRC, _ROW)
+    return fresh, {int(k): int(v) for k, v in counts.items()}
+
+
+__all__ = ["DATASETS", "CompactSummary", "ImportSummary", "SeriesInfo", "Store"]
