@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import ccxt.pro
+import msgspec
 import pytest
 
 from flushwatch.connectors.base import Capability
@@ -27,6 +28,7 @@ from flushwatch.domain.enums import Market, PositionSide, Side
 from flushwatch.domain.records import Liquidation, Trade
 from flushwatch.errors import NotSupported
 from flushwatch.testing.recorded import cryptofeed_frames
+from flushwatch.venues.registry import decoder_for
 
 MARKET: dict[str, Any] = {
     "id": "BTCUSDT", "symbol": "BTC/USDT:USDT", "base": "BTC", "quote": "USDT", "settle": "USDT",
@@ -113,11 +115,21 @@ def test_liquidation_side_must_be_declared() -> None:
                   "contractSize": 1.0, "baseValue": 2.0, "quoteValue": 200.0,
                   "info": {"side": "Buy"}}],
     }  # fmt: skip
-    with pytest.raises(NotSupported, match="C5"):
-        make_decoder("ccxt:bybit").on_message(json.dumps(body), 1)
+    with pytest.raises(NotSupported, match="C5"):  # a venue whose convention is not known
+        make_decoder("ccxt:kucoinfutures").on_message(json.dumps(body), 1)
+    (liq,) = make_decoder("ccxt:kucoinfutures", "position").on_message(json.dumps(body), 1)
+    assert isinstance(liq, Liquidation)
+    assert liq.side == PositionSide.LONG  # declared: Buy = a long position was liquidated
+    # the documented venues are built in (DOMAIN.md C5), also through the registry
+    assert decoder_for("ccxt:bybit").on_message(json.dumps(body), 1) == [liq_as("bybit", liq)]
     (liq,) = make_decoder("ccxt:bybit", "position").on_message(json.dumps(body), 1)
     assert isinstance(liq, Liquidation)
     assert liq.side == PositionSide.LONG  # Bybit: Buy = a long position was liquidated
     (liq,) = make_decoder("ccxt:binanceusdm", "order").on_message(json.dumps(body), 1)
     assert isinstance(liq, Liquidation)
     assert liq.side == PositionSide.SHORT  # Binance: a BUY order closes a short
+
+
+def liq_as(exchange: str, liq: Liquidation) -> Liquidation:
+    """The same liquidation as decoded from another exchange's adapter frames."""
+    return msgspec.structs.replace(liq, exchange=exchange)

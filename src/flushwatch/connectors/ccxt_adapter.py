@@ -25,14 +25,23 @@ import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from flushwatch.connectors.base import Capability, FeedEvent, RawFrame
-from flushwatch.domain.enums import BookSide, Coverage, Market, PositionSide, Side
-from flushwatch.domain.records import BookUpdate, Instrument, Liquidation, Record, Trade
 from flushwatch.errors import ConfigError, NotSupported, PermanentError
+from flushwatch.venues.ccxt.decode import CcxtDecoder, LiquidationSide, make_decoder
+
+__all__ = [
+    "STREAMS",
+    "CcxtConfig",
+    "CcxtConnector",
+    "CcxtDecoder",
+    "LiquidationSide",
+    "capabilities",
+    "make_decoder",
+]
 
 #: Stream name → (ccxt ``has`` key and method, capability).
 STREAMS: dict[str, tuple[str, str, Capability]] = {
@@ -40,8 +49,6 @@ STREAMS: dict[str, tuple[str, str, Capability]] = {
     "book": ("watchOrderBook", "watch_order_book", Capability.BOOK),
     "liquidations": ("watchLiquidations", "watch_liquidations", Capability.LIQUIDATIONS),
 }
-_MARKETS = {"spot": Market.SPOT, "swap": Market.PERP, "future": Market.FUTURE}
-LiquidationSide = Literal["order", "position"]
 
 
 def capabilities(has: Mapping[str, object]) -> frozenset[Capability]:
@@ -59,102 +66,6 @@ class CcxtConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     params: dict[str, Any] = msgspec.field(default_factory=dict)
     book_depth: int = 50
     queue_size: int = 10_000
-
-
-class CcxtDecoder:
-    """Turn the adapter's frames (ccxt-normalized JSON) into domain records."""
-
-    def __init__(self, exchange: str, liquidation_side: LiquidationSide | None = None) -> None:
-        self.exchange = exchange
-        self.liquidation_side = liquidation_side
-        self.instruments: list[Instrument] = []
-
-    def on_http(self, url: str, body: str | bytes, ts_recv: int | None) -> list[Record]:
-        """The adapter sends no REST bodies."""
-        return []
-
-    def on_message(self, data: str | bytes, ts_recv: int | None) -> list[Record]:
-        """Decode one adapter frame."""
-        msg = json.loads(data)
-        market = _MARKETS.get(msg.get("type") or "", Market.PERP)
-        symbol, payload = msg["id"], msg["data"]
-        if msg["stream"] == "trades":
-            return [self._trade(t, market, symbol, ts_recv) for t in payload]
-        if msg["stream"] == "book":
-            return self._book(payload, market, symbol, ts_recv)
-        return [self._liquidation(x, market, symbol, ts_recv) for x in payload]
-
-    def _trade(self, t: dict[str, Any], market: Market, symbol: str, ts: int | None) -> Trade:
-        return Trade(
-            ts_event=int(t["timestamp"]) * 1_000_000,
-            exchange=self.exchange,
-            market=market,
-            symbol=symbol,
-            ts_recv=ts,
-            price=float(t["price"]),
-            qty=float(t["amount"]) * float(t.get("contractSize") or 1.0)
-            if market != Market.SPOT
-            else float(t["amount"]),
-            taker_side=Side(t["side"]),
-            trade_id=None if t.get("id") is None else str(t["id"]),
-        )
-
-    def _book(
-        self, book: dict[str, Any], market: Market, symbol: str, ts: int | None
-    ) -> list[Record]:
-        ts_event = int(book.get("timestamp") or (ts or 0) // 1_000_000) * 1_000_000
-        nonce = book.get("nonce")
-        return [
-            BookUpdate(
-                ts_event=ts_event,
-                exchange=self.exchange,
-                market=market,
-                symbol=symbol,
-                ts_recv=ts,
-                side=side,
-                price=float(level[0]),
-                qty=float(level[1]),
-                is_snapshot=True,  # ccxt hands over the whole (top of) book each time
-                update_id=int(nonce) if nonce is not None else None,
-            )
-            for side, key in ((BookSide.BID, "bids"), (BookSide.ASK, "asks"))
-            for level in book[key]
-        ]
-
-    def _liquidation(
-        self, x: dict[str, Any], market: Market, symbol: str, ts: int | None
-    ) -> Liquidation:
-        venue_side = str((x.get("info") or {}).get("side") or x.get("side") or "")
-        if self.liquidation_side is None:
-            raise NotSupported(
-                f"{self.exchange}: tell the decoder whether ccxt's liquidation side is the order"
-                " or the position side (DOMAIN.md C5)"
-            )
-        buy = venue_side.lower() == "buy"
-        long = buy if self.liquidation_side == "position" else not buy
-        price = float(x["price"])
-        qty = float(x.get("baseValue") or float(x["contracts"]) * float(x.get("contractSize") or 1))
-        return Liquidation(
-            ts_event=int(x["timestamp"]) * 1_000_000,
-            exchange=self.exchange,
-            market=market,
-            symbol=symbol,
-            ts_recv=ts,
-            side=PositionSide.LONG if long else PositionSide.SHORT,
-            price=price,
-            qty=qty,
-            notional=float(x.get("quoteValue") or qty * price),
-            venue_side=venue_side,
-            coverage=Coverage.UNKNOWN,
-        )
-
-
-def make_decoder(url: str, liquidation_side: LiquidationSide | None = None) -> CcxtDecoder:
-    """Build the decoder for frames whose url is ``ccxt:<exchange id>``."""
-    scheme, _, exchange = url.partition(":")
-    if scheme != "ccxt" or not exchange:
-        raise ValueError(f"not a ccxt adapter url: {url!r}")
-    return CcxtDecoder(exchange, liquidation_side)
 
 
 class CcxtConnector:

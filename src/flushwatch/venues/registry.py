@@ -23,6 +23,9 @@ _PACKAGES: dict[str, str] = {
     "hyperliquid": "flushwatch.venues.hyperliquid",
 }
 
+#: Exchange ids (and frame URLs) of the ccxt.pro adapter start with this.
+CCXT_PREFIX = "ccxt:"
+
 #: Websocket and REST hosts → exchange id.
 _HOSTS: dict[str, str] = {
     "stream.binance.com": "binance",
@@ -74,6 +77,8 @@ def exchange_from_url(url: str) -> str | None:
     >>> exchange_from_url("wss://fstream.binance.com/stream?streams=btcusdt@trade")
     'binanceusdm'
     """
+    if url.startswith(CCXT_PREFIX):  # the ccxt.pro adapter's frames: "ccxt:<exchange id>"
+        return url if len(url) > len(CCXT_PREFIX) else None
     host = (urlsplit(url).hostname or "").lower()
     return _HOSTS.get(host)
 
@@ -94,6 +99,8 @@ def routing_url(url: str) -> str | None:
     exchange = exchange_from_url(url)
     if exchange is None:
         return None
+    if exchange.startswith(CCXT_PREFIX):
+        return exchange
     if exchange != "bybit":
         return _DEFAULT_URL[exchange]
     parts = urlsplit(url)
@@ -106,7 +113,14 @@ def routing_url(url: str) -> str | None:
 
 
 def decoder_for(exchange: str, url: str | None = None) -> Decoder:
-    """Build a fresh decoder for ``exchange`` (a ccxt id), configured by ``url`` when given."""
+    """Build a fresh decoder for ``exchange`` (a ccxt id), configured by ``url`` when given.
+
+    ``ccxt:<id>`` is the ccxt.pro adapter's frames of exchange ``<id>``.
+    """
+    if exchange.startswith(CCXT_PREFIX):
+        from flushwatch.venues.ccxt.decode import make_decoder
+
+        return make_decoder(exchange)
     package = _PACKAGES.get(exchange)
     if package is None:
         raise UnknownFormatError(
