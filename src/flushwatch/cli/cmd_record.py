@@ -16,17 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from flushwatch.cli.app import JsonOpt, StoreOpt, _run, _store_path
+from flushwatch.connectors.factory import venues_help
 from flushwatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from flushwatch.live.recorder import Recorder, RecordStats
-
-#: Streams recorded when ``--streams`` is not given (USD-M market streams go to /market, C3).
-DEFAULT_STREAMS = {
-    "binanceusdm": "aggTrade,forceOrder,markPrice@1s,bookTicker,depth@100ms",
-    "binancecoinm": "aggTrade,forceOrder,markPrice@1s,bookTicker,depth@100ms",
-    "binance": "trade,bookTicker,depth@100ms",
-}
 
 
 def _split(text: str) -> list[str]:
@@ -34,23 +28,17 @@ def _split(text: str) -> list[str]:
 
 
 def _connector(venue: str, symbols: list[str], streams: list[str], config: Path | None) -> Any:
-    """Build the native connector lazily (it pulls in websockets and httpx)."""
-    try:
-        from flushwatch.connectors.binance import BinanceConnector
-        from flushwatch.connectors.config import load_config
-    except ImportError as exc:
-        raise ConfigError(f"the Binance connector is not available in this install: {exc}") from exc
-    if venue not in DEFAULT_STREAMS:
-        raise ConfigError(f"--venue {venue!r}: record supports {', '.join(DEFAULT_STREAMS)}")
-    conf = None
+    """Build the venue's connector lazily (it pulls in websockets, httpx or ccxt)."""
+    from flushwatch.connectors.factory import build_connector
+
+    section: dict[str, Any] = {}
     if config is not None:
         try:
             raw = tomllib.loads(config.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"--config {config}: {exc}") from exc
-        section = raw.get(venue, raw)  # a [binanceusdm] table, or the whole file
-        conf = load_config(section)
-    return BinanceConnector(venue, symbols, streams, conf)
+        section = raw.get(venue, raw)  # a [binanceusdm] / [bybit] / ["ccxt:x"] table, or all
+    return build_connector(venue, symbols, streams or None, section)
 
 
 async def _record(recorder: Recorder, connector: Any, duration: float | None) -> None:
@@ -104,12 +92,11 @@ def run_record(
     syms = _split(symbols)
     if not syms:
         raise ConfigError("--symbols: give at least one symbol, e.g. BTCUSDT,ETHUSDT")
-    kinds = _split(streams or DEFAULT_STREAMS.get(venue, ""))
-    connector = _connector(venue, syms, kinds, config)
+    connector = _connector(venue, syms, _split(streams or ""), config)
     max_bytes = int(max_disk_mb * 1_000_000) if max_disk_mb else None
     rec_config = RecorderConfig(recordings=recordings, max_bytes=max_bytes)
     store = Store.open(store_root) if store_root is not None else None
-    recorder = Recorder(rec_config, exchange=venue, store=store)
+    recorder = Recorder(rec_config, exchange=connector.exchange, store=store)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_record(recorder, connector, duration))
     stats = recorder.stats
@@ -125,13 +112,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def record(
-        venue: Annotated[str, typer.Option(help="binanceusdm, binance or binancecoinm.")],
-        symbols: Annotated[str, typer.Option(help="Comma-separated, e.g. BTCUSDT,ETHUSDT.")],
+        venue: Annotated[str, typer.Option(help=f"Venue: {venues_help()}.")],
+        symbols: Annotated[
+            str,
+            typer.Option(
+                help="Comma-separated venue symbols, e.g. BTCUSDT,ETHUSDT (OKX BTC-USDT-SWAP; "
+                "ccxt unified for ccxt:<id>, e.g. BTC/USDT:USDT)."
+            ),
+        ],
         streams: Annotated[
             str | None,
             typer.Option(
-                help="Comma-separated stream kinds (default: trades, liquidations, "
-                "mark/funding, quotes, depth)."
+                help="Comma-separated stream kinds in the venue's words (default: trades, "
+                "liquidations, mark/funding/OI, quotes and the order book of the venue)."
             ),
         ] = None,
         store: StoreOpt = None,

@@ -1,0 +1,114 @@
+"""Build a venue's live connector from what a user types: venue, symbols, streams, a TOML table.
+
+One place for ``flushwatch record`` and ``flushwatch watch``, so both accept the same venues:
+
+* native clients (the hot path): ``binanceusdm``, ``binancecoinm``, ``binance`` (spot),
+  ``bybit`` (v5; ``category = "spot"`` in the TOML table for spot) and ``okx`` (v5);
+* ``ccxt:<id>``: any other venue ccxt.pro can watch, through the adapter, labelled as such.
+
+Symbols are the venue's own (``BTCUSDT``, OKX ``BTC-USDT-SWAP``), ccxt unified for the adapter
+(``BTC/USDT:USDT``). The TOML table is the venue's connector configuration (endpoints,
+timeouts, ...); its unknown keys are refused, naming the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from flushwatch.errors import ConfigError
+
+NATIVE = ("binanceusdm", "binancecoinm", "binance", "bybit", "okx")
+CCXT = "ccxt:"
+#: Streams recorded/watched when none are given, per venue.
+DEFAULT_STREAMS: dict[str, tuple[str, ...]] = {
+    # USD-M market streams go to /market and book streams to /public (DOMAIN.md C3)
+    "binanceusdm": ("aggTrade", "forceOrder", "markPrice@1s", "bookTicker", "depth@100ms"),
+    "binancecoinm": ("aggTrade", "forceOrder", "markPrice@1s", "bookTicker", "depth@100ms"),
+    "binance": ("trade", "bookTicker", "depth@100ms"),
+    # tickers carry OI, funding, mark and index; allLiquidation is every liquidation (C1)
+    "bybit": ("tickers", "orderbook.200", "publicTrade", "allLiquidation"),
+    # liquidation-orders is subscribed per instrument type of the symbols
+    "okx": (
+        "books",
+        "trades",
+        "tickers",
+        "funding-rate",
+        "open-interest",
+        "mark-price",
+        "liquidation-orders",
+    ),
+    CCXT: ("trades", "liquidations"),
+}
+
+
+def venues_help() -> str:
+    """The venue names a user can pass, for ``--help``."""
+    return ", ".join(NATIVE) + f", or {CCXT}<ccxt id> (e.g. ccxt:kucoinfutures)"
+
+
+def default_streams(venue: str) -> tuple[str, ...]:
+    """The streams used when the user names none."""
+    return DEFAULT_STREAMS[CCXT if venue.startswith(CCXT) else venue]
+
+
+def build_connector(
+    venue: str,
+    symbols: Sequence[str],
+    streams: Sequence[str] | None = None,
+    section: Mapping[str, Any] | None = None,
+) -> Any:
+    """Return the connector (an async context manager with ``frames()`` and ``exchange``)."""
+    if not symbols:
+        raise ConfigError("give at least one symbol, e.g. BTCUSDT")
+    kinds = tuple(streams) if streams else default_streams(_known(venue))
+    conf = dict(section or {})
+    if venue.startswith("binance"):
+        from flushwatch.connectors.binance import BinanceConnector
+        from flushwatch.connectors.config import load_config
+
+        return BinanceConnector(venue, list(symbols), list(kinds), load_config(conf))
+    if venue == "bybit":
+        from flushwatch.connectors.bybit import BybitConfig, BybitConnector
+
+        cfg = _convert({**conf, "symbols": tuple(symbols), "channels": kinds}, BybitConfig, venue)
+        return BybitConnector(cfg)
+    if venue == "okx":
+        from flushwatch.connectors.okx import OkxConfig, OkxConnector
+
+        liq = "liquidation-orders" in kinds
+        channels = tuple(k for k in kinds if k != "liquidation-orders")
+        types = tuple(dict.fromkeys(_okx_type(s) for s in symbols if _okx_type(s) != "SPOT"))
+        raw = {**conf, "inst_ids": tuple(symbols), "channels": channels}
+        raw.setdefault("liquidation_inst_types", types if liq else ())
+        return OkxConnector(_convert(raw, OkxConfig, venue))
+    from flushwatch.connectors.ccxt_adapter import CcxtConfig, CcxtConnector
+
+    exchange = venue[len(CCXT) :]
+    cfg = _convert(
+        {**conf, "exchange": exchange, "symbols": tuple(symbols), "streams": kinds},
+        CcxtConfig,
+        venue,
+    )
+    return CcxtConnector(cfg)
+
+
+def _known(venue: str) -> str:
+    if venue in NATIVE or (venue.startswith(CCXT) and len(venue) > len(CCXT)):
+        return venue
+    raise ConfigError(f"--venue {venue!r}: use {venues_help()}")
+
+
+def _okx_type(inst_id: str) -> str:
+    """``BTC-USDT`` → SPOT, ``BTC-USDT-SWAP`` → SWAP, ``BTC-USD-250627`` → FUTURES."""
+    parts = inst_id.split("-")
+    return "SPOT" if len(parts) == 2 else "SWAP" if parts[-1] == "SWAP" else "FUTURES"
+
+
+def _convert(raw: dict[str, Any], cls: type[Any], venue: str) -> Any:
+    try:
+        return msgspec.convert(raw, cls)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"[{venue}] connector configuration: {exc}") from exc
