@@ -13,6 +13,12 @@ key levels and the checklist have context at start-up; the view says how much. T
 the nearest key levels with their state, and the checklist reads BTC's and ETH's levels when
 they are watched (``--symbols BTCUSDT --symbols ETHUSDT ...``).
 
+The watched venue's connector also keeps each symbol's order book from ``--book-stream``
+(diff depth, sequence-checked, resynced on a gap); every bar close samples its bid depth
+within 1 % of mid and its spread for the checklist's ``book`` item, and the view shows both
+sides' depth and the spread now. While a book resyncs, or with ``--book-stream none``, they
+are "not available", never an old value.
+
 Rich is imported inside functions so that ``flushwatch --help`` stays light.
 """
 
@@ -40,7 +46,8 @@ if TYPE_CHECKING:
     from flushwatch.analytics.cascade_gain import GainProfile
     from flushwatch.analytics.market import MarketSeries
     from flushwatch.analytics.results import CheckItem
-    from flushwatch.live.state import LiveMonitor, LiveSnapshot
+    from flushwatch.live.bookview import BookSource
+    from flushwatch.live.state import LiveMonitor, LiveParams, LiveSnapshot
     from flushwatch.store import Store
 
 REFRESH_S = 1.0
@@ -71,6 +78,24 @@ def _num(x: float | None, fmt: str = ",.2f") -> str:
 
 def _pct(x: float | None, digits: int = 4) -> str:
     return "—" if x is None else f"{x * 100:+.{digits}f}%"
+
+
+def _book_rows(s: LiveSnapshot) -> list[tuple[str, str]]:
+    """Depth within ±1 % of mid and the spread now, or why they are not available."""
+    spread = "—" if s.spread_bps is None else f"{s.spread_bps:.3g} bps"
+    if s.book_state == "in_sync":
+        depth = f"{_usd(s.depth_bid_1pct)} / {_usd(s.depth_ask_1pct)}"
+        return [("depth ±1% bid / ask", depth), ("spread", spread)]
+    why = {
+        "resyncing": "book resyncing: not available",
+        "quotes": "no book kept: not available",
+        "none": "no book kept: not available",
+    }[s.book_state]
+    if s.book_state == "quotes":
+        spread += " (last quote)"
+    elif s.book_state == "resyncing":
+        spread = "book resyncing: not available"
+    return [("depth ±1% bid / ask", why), ("spread", spread)]
 
 
 def _market_table(s: LiveSnapshot) -> RenderableType:
@@ -104,6 +129,7 @@ def _market_table(s: LiveSnapshot) -> RenderableType:
         (f"liq {w.label}", f"longs {_usd(w.long_usd)}, shorts {_usd(w.short_usd)} ({w.count})")
         for w in s.liq_windows
     ]
+    rows += _book_rows(s)
     rows.append(("bars / flushes", f"{s.bars_closed} closed, {len(s.events)} detected"))
     history = "live only"
     if s.history_bars:
@@ -232,20 +258,33 @@ def render_view(
     return Group(*parts)
 
 
-#: Streams the view needs per venue (no depth: the view shows no book, the recorder does).
+#: Streams the view needs per venue; the watched venue adds ``--book-stream`` for its book.
 WATCH_STREAMS = {
     "binanceusdm": ["aggTrade", "forceOrder", "markPrice@1s"],
     "binancecoinm": ["aggTrade", "forceOrder", "markPrice@1s"],
     "binance": ["trade"],
 }
+#: Binance's diff-depth stream at 100 ms (spot and futures); 0 ms is not on every venue tier.
+BOOK_STREAM = "depth@100ms"
 
 
 def build_connectors(
-    venue: str, symbols: list[str], config: Path | None, *, spot: bool
+    venue: str,
+    symbols: list[str],
+    config: Path | None,
+    *,
+    spot: bool,
+    book_stream: str | None = None,
 ) -> list[tuple[str, Any]]:
-    """The venue's connector, plus Binance spot for spot-vs-perp volume (lazy imports)."""
+    """The venue's connector, plus Binance spot for spot-vs-perp volume (lazy imports).
+
+    ``book_stream`` (a diff-depth stream, e.g. ``depth@100ms``) makes the venue's connector
+    keep a sequence-checked book per symbol; spot volume needs no book.
+    """
     if venue not in WATCH_STREAMS:
         raise ConfigError(f"--venue {venue!r}: watch supports {', '.join(WATCH_STREAMS)}")
+    if book_stream and book_stream.split("@", 1)[0] != "depth":
+        raise ConfigError(f"--book-stream {book_stream!r}: a diff-depth stream (depth@100ms)")
     try:
         module = importlib.import_module("flushwatch.connectors.binance")
         from flushwatch.connectors.config import load_config
@@ -262,8 +301,33 @@ def build_connectors(
     for v in venues:
         section = raw.get(v, raw if v == venue else {})  # a [venue] table, or the whole file
         conf = load_config(section) if section else None
-        out.append((v, module.BinanceConnector(v, symbols, WATCH_STREAMS[v], conf)))
+        streams = WATCH_STREAMS[v] + ([book_stream] if book_stream and v == venue else [])
+        out.append((v, module.BinanceConnector(v, symbols, streams, conf)))
     return out
+
+
+def book_sources(connector: Any) -> dict[str, BookSource]:
+    """The books a connector keeps, by symbol; a connector that keeps none gives none."""
+    from flushwatch.live.bookview import binance_source
+
+    books = getattr(connector, "books", None) or {}
+    return {symbol: binance_source(book) for symbol, book in books.items()}
+
+
+def build_monitor(
+    built: Sequence[tuple[str, Any]], symbols: list[str], params: LiveParams
+) -> LiveMonitor:
+    """The monitor of ``watch``: decoders routed per connector, the venue's books wired in."""
+    from flushwatch.live.state import FeedLiveness, FrameDecoder, LiveMonitor, LiveState
+
+    prefixes: dict[str, str] = {}
+    for v, conn in built:
+        ep = conn.endpoints
+        prefixes.update(dict.fromkeys((ep.public_ws, ep.market_ws, ep.rest), v))
+    states = [LiveState(s, params) for s in symbols]
+    return LiveMonitor(
+        states, FrameDecoder(prefixes), FeedLiveness(), books=book_sources(built[0][1])
+    )
 
 
 def _store_extras(
@@ -454,19 +518,16 @@ async def _watch(
     duration: float | None,
     spot: bool,
     prime_hours: float | None = None,
+    book_stream: str | None = BOOK_STREAM,
 ) -> None:
     from rich.console import Console
 
     from flushwatch.alerts.config import AlertsConfig, load_alerts
-    from flushwatch.live.state import FeedLiveness, FrameDecoder, LiveMonitor, LiveParams, LiveState
+    from flushwatch.live.state import LiveParams
     from flushwatch.store import Store
 
     rules = load_alerts(alerts_path) if alerts_path else AlertsConfig(rules=(), sinks=())
-    built = build_connectors(venue, symbols, config, spot=spot)
-    prefixes: dict[str, str] = {}
-    for v, conn in built:
-        ep = conn.endpoints
-        prefixes.update(dict.fromkeys((ep.public_ws, ep.market_ws, ep.rest), v))
+    built = build_connectors(venue, symbols, config, spot=spot, book_stream=book_stream)
     windows = tuple(sorted({5, 15, 60, *rules.windows_min()}))
     params = LiveParams(liq_windows_min=windows)
     hours = params.history_bars * params.bar_s / 3600 if prime_hours is None else prime_hours
@@ -475,9 +536,7 @@ async def _watch(
     if store_path is not None and hours > 0:  # the ring holds at least what was primed
         ring = max(params.history_bars, -(-int(hours * 3600) // params.bar_s))
         params = LiveParams(liq_windows_min=windows, history_bars=ring)
-    monitor = LiveMonitor(
-        [LiveState(s, params) for s in symbols], FrameDecoder(prefixes), FeedLiveness()
-    )
+    monitor = build_monitor(built, symbols, params)
     silence_s = max(built[0][1].config.expected_interval.values(), default=60.0)
     store = Store.open(store_path, create=False) if store_path is not None else None
     notes: list[str] = []
@@ -535,10 +594,21 @@ def register(app: typer.Typer) -> None:
         spot: Annotated[
             bool, typer.Option("--spot/--no-spot", help="Also stream Binance spot trades.")
         ] = True,
+        book_stream: Annotated[
+            str,
+            typer.Option(
+                "--book-stream",
+                help="Diff-depth stream kept as a sequence-checked book for depth ±1% and "
+                "spread ('none': keep no book; depth is then not available).",
+            ),
+        ] = BOOK_STREAM,
     ) -> None:
         """Watch liquidations, OI, funding, basis and the flush checklist live, with alerts."""
+        book = None if book_stream.lower() in ("", "none") else book_stream
         try:
-            asyncio.run(_watch(venue, symbols, alerts, store, config, duration, spot, prime_hours))
+            asyncio.run(
+                _watch(venue, symbols, alerts, store, config, duration, spot, prime_hours, book)
+            )
         except FlushwatchError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None

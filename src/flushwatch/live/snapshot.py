@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Literal
+
 import msgspec
 
 from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel, RuleResult
@@ -42,8 +45,16 @@ class LiveBar(msgspec.Struct, frozen=True, kw_only=True):
     oi_base: float
     funding: float
     basis: float
+    #: Bid depth within 1 % of mid (quote units) and spread (bps) sampled at the close from
+    #: the connector's sequence-checked book (spread: else the last quote); NaN: no sample.
+    depth_1pct: float = math.nan
+    spread_bps: float = math.nan
     history: bool = False  # primed from the store, not built from live records
 
+
+#: Where a snapshot's book numbers come from: the connector's book in sync, the book resyncing
+#: (nothing shown), the last quote (spread only; no book kept), or nothing.
+BookState = Literal["in_sync", "resyncing", "quotes", "none"]
 
 #: LiveBar fields that become the kernels' float columns.
 COLUMNS = tuple(f for f in LiveBar.__struct_fields__ if f not in ("ts", "history"))
@@ -87,6 +98,11 @@ class LiveSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     #: Closed bars in the ring that were primed from the store, and where they came from.
     history_bars: int = 0
     history_source: str | None = None
+    #: The book now (sampled when the snapshot was taken; None: not available).
+    book_state: BookState = "none"
+    depth_bid_1pct: float | None = None
+    depth_ask_1pct: float | None = None
+    spread_bps: float | None = None
 
     @property
     def history_hours(self) -> float:
@@ -98,4 +114,4 @@ class LiveSnapshot(msgspec.Struct, frozen=True, kw_only=True):
         return next((w for w in self.liq_windows if w.minutes == minutes), None)
 
 
-__all__ = ["COLUMNS", "LiqTotals", "LiveBar", "LiveSnapshot"]
+__all__ = ["COLUMNS", "BookState", "LiqTotals", "LiveBar", "LiveSnapshot"]

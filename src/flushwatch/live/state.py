@@ -6,10 +6,11 @@ totals, and OI / funding / mark / index replace their last value. When a record'
 crosses a bar boundary the open bar is closed into a bounded ring (``history_bars``) and the
 report's kernels run **once** on the ring: :func:`~flushwatch.analytics.flushes.detect_flushes`,
 then, for the latest event, the checklist and the risk box. That costs O(ring × baseline) per
-closed bar, independent of how many messages arrived. The live defaults scale the report's
-hour-based thresholds down to minute bars (a 6-hour baseline instead of a week); key levels
-use the report's :class:`~flushwatch.analytics.levels.LevelParams` unchanged (their look-backs
-are clipped to the ring).
+closed bar, independent of how many messages arrived. The live defaults
+(:mod:`flushwatch.live.params`) scale the report's hour-based thresholds down to minute bars
+(a 6-hour baseline instead of a week); key levels use the report's
+:class:`~flushwatch.analytics.levels.LevelParams` unchanged (their look-backs are clipped to
+the ring).
 
 Key levels: each kernel run also finds the market's key levels (as the report does, as of the
 latest flush) and, for the checklist and the risk box, BTC's and ETH's levels from *their*
@@ -23,87 +24,54 @@ History: :meth:`LiveState.prime` loads closed bars assembled from the store (mar
 context at start-up. Bars between the history and the first live record stay empty (NaN),
 never filled with a stale price.
 
+Order book: a state given a :data:`~flushwatch.live.bookview.BookSource` (the connector's
+sequence-checked book) samples it once per bar close: bid depth within 1 % of mid (the
+report's ``depth_1pct``) and the spread, so the checklist's ``book`` item runs live. The
+sample is NaN while the book resyncs, or when the book has moved more than
+``book_max_lead_s`` past the bar's close (the connector applies diffs as frames arrive, ahead
+of this state by the consumer's queue); a value is never carried over. Without a book the
+spread is the last quote at the close, and depth is not available.
+
 Liquidation totals carry ``lower_bound=True`` once a throttled feed (Binance, DOMAIN.md C1)
 contributed: they are floors, not totals. Stream liveness and frame decoding live in
-:mod:`flushwatch.live.feed` (re-exported here).
+:mod:`flushwatch.live.feed`, routing of frames to states in :mod:`flushwatch.live.monitor`
+(re-exported here, as is :class:`LiveParams`).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
-import msgspec
 import numpy as np
 
-from flushwatch.analytics.checklist import ChecklistParams, post_flush_checklist
+from flushwatch.analytics.checklist import post_flush_checklist
 from flushwatch.analytics.flushes import FlushParams, detect_flushes
-from flushwatch.analytics.levels import LevelParams
 from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel, RuleResult
-from flushwatch.analytics.verdict import VerdictParams, risk_box
-from flushwatch.config import ReportConfig
-from flushwatch.connectors.base import FeedEvent, RawFrame
+from flushwatch.analytics.verdict import risk_box
 from flushwatch.domain.enums import Coverage, Market, PositionSide
-from flushwatch.domain.records import Funding, Liquidation, MarkPrice, OpenInterest, Record, Trade
+from flushwatch.domain.records import (
+    Funding,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    Quote,
+    Record,
+    Trade,
+)
 from flushwatch.domain.symbols import base_asset
 from flushwatch.errors import ConfigError
+from flushwatch.live.bookview import BookSample, BookSource, bar_values, sample, spread_bps
 from flushwatch.live.feed import FeedLiveness, FrameDecoder, StaleStream
 from flushwatch.live.levels_live import REFERENCE_ASSETS, levels_for, reference_levels
-from flushwatch.live.snapshot import COLUMNS, LiqTotals, LiveBar, LiveSnapshot
+from flushwatch.live.monitor import LiveMonitor
+from flushwatch.live.params import LiveParams
+from flushwatch.live.snapshot import COLUMNS, BookState, LiqTotals, LiveBar, LiveSnapshot
 
 NS = 1_000_000_000
 HOUR_NS = 3600 * NS
 Detector = Callable[[MarketSeries, FlushParams], list[FlushEvent]]
-
-
-class LiveParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Bar size, ring length, rolling windows and the kernels' live thresholds."""
-
-    bar_s: int = 60
-    history_bars: int = 480  # 8 h of minute bars: the detector's baseline plus margin
-    liq_windows_min: tuple[int, ...] = (5, 15, 60)
-    volume_window_min: int = 15
-    recent_liqs: int = 20
-    flush: FlushParams = FlushParams(
-        baseline_hours=6.0,
-        min_history_hours=1.0,
-        merge_gap_hours=0.05,
-        oi_settle_hours=0.25,
-        oi_max_age_hours=0.5,
-    )
-    checklist: ChecklistParams = ChecklistParams(
-        window_hours=1.0,
-        min_window_hours=0.25,
-        pre_hours=1.0,
-        oi_fast_hours=0.5,
-        funding_tail_hours=0.25,
-        book_tail_hours=0.25,
-    )
-    verdict: VerdictParams = VerdictParams(
-        oi_reload_hours=1.0, prior_high_hours=1.0, price_window_hours=1.0
-    )
-    levels: LevelParams = LevelParams()  # the report's: look-backs clip to the ring
-
-    def __post_init__(self) -> None:
-        """Reject a ``round_major_pct`` that differs by section, as ReportConfig does."""
-        self.report_config()
-
-    def report_config(self) -> ReportConfig:
-        """The report configuration whose kernels' thresholds these are (for offline runs)."""
-        return ReportConfig(
-            flush=self.flush, levels=self.levels, checklist=self.checklist, verdict=self.verdict
-        )
-
-    @classmethod
-    def from_report(cls, cfg: ReportConfig, **fields: object) -> LiveParams:
-        """Live parameters running the report's thresholds unchanged (``fields``: bar size...)."""
-        kernels = {"flush": cfg.flush, "levels": cfg.levels}
-        kernels |= {"checklist": cfg.checklist, "verdict": cfg.verdict}
-        try:
-            return msgspec.convert({**fields, **kernels}, cls, from_attributes=True)
-        except msgspec.ValidationError as exc:
-            raise ConfigError(f"live parameters: {exc}") from exc
 
 
 class _Window:
@@ -165,6 +133,7 @@ class LiveState:
         *,
         spot_symbol: str | None = None,
         detector: Detector = detect_flushes,
+        book: BookSource | None = None,
     ) -> None:
         self.symbol = symbol
         self.spot_symbol = spot_symbol or symbol
@@ -182,6 +151,9 @@ class LiveState:
             ("price", "spot", "mark", "index", "funding", "oi_base", "oi_quote"), None
         )
         self.next_funding_ts: int | None = None
+        #: The connector's book of this symbol (None: no book kept; depth not available).
+        self.book = book
+        self._quote: tuple[int, float, float] | None = None  # last quote: ts, bid, ask
         self.events: list[FlushEvent] = []
         self.checklist: list[CheckItem] = []
         self.risk: list[RuleResult] = []
@@ -239,6 +211,8 @@ class LiveState:
         elif isinstance(rec, MarkPrice) and perp:
             self.last["mark"] = rec.mark_price or self.last["mark"]
             self.last["index"] = rec.index_price or self.last["index"]
+        elif isinstance(rec, Quote) and perp:
+            self._quote = (rec.ts_event, rec.bid_price, rec.ask_price)
         elif isinstance(rec, Funding) and perp:
             self.last["funding"] = rec.rate
             self.next_funding_ts = rec.next_funding_ts
@@ -280,8 +254,9 @@ class LiveState:
         # After a long silence at most one ring of empty bars is materialised.
         floor = target - self.p.history_bars * self._bar_ns
         acc = self._acc
+        book = self._book_sample()  # one sample for every bar closed now
         while acc.start < target:
-            self._close(acc)
+            self._close(acc, book)
             acc = _Acc(max(acc.start + self._bar_ns, floor), acc.close, acc.spot_close)
         self._acc = acc
         self._due = True
@@ -358,11 +333,23 @@ class LiveState:
         self.history_bars += bar.history
         self._version += 1
 
-    def _close(self, a: _Acc) -> None:
+    def _book_sample(self) -> BookSample | None:
+        """The book now (None while it resyncs); without a book, the last quote's spread."""
+        if self.book is not None:
+            return sample(self.book())
+        if self._quote is None:
+            return None
+        ts, bid, ask = self._quote
+        nan, spread = float("nan"), _nan(spread_bps(bid, ask))
+        return BookSample(depth_bid=nan, depth_ask=nan, spread_bps=spread, ts=ts)
+
+    def _close(self, a: _Acc, book: BookSample | None = None) -> None:
         last = self.last
         index = last["index"] or last["spot"]
         mark = last["mark"] or last["price"]
         basis = mark / index - 1.0 if mark and index else None
+        lead = int(self.p.book_max_lead_s * NS)
+        depth, spread = bar_values(book, a.start + self._bar_ns, self._now, lead)
         self._append(
             LiveBar(
                 ts=a.start,
@@ -379,6 +366,8 @@ class LiveState:
                 oi_base=_nan(last["oi_base"]),
                 funding=_nan(last["funding"]),
                 basis=_nan(basis),
+                depth_1pct=depth,
+                spread_bps=spread,
             )
         )
 
@@ -401,6 +390,8 @@ class LiveState:
         sources = {"live": "flushwatch live state"}
         if self.history_source is not None:
             sources["history"] = self.history_source
+        if opt("depth_1pct") is not None:
+            sources["depth_1pct"] = "bid depth within 1% of mid at each bar close"
         return MarketSeries(
             asset=self.symbol,
             sources=sources,
@@ -422,6 +413,8 @@ class LiveState:
             spot_close=opt("spot_close"),
             spot_volume_quote=cols["spot_volume_quote"] if opt("spot_close") is not None else None,
             basis=opt("basis"),
+            depth_1pct=opt("depth_1pct"),
+            spread_bps=opt("spread_bps"),
         )
 
     def _run_kernels(self) -> None:
@@ -465,6 +458,15 @@ class LiveState:
         close = self.bars[-1].close if self.bars else float("nan")
         return close if np.isfinite(close) else None
 
+    def _book_now(self) -> tuple[BookState, BookSample | None]:
+        """The book as the view shows it now: one sample, or the last quote's spread."""
+        if self.book is not None:
+            now = sample(self.book())
+            return ("in_sync" if now is not None else "resyncing"), now
+        if self._quote is not None:
+            return "quotes", self._book_sample()
+        return "none", None
+
     def snapshot(
         self, stale: list[StaleStream] | None = None, decode_errors: int = 0
     ) -> LiveSnapshot:
@@ -489,6 +491,11 @@ class LiveState:
             basis = mark / index - 1.0
         elif last["price"] and last["spot"]:
             basis = last["price"] / last["spot"] - 1.0
+        book_state, book = self._book_now()
+
+        def finite(x: float | None) -> float | None:
+            return x if x is not None and np.isfinite(x) else None
+
         return LiveSnapshot(
             symbol=self.symbol,
             ts=self._now,
@@ -520,65 +527,11 @@ class LiveState:
             bar_s=self.p.bar_s,
             history_bars=self.history_bars,
             history_source=self.history_source,
+            book_state=book_state,
+            depth_bid_1pct=finite(book.depth_bid) if book else None,
+            depth_ask_1pct=finite(book.depth_ask) if book else None,
+            spread_bps=finite(book.spread_bps) if book else None,
         )
-
-
-class LiveMonitor:
-    """Routes a connector's frames and events to per-symbol states and the liveness tracker.
-
-    The first watched market of each reference asset (BTC, ETH) becomes every state's
-    reference, so all checklists read the same BTC and ETH levels; an unwatched reference is
-    absent (its checklist items say "not available"). Bars close on one event clock: after
-    each batch of records every state is aligned to the latest event time, then the kernels
-    that are due run.
-    """
-
-    def __init__(
-        self,
-        states: Iterable[LiveState],
-        decoder: FrameDecoder | None = None,
-        liveness: FeedLiveness | None = None,
-    ) -> None:
-        self.states = {s.symbol: s for s in states}
-        self.decoder = decoder or FrameDecoder()
-        self.liveness = liveness or FeedLiveness()
-        self.feed_events: deque[FeedEvent] = deque(maxlen=20)
-        refs: dict[str, LiveState] = {}
-        for s in self.states.values():
-            if s.asset in REFERENCE_ASSETS:
-                refs.setdefault(s.asset, s)
-        for s in self.states.values():
-            s.references = dict(refs)
-            s.deferred = True
-
-    def on_records(self, records: Sequence[Record]) -> None:
-        """Apply decoded records to every state, align their bars, run the due kernels."""
-        for state in self.states.values():
-            state.on_records(records)
-        if records:
-            now = max(s.now for s in self.states.values())
-            for state in self.states.values():
-                state.align(now)
-        self.run_pending()
-
-    def run_pending(self) -> None:
-        """Run every state's due kernels (after all rings are closed to the same bar)."""
-        for state in self.states.values():
-            state.run_pending()
-
-    def on_item(self, item: RawFrame | FeedEvent) -> None:
-        """Apply one item from :meth:`Connector.frames`."""
-        if isinstance(item, FeedEvent):
-            self.feed_events.append(item)
-            self.liveness.on_event(item)
-            return
-        self.liveness.on_frame(item.url, item.ts_recv)
-        self.on_records(self.decoder.decode(item))
-
-    def snapshots(self, now: int) -> list[LiveSnapshot]:
-        """Snapshots of every market, with the stale episodes open at ``now`` (ns, local)."""
-        stale = self.liveness.check(now)
-        return [s.snapshot(stale, self.decoder.errors) for s in self.states.values()]
 
 
 __all__ = [
