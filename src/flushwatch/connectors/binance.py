@@ -4,9 +4,12 @@ Streams are routed per DOMAIN.md C3: on USDⓈ-M, ``/market``-tier streams (aggT
 markPrice, forceOrder, kline) go to ``Endpoints.market_ws`` and book streams (depth,
 bookTicker, trade) to ``Endpoints.public_ws``; one reconnecting session per base. Every frame
 is yielded as received (:class:`RawFrame`), and so is every REST body (``http=True``): depth
-snapshots and, on USDⓈ-M/COIN-M, open interest polled every ``oi_interval`` seconds (Binance
-streams no OI, DOMAIN.md C10), so a recording of the output re-imports into exactly what a
-consumer decoded live. Decoding is left to :func:`flushwatch.venues.registry.decoder_for`.
+snapshots, on USDⓈ-M/COIN-M open interest polled every ``oi_interval`` seconds (Binance
+streams no OI, DOMAIN.md C10) and, if configured, exchangeInfo once at start (contract terms
+the decoder learns), so a recording of the output re-imports into exactly what a consumer
+decoded live. REST goes through ccxt (:mod:`flushwatch.connectors.rest_ccxt`, issue 6), the
+streams through flushwatch's own sessions. Decoding is left to
+:func:`flushwatch.venues.registry.decoder_for`.
 """
 
 from __future__ import annotations
@@ -19,37 +22,22 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
 
-import httpx
 import msgspec
 
 from flushwatch.connectors.base import Capability, FeedEvent, RawFrame
 from flushwatch.connectors.book import OrderBook
 from flushwatch.connectors.channel import Channel
 from flushwatch.connectors.config import DEFAULT_ENDPOINTS, ConnectorConfig, Endpoints
-from flushwatch.connectors.retry import retry_after, retrying
+from flushwatch.connectors.rest_ccxt import APIS, CcxtRest, Params
+from flushwatch.connectors.retry import retrying
 from flushwatch.connectors.session import WsSession
-from flushwatch.errors import (
-    BadSymbol,
-    ConfigError,
-    ExchangeUnavailable,
-    PermanentError,
-    RateLimited,
-    TransientError,
-)
+from flushwatch.errors import ConfigError, RateLimited, TransientError
 from flushwatch.venues.binance.symbols import infer_terms
 from flushwatch.venues.binance.wire import DepthSnapshot, DepthUpdate
 
 _STREAM = re.compile(r'^\{"stream":"([^"]+)"')
 _MARKET_TIER = ("aggTrade", "markPrice", "forceOrder", "kline", "continuousKline")
-_DEPTH_PATH = {
-    "binance": "/api/v3/depth",
-    "binanceusdm": "/fapi/v1/depth",
-    "binancecoinm": "/dapi/v1/depth",
-}
-_OI_PATH = {
-    "binanceusdm": "/fapi/v1/openInterest",
-    "binancecoinm": "/dapi/v1/openInterest",
-}
+_HAS_OI = ("binanceusdm", "binancecoinm")
 _CAPS = {
     "binance": frozenset(
         {Capability.TRADES, Capability.BOOK, Capability.QUOTES, Capability.KLINES}
@@ -88,22 +76,6 @@ def _is_depth_diff(stream: str) -> bool:
     return tail == "depth" or tail.startswith("depth@")
 
 
-def check_response(response: httpx.Response) -> None:
-    """Map a Binance REST error response onto the ConnectorError tree."""
-    status = response.status_code
-    if status < 400:
-        return
-    text = response.text[:200]
-    if status in (418, 429):
-        after = retry_after(response.headers.get("Retry-After"))
-        raise RateLimited(f"{response.url}: HTTP {status} {text}", retry_after=after)
-    if status >= 500:
-        raise ExchangeUnavailable(f"{response.url}: HTTP {status}")
-    if '"code":-1121' in text:
-        raise BadSymbol(f"{response.url}: {text}")
-    raise PermanentError(f"{response.url}: HTTP {status} {text}")
-
-
 class BinanceConnector:
     """Stream Binance market data as raw frames and feed events; keep depth books in sync."""
 
@@ -116,8 +88,8 @@ class BinanceConnector:
         *,
         seed: int | None = None,
     ) -> None:
-        if exchange not in _DEPTH_PATH:
-            raise ConfigError(f"not a Binance exchange id: {exchange!r} ({', '.join(_DEPTH_PATH)})")
+        if exchange not in _CAPS:
+            raise ConfigError(f"not a Binance exchange id: {exchange!r} ({', '.join(_CAPS)})")
         self.exchange = exchange
         self.capabilities = _CAPS[exchange]
         self.config = config or ConnectorConfig()
@@ -140,7 +112,7 @@ class BinanceConnector:
         self._snapshot = msgspec.json.Decoder(DepthSnapshot, strict=False)
         self.sessions: list[WsSession] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._client: httpx.AsyncClient | None = None
+        self._rest: CcxtRest | None = None
         self._failure: BaseException | None = None
 
     # -- routing ---------------------------------------------------------------------------
@@ -159,8 +131,14 @@ class BinanceConnector:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> BinanceConnector:
-        """Open one session per path tier and start the snapshot workers."""
-        self._client = httpx.AsyncClient(trust_env=False, timeout=self.config.open_timeout)
+        """Fetch exchangeInfo if configured, open one session per path tier, start REST workers."""
+        self._rest = CcxtRest(self.exchange, self.endpoints.rest, timeout=self.config.open_timeout)
+        if self.config.exchange_info:
+            try:  # before any stream, so a recording teaches the decoder its terms first
+                await self._fetch("exchangeInfo", {})
+            except BaseException:
+                await self._rest.aclose()
+                raise
         intervals = self.config.expected_interval
         for url, streams in self.routes().items():
             request = {"method": "SUBSCRIBE", "params": streams, "id": 1}
@@ -181,7 +159,7 @@ class BinanceConnector:
         for symbol in self.books:
             self._spawn(self._snapshots(symbol))
         interval = self.config.oi_interval
-        if self.exchange in _OI_PATH and interval is not None:
+        if self.exchange in _HAS_OI and interval is not None:
             for i, symbol in enumerate(self.symbols):  # spread over the interval, not a burst
                 self._spawn(self._open_interest(symbol, i * interval / len(self.symbols)))
         return self
@@ -202,14 +180,14 @@ class BinanceConnector:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Close every connection and the HTTP client."""
+        """Close every connection and ccxt's HTTP session."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._client is not None:
-            await self._client.aclose()
+        if self._rest is not None:
+            await self._rest.aclose()
         self._channel.close()
 
     async def frames(self) -> AsyncIterator[RawFrame | FeedEvent]:
@@ -277,23 +255,11 @@ class BinanceConnector:
         """Fetch a REST snapshot whenever the book asks for one; yield its body as a frame."""
         want = self._want[symbol]
         book = self.books[symbol]
-        url = (
-            f"{self.endpoints.rest.rstrip('/')}{_DEPTH_PATH[self.exchange]}"
-            f"?symbol={symbol}&limit={self.config.snapshot_limit}"
-        )
+        params: Params = {"symbol": symbol, "limit": self.config.snapshot_limit}
         while True:
             await want.wait()
             want.clear()
-            body = await retrying(
-                lambda: self._get(url),
-                on=should_retry,
-                backoff=self.config.backoff,
-                rng=self._rng,
-                channel=self._channel,
-                what=url,
-            )
-            frame = RawFrame(ts_recv=time.time_ns(), url=url, data=body, http=True)
-            await self._channel.put(frame, url)
+            url, body = await self._fetch("depth", params)
             self._pending.discard(symbol)
             if book.on_snapshot(self._snapshot.decode(body)) == "too_old":
                 self._channel.put_event(self._event("resync", url, "snapshot too old; again"))
@@ -305,29 +271,29 @@ class BinanceConnector:
         The next poll starts ``oi_interval`` after the previous body arrived, so answered polls
         are never closer than the interval (a 429/418 is retried after its ``Retry-After``).
         """
-        url = f"{self.endpoints.rest.rstrip('/')}{_OI_PATH[self.exchange]}?symbol={symbol}"
         interval = self.config.oi_interval
         assert interval is not None
         await asyncio.sleep(delay)
         while True:
-            body = await retrying(
-                lambda: self._get(url),
-                on=should_retry,
-                backoff=self.config.backoff,
-                rng=self._rng,
-                channel=self._channel,
-                what=url,
-            )
-            await self._channel.put(
-                RawFrame(ts_recv=time.time_ns(), url=url, data=body, http=True), url
-            )
+            await self._fetch("openInterest", {"symbol": symbol})
             await asyncio.sleep(interval)
 
-    async def _get(self, url: str) -> str:
-        assert self._client is not None
-        try:
-            response = await self._client.get(url)
-        except httpx.TransportError as exc:
-            raise ExchangeUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
-        check_response(response)
-        return response.text
+    async def _fetch(self, endpoint: str, params: Params) -> tuple[str, str]:
+        """GET one endpoint through ccxt, retrying per :func:`should_retry`; yield the body.
+
+        The frame carries the URL ccxt requested and the body exactly as received.
+        """
+        rest = self._rest
+        assert rest is not None
+        path = f"{APIS[self.exchange].prefix}/{endpoint}"
+        url, body = await retrying(
+            lambda: rest.get(path, params),
+            on=should_retry,
+            backoff=self.config.backoff,
+            rng=self._rng,
+            channel=self._channel,
+            what=rest.url_for(path, params),
+        )
+        frame = RawFrame(ts_recv=time.time_ns(), url=url, data=body, http=True)
+        await self._channel.put(frame, url)
+        return url, body

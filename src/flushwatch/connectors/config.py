@@ -25,7 +25,7 @@ class Endpoints(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     public_ws: str
     #: Websocket base of the other market streams (aggTrade, markPrice, forceOrder, kline).
     market_ws: str
-    #: REST base (depth snapshots, open-interest polls).
+    #: REST base (depth snapshots, open-interest polls, exchangeInfo); ccxt calls only this.
     rest: str
 
 
@@ -88,6 +88,10 @@ class ConnectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
             "kline": 10.0,
         }
     )
+    #: Fetch and record the venue's exchangeInfo once at start, before any stream, so a
+    #: recording carries the contract terms its decoder learns. Off by default, so the REST
+    #: frames stay the depth and open-interest bodies alone unless asked for.
+    exchange_info: bool = False
     #: Depth levels asked for in REST snapshots.
     snapshot_limit: PositiveInt = 1000
     #: Seconds between open-interest polls per symbol on USDⓈ-M/COIN-M (None: no polling).

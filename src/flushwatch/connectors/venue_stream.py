@@ -2,8 +2,9 @@
 
 Split out of :mod:`flushwatch.connectors.session` because it is the layer the Bybit and OKX
 connectors share on top of the generic :class:`~.session.WsSession`: :class:`VenueStream`
-fetches a venue's reference REST documents once, then runs the session with the wire's
-subscribe requests, keep-alive and ``inspect``; :class:`SessionConfig` is its timing.
+fetches a venue's reference REST documents once (through ccxt, :mod:`.rest_ccxt`; each body
+recorded verbatim), then runs the session with the wire's subscribe requests, keep-alive and
+``inspect``; :class:`SessionConfig` is its timing.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import Protocol, Self
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import msgspec
 
 from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.connectors.channel import Channel
 from flushwatch.connectors.config import Backoff, ConnectorConfig
-from flushwatch.connectors.retry import ShouldRetry, retry_after, retrying, venue_should_retry
+from flushwatch.connectors.rest_ccxt import CcxtRest
+from flushwatch.connectors.retry import ShouldRetry, retrying, venue_should_retry
 from flushwatch.connectors.session import WsSession
-from flushwatch.errors import ExchangeUnavailable, PermanentError, RateLimited
 
 
 class SessionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -140,38 +141,29 @@ class VenueStream:
             raise self._failure
 
     async def _run(self) -> None:
-        if self.rest_urls:
-            timeout = self.config.open_timeout
-            async with httpx.AsyncClient(trust_env=False, timeout=timeout) as client:
-                for url in self.rest_urls:
-                    body = await retrying(
-                        functools.partial(_get, client, url),
-                        on=self.should_retry,
-                        backoff=self.session.config.backoff,
-                        rng=self.rng,
-                        channel=self.channel,
-                        what=url,
-                    )
-                    frame = RawFrame(ts_recv=time.time_ns(), url=url, data=body, http=True)
-                    await self.channel.put(frame, url)
+        clients: dict[str, CcxtRest] = {}
+        try:
+            for url in self.rest_urls:
+                parts = urlsplit(url)
+                base = f"{parts.scheme}://{parts.netloc}"
+                if base not in clients:
+                    timeout = self.config.open_timeout
+                    clients[base] = CcxtRest(self.wire.exchange, base, timeout=timeout)
+                rest, params = clients[base], dict(parse_qsl(parts.query))
+                got, body = await retrying(
+                    functools.partial(rest.get, parts.path, params),
+                    on=self.should_retry,
+                    backoff=self.session.config.backoff,
+                    rng=self.rng,
+                    channel=self.channel,
+                    what=url,
+                )
+                frame = RawFrame(ts_recv=time.time_ns(), url=got, data=body, http=True)
+                await self.channel.put(frame, got)
+        finally:
+            for rest in clients.values():
+                await rest.aclose()
         await self.session.run()
-
-
-async def _get(client: httpx.AsyncClient, url: str) -> str:
-    """GET ``url``, mapping failures onto the ConnectorError tree."""
-    try:
-        response = await client.get(url)
-    except httpx.TransportError as exc:
-        raise ExchangeUnavailable(f"GET {url}: {type(exc).__name__}: {exc}") from exc
-    status = response.status_code
-    if status in (418, 429):
-        after = retry_after(response.headers.get("Retry-After"))
-        raise RateLimited(f"GET {url}: HTTP {status}", retry_after=after)
-    if status >= 500:
-        raise ExchangeUnavailable(f"GET {url}: HTTP {status}")
-    if status >= 400:
-        raise PermanentError(f"GET {url}: HTTP {status} {response.text[:200]}")
-    return response.text
 
 
 class StreamConnector:

@@ -16,7 +16,13 @@ a clean offline import of the same file. It speaks Binance's wire protocol:
 * HTTP ``GET /fapi/v1/openInterest`` and ``/dapi/v1/openInterest``: CONSTRUCTED values (no
   recording holds open interest) in the documented layout, a deterministic sequence per symbol
   (:func:`~flushwatch.testing.loopback_replay.open_interest_body`) stamped with the replay's
-  clock (the event time of the last frame sent), so they sit in the recording's timeline.
+  clock (the event time of the last frame sent), so they sit in the recording's timeline;
+* HTTP ``GET /fapi/v1/exchangeInfo`` (and the spot/COIN-M ones) when given ``exchange_info``:
+  a REAL recorded body (:func:`~flushwatch.testing.loopback_replay.recorded_exchange_info`,
+  from another day than the replay), served as recorded.
+
+Every HTTP request target (path and query) is logged in ``http_log``, so a test can check
+that a client asked for nothing it was not told to.
 
 The replay is a broadcast in recording order, as fast as the client reads. Frames of a stream
 listed in ``require`` wait until some connection is subscribed to it (so a test can
@@ -31,7 +37,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
@@ -51,17 +57,27 @@ from flushwatch.testing.loopback_replay import (
     mark_price_frame,
     open_interest_body,
     raw_payload,
+    recorded_exchange_info,
     schedule,
     stream_of,
 )
 
-__all__ = ["Faults", "LoopbackExchange", "Recording", "force_order_frame", "stream_tier"]
+__all__ = [
+    "Faults",
+    "LoopbackExchange",
+    "Recording",
+    "force_order_frame",
+    "recorded_exchange_info",
+    "stream_tier",
+]
 
 _MARKET_TIER = re.compile(r"@(aggTrade|markPrice|forceOrder|kline|continuousKline)|^!(force|mark)")
 _PRICE = re.compile(r'"p":"([^"]+)"')
 _EVENT_MS = re.compile(r'"E":(\d+)')
 _DEPTH_PATHS = ("/fapi/v1/depth", "/api/v3/depth", "/dapi/v1/depth")
 _OI_PATHS = {"/fapi/v1/openInterest": "fapi", "/dapi/v1/openInterest": "dapi"}
+#: Body of a constructed outage answer: error -1001's text from Binance's error-code list.
+_OUTAGE = '{"code":-1001,"msg":"Internal error; unable to process your request. Please try again."}'
 
 
 def stream_tier(stream: str) -> str:
@@ -98,8 +114,11 @@ class LoopbackExchange:
         tiered: bool = True,
         ping_interval: float | None = 20.0,
         mark_every: float | None = None,
+        exchange_info: Mapping[str, str] | None = None,
     ) -> None:
         self.recording = recording
+        #: Request path (``/fapi/v1/exchangeInfo``) → recorded body to answer it with.
+        self.exchange_info = dict(exchange_info or {})
         self.faults = faults or Faults()
         self.require = frozenset(require)
         self.tiered = tiered
@@ -116,6 +135,8 @@ class LoopbackExchange:
         self.oi_requests: list[float] = []
         #: Every open-interest body answered, in order.
         self.oi_served: list[str] = []
+        #: Every HTTP request target (path and query), in arrival order.
+        self.http_log: list[str] = []
         self.done = asyncio.Event()
         self._conns: list[_Conn] = []
         self._changed = asyncio.Event()
@@ -322,17 +343,24 @@ class LoopbackExchange:
     def _http(self, ws: ServerConnection, request: Request) -> Response | None:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
+        self.http_log.append(request.path)
         parts = urlsplit(request.path)
         query = parse_qs(parts.query)
         symbol = (query.get("symbol") or [""])[0].upper()
         api = _OI_PATHS.get(parts.path)
         if api is not None:
             return self._open_interest(ws, api, symbol)
+        info = self.exchange_info.get(parts.path)
+        if info is not None:
+            return _json(ws, 200, info)
         if parts.path not in _DEPTH_PATHS:
             return _json(ws, 404, '{"code":-1,"msg":"not found"}')
         self.snapshot_requests.append(time.monotonic())
-        if len(self.snapshot_requests) <= self.faults.limit_snapshots:
+        asked = len(self.snapshot_requests)
+        if asked <= self.faults.limit_snapshots:
             return self._limited(ws)
+        if asked <= self.faults.limit_snapshots + self.faults.fail_snapshots:
+            return _json(ws, self.faults.fail_status, _OUTAGE)
         limit = int((query.get("limit") or ["1000"])[0])
         book = self._books.get(symbol)
         if book is None:

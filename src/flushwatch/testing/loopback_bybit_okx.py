@@ -89,6 +89,8 @@ class LoopbackVenue:
         self.faults = faults or Faults()
         self.paths: dict[str, _Path] = {}
         self.http: list[tuple[str, str]] = []
+        #: Every HTTP request target (path and query), in arrival order.
+        self.requests: list[str] = []
         self.connections = 0
         self.sent = 0
         self.pings = 0
@@ -146,6 +148,7 @@ class LoopbackVenue:
     def _rest(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
+        self.requests.append(request.path)
         asked = urlsplit(request.path)
         params = set(parse_qsl(asked.query))
         for url, body in self.http:

@@ -13,10 +13,11 @@ import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 
-from flushwatch.testing.recorded import ws_lines
+from flushwatch.testing.recorded import cryptofeed_frames, ws_lines
 
 _STREAM = re.compile(r'^\{"stream":"([^"]+)"')
 _SIDES = ("bids", "asks")
@@ -47,6 +48,9 @@ class Faults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     limit_open_interest: int = 0
     limit_status: int = 429
     retry_after: float = 1.0
+    #: Then answer the next K snapshot requests with ``fail_status`` (an outage; no Retry-After).
+    fail_snapshots: int = 0
+    fail_status: int = 503
     #: Streams that are acknowledged and then never served.
     silent: frozenset[str] = frozenset()
     #: Slow consumer: close a connection whose send waits longer than this (seconds).
@@ -98,6 +102,19 @@ def load_recording(*paths: Path) -> Recording:
             pending.clear()
             frames.append((stream, text))
     return Recording(frames=frames, snapshots=snapshots)
+
+
+def recorded_exchange_info(path: Path) -> dict[str, str]:
+    """Return the REAL exchangeInfo bodies of a cryptofeed recording, by request path.
+
+    The cryptofeed recordings (``BINANCE``, ``BINANCE_FUTURES``, ``BINANCE_DELIVERY``) each
+    start with the venue's exchangeInfo as received, e.g. ``{"/fapi/v1/exchangeInfo": body}``.
+    """
+    return {
+        urlsplit(frame.url).path: frame.data
+        for frame in cryptofeed_frames(path)
+        if frame.kind == "http" and urlsplit(frame.url).path.endswith("/exchangeInfo")
+    }
 
 
 def is_depth_diff(stream: str) -> bool:
