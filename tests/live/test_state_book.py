@@ -26,7 +26,8 @@ from flushwatch.alerts.config import AlertsConfig
 from flushwatch.analytics.depth import Book, curve_from_book, rebuild_book
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import CheckItem
-from flushwatch.cli.cmd_watch import build_connectors, build_monitor, run_watch
+from flushwatch.cli.cmd_watch import build_monitor, run_watch
+from flushwatch.cli.watch_venues import build_connectors
 from flushwatch.connectors.book import OrderBook
 from flushwatch.connectors.okx import OkxConfig, OkxWire
 from flushwatch.domain.enums import Coverage, Market, PositionSide, Side

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
     from flushwatch.analytics.cascade_gain import GainProfile
     from flushwatch.analytics.market import MarketSeries
     from flushwatch.analytics.results import CheckItem
-    from flushwatch.live.bookview import BookSource
     from flushwatch.live.state import LiveMonitor, LiveParams, LiveSnapshot
     from flushwatch.store import Store
 
@@ -258,76 +256,32 @@ def render_view(
     return Group(*parts)
 
 
-#: Streams the view needs per venue; the watched venue adds ``--book-stream`` for its book.
-WATCH_STREAMS = {
-    "binanceusdm": ["aggTrade", "forceOrder", "markPrice@1s"],
-    "binancecoinm": ["aggTrade", "forceOrder", "markPrice@1s"],
-    "binance": ["trade"],
-}
-#: Binance's diff-depth stream at 100 ms (spot and futures); 0 ms is not on every venue tier.
-BOOK_STREAM = "depth@100ms"
-
-
-def build_connectors(
-    venue: str,
-    symbols: list[str],
-    config: Path | None,
-    *,
-    spot: bool,
-    book_stream: str | None = None,
-) -> list[tuple[str, Any]]:
-    """The venue's connector, plus Binance spot for spot-vs-perp volume (lazy imports).
-
-    ``book_stream`` (a diff-depth stream, e.g. ``depth@100ms``) makes the venue's connector
-    keep a sequence-checked book per symbol; spot volume needs no book.
-    """
-    if venue not in WATCH_STREAMS:
-        raise ConfigError(f"--venue {venue!r}: watch supports {', '.join(WATCH_STREAMS)}")
-    if book_stream and book_stream.split("@", 1)[0] != "depth":
-        raise ConfigError(f"--book-stream {book_stream!r}: a diff-depth stream (depth@100ms)")
-    try:
-        module = importlib.import_module("flushwatch.connectors.binance")
-        from flushwatch.connectors.config import load_config
-    except ImportError as exc:
-        raise ConfigError(f"the Binance connector is not available: {exc}") from None
-    raw: dict[str, Any] = {}
-    if config is not None:
-        try:
-            raw = msgspec.toml.decode(config.read_bytes())
-        except (OSError, msgspec.DecodeError) as exc:
-            raise ConfigError(f"--config {config}: {exc}") from None
-    venues = [venue] + (["binance"] if spot and venue != "binance" else [])
-    out = []
-    for v in venues:
-        section = raw.get(v, raw if v == venue else {})  # a [venue] table, or the whole file
-        conf = load_config(section) if section else None
-        streams = WATCH_STREAMS[v] + ([book_stream] if book_stream and v == venue else [])
-        out.append((v, module.BinanceConnector(v, symbols, streams, conf)))
-    return out
-
-
-def book_sources(connector: Any) -> dict[str, BookSource]:
-    """The books a connector keeps, by symbol; a connector that keeps none gives none."""
-    from flushwatch.live.bookview import binance_source
-
-    books = getattr(connector, "books", None) or {}
-    return {symbol: binance_source(book) for symbol, book in books.items()}
-
-
 def build_monitor(
     built: Sequence[tuple[str, Any]], symbols: list[str], params: LiveParams
 ) -> LiveMonitor:
     """The monitor of ``watch``: decoders routed per connector, the venue's books wired in."""
+    from flushwatch.cli.watch_venues import book_sources, spot_symbol, url_prefixes
     from flushwatch.live.state import FeedLiveness, FrameDecoder, LiveMonitor, LiveState
 
+    venue, main = built[0]
     prefixes: dict[str, str] = {}
     for v, conn in built:
-        ep = conn.endpoints
-        prefixes.update(dict.fromkeys((ep.public_ws, ep.market_ws, ep.rest), v))
-    states = [LiveState(s, params) for s in symbols]
-    return LiveMonitor(
-        states, FrameDecoder(prefixes), FeedLiveness(), books=book_sources(built[0][1])
-    )
+        prefixes.update(url_prefixes(v, conn))
+    states = [LiveState(s, params, spot_symbol=spot_symbol(venue, s)) for s in symbols]
+    decoder = FrameDecoder(prefixes)
+
+    def okx_size(inst: str) -> float | None:
+        """OKX contract value from the instruments body the decoder learned (None: unknown)."""
+        from flushwatch.venues.okx.decode import OkxDecoder
+
+        for dec in decoder.decoders():
+            if isinstance(dec, OkxDecoder):
+                found = dec.terms(inst)
+                return None if found is None else found.size
+        return None
+
+    books = book_sources(venue, main, okx_size)
+    return LiveMonitor(states, decoder, FeedLiveness(), books=books)
 
 
 def _store_extras(
@@ -518,16 +472,18 @@ async def _watch(
     duration: float | None,
     spot: bool,
     prime_hours: float | None = None,
-    book_stream: str | None = BOOK_STREAM,
+    book_stream: str | None = None,
 ) -> None:
     from rich.console import Console
 
     from flushwatch.alerts.config import AlertsConfig, load_alerts
+    from flushwatch.cli.watch_venues import book_stream_for, build_connectors
     from flushwatch.live.state import LiveParams
     from flushwatch.store import Store
 
     rules = load_alerts(alerts_path) if alerts_path else AlertsConfig(rules=(), sinks=())
-    built = build_connectors(venue, symbols, config, spot=spot, book_stream=book_stream)
+    book = book_stream_for(venue, book_stream)
+    built = build_connectors(venue, symbols, config, spot=spot, book_stream=book)
     windows = tuple(sorted({5, 15, 60, *rules.windows_min()}))
     params = LiveParams(liq_windows_min=windows)
     hours = params.history_bars * params.bar_s / 3600 if prime_hours is None else prime_hours
@@ -537,7 +493,8 @@ async def _watch(
         ring = max(params.history_bars, -(-int(hours * 3600) // params.bar_s))
         params = LiveParams(liq_windows_min=windows, history_bars=ring)
     monitor = build_monitor(built, symbols, params)
-    silence_s = max(built[0][1].config.expected_interval.values(), default=60.0)
+    intervals = getattr(built[0][1].config, "expected_interval", None) or {}
+    silence_s = max(intervals.values(), default=60.0)
     store = Store.open(store_path, create=False) if store_path is not None else None
     notes: list[str] = []
     if store is not None and hours > 0:
@@ -561,9 +518,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("watch")
     def watch(
-        venue: Annotated[str, typer.Option(help="Venue (ccxt id), e.g. binanceusdm.")] = (
-            "binanceusdm"
-        ),
+        venue: Annotated[
+            str,
+            typer.Option(
+                help="Venue: binanceusdm, binancecoinm, bybit, okx (native), or ccxt:<id>."
+            ),
+        ] = "binanceusdm",
         symbols: Annotated[
             list[str], typer.Option("--symbols", help="Venue symbols to watch (repeatable).")
         ] = ["BTCUSDT"],  # noqa: B006 - typer needs a list default
@@ -592,22 +552,28 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option("--duration", help="Stop after this many seconds.")
         ] = None,
         spot: Annotated[
-            bool, typer.Option("--spot/--no-spot", help="Also stream Binance spot trades.")
+            bool,
+            typer.Option(
+                "--spot/--no-spot",
+                help="Also stream the venue's spot trades (spot vs perp volume, basis).",
+            ),
         ] = True,
         book_stream: Annotated[
-            str,
+            str | None,
             typer.Option(
                 "--book-stream",
-                help="Diff-depth stream kept as a sequence-checked book for depth ±1% and "
-                "spread ('none': keep no book; depth is then not available).",
+                help="Book stream kept with sequence checks for depth ±1% and spread "
+                "(default: the venue's, e.g. depth@100ms, orderbook.200, books; 'none': no "
+                "book, depth is then not available).",
             ),
-        ] = BOOK_STREAM,
+        ] = None,
     ) -> None:
         """Watch liquidations, OI, funding, basis and the flush checklist live, with alerts."""
-        book = None if book_stream.lower() in ("", "none") else book_stream
         try:
             asyncio.run(
-                _watch(venue, symbols, alerts, store, config, duration, spot, prime_hours, book)
+                _watch(
+                    venue, symbols, alerts, store, config, duration, spot, prime_hours, book_stream
+                )
             )
         except FlushwatchError as exc:
             typer.echo(f"error: {exc}", err=True)

@@ -15,7 +15,13 @@ import msgspec
 from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.domain.records import Record
 from flushwatch.venues.base import Decoder
-from flushwatch.venues.registry import decoder_for, default_url, exchange_from_url, routing_url
+from flushwatch.venues.registry import (
+    decoder_for,
+    default_url,
+    exchange_from_url,
+    rehost,
+    routing_url,
+)
 
 NS = 1_000_000_000
 
@@ -94,12 +100,19 @@ class FrameDecoder:
 
     def _route(self, url: str) -> Decoder:
         exchange = next((ex for pre, ex in self.url_exchanges.items() if url.startswith(pre)), None)
-        route = (default_url(exchange) if exchange else routing_url(url)) or url
+        if exchange:  # a mapped (loopback) host: route as the venue's own host would
+            route = routing_url(rehost(exchange, url)) or default_url(exchange) or url
+        else:
+            route = routing_url(url) or url
         found = self._decoders.get(route)
         if found is None:
             found = decoder_for(exchange or exchange_from_url(url) or "", route)
             self._decoders[route] = found
         return found
+
+    def decoders(self) -> list[Decoder]:
+        """Every decoder built so far (one per routed URL)."""
+        return list(self._decoders.values())
 
     def decode(self, frame: RawFrame) -> list[Record]:
         """Decode one frame; a malformed frame is counted, not fatal (the raw is recorded)."""

@@ -135,10 +135,19 @@ def decoder_for(exchange: str, url: str | None = None) -> Decoder:
         message = f"{exchange} has no decoder yet ({module_name} is missing)"
         raise UnknownFormatError(message) from exc
     factory = cast("_Factory", module.make_decoder)
-    if url is not None and exchange_from_url(url) is None:
-        # A loopback, proxy or test address: the caller named the exchange, so route by the
-        # venue's own host and keep the path (Bybit's category lives in the path).
-        default = urlsplit(_DEFAULT_URL[exchange])
-        parts = urlsplit(url)
-        url = urlunsplit((default.scheme, default.netloc, parts.path, parts.query, ""))
+    if url is not None:
+        url = rehost(exchange, url)
     return factory(url or _DEFAULT_URL[exchange])
+
+
+def rehost(exchange: str, url: str) -> str:
+    """``url`` on ``exchange``'s own host when it is a loopback, proxy or test address.
+
+    The caller named the exchange, so the venue's host stands in and the path is kept (Bybit's
+    category lives in the path, Binance's venue in the REST path). A known host is unchanged.
+    """
+    if exchange_from_url(url) is not None or exchange not in _DEFAULT_URL:
+        return url
+    default = urlsplit(_DEFAULT_URL[exchange])
+    parts = urlsplit(url)
+    return urlunsplit((default.scheme, default.netloc, parts.path, parts.query, ""))
