@@ -11,12 +11,9 @@ and ETH recovers.
 
 from __future__ import annotations
 
-import asyncio
 import math
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -31,6 +28,7 @@ from flushwatch.live.state import LiveMonitor, LiveParams, LiveState
 from flushwatch.store import Store
 from flushwatch.testing.loopback import LoopbackExchange
 from flushwatch.testing.loopback_replay import Recording, load_recording
+from flushwatch.testing.threaded import served_in_thread
 
 MIN = 60 * 10**9
 BARS, FLUSH = 180, 150
@@ -77,32 +75,9 @@ def _store(root: Path, until: int) -> Path:
     return store.root
 
 
-@contextmanager
-def _loopback(recording: Recording) -> Iterator[LoopbackExchange]:
+def _loopback(recording: Recording) -> AbstractContextManager[LoopbackExchange]:
     """A loopback exchange on its own event loop (the CLI runs ``asyncio.run`` itself)."""
-    ready = threading.Event()
-    box: dict[str, object] = {}
-
-    async def serve() -> None:
-        async with LoopbackExchange(recording) as ex:
-            stop = asyncio.Event()
-            box.update(ex=ex, loop=asyncio.get_running_loop(), stop=stop)
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    try:
-        ex = box["ex"]
-        assert isinstance(ex, LoopbackExchange)
-        yield ex
-    finally:
-        loop, stop = box["loop"], box["stop"]
-        assert isinstance(loop, asyncio.AbstractEventLoop)
-        assert isinstance(stop, asyncio.Event)
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
+    return served_in_thread(lambda: LoopbackExchange(recording))
 
 
 def test_watch_primes_from_the_store_and_shows_levels_and_btc_eth_items(

@@ -9,11 +9,8 @@ hold exactly the rows a clean import of the same recording gives for what was su
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import polars as pl
@@ -29,37 +26,15 @@ from flushwatch.ingest.registry import parse
 from flushwatch.store import Store
 from flushwatch.testing.loopback_bybit_okx import LoopbackVenue
 from flushwatch.testing.recorded import cryptofeed_frames
+from flushwatch.testing.threaded import served_in_thread
 
 CF = "cryptofeed-ws-recordings"
 FAST_SESSION = "[{venue}.session]\nbackoff_initial = 0.01\nbackoff_max = 0.05\n"
 
 
-@contextmanager
-def _loopback(venue: str, path: Path) -> Iterator[LoopbackVenue]:
-    """A loopback venue on its own event loop and thread."""
-    ready = threading.Event()
-    box: dict[str, object] = {}
-
-    async def serve() -> None:
-        async with LoopbackVenue(venue, cryptofeed_frames(path)) as lv:  # type: ignore[arg-type]
-            stop = asyncio.Event()
-            box.update(lv=lv, loop=asyncio.get_running_loop(), stop=stop)
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    try:
-        lv = box["lv"]
-        assert isinstance(lv, LoopbackVenue)
-        yield lv
-    finally:
-        loop, stop = box["loop"], box["stop"]
-        assert isinstance(loop, asyncio.AbstractEventLoop)
-        assert isinstance(stop, asyncio.Event)
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
+def _loopback(venue: str, path: Path) -> AbstractContextManager[LoopbackVenue]:
+    """A loopback venue replaying ``path`` on its own event loop and thread."""
+    return served_in_thread(lambda: LoopbackVenue(venue, cryptofeed_frames(path)))  # type: ignore[arg-type]
 
 
 def _keyed(df: pl.DataFrame, cls: type[Record]) -> pl.DataFrame:
