@@ -47,6 +47,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from flushwatch.testing.loopback_bound import Bound
 from flushwatch.testing.loopback_replay import (
     Faults,
     Out,
@@ -102,7 +103,7 @@ class _Conn:
         self.sent = 0
 
 
-class LoopbackExchange:
+class LoopbackExchange(Bound):
     """A Binance-speaking websocket + HTTP server on 127.0.0.1 that replays a recording."""
 
     def __init__(
@@ -185,24 +186,6 @@ class LoopbackExchange:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on."""
-        if self._server is None:
-            raise RuntimeError("the loopback exchange is not running")
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    @property
-    def ws_base(self) -> str:
-        """``ws://127.0.0.1:<port>``: append ``/public``, ``/market`` or nothing (legacy)."""
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def http_base(self) -> str:
-        """``http://127.0.0.1:<port>``: the REST base."""
-        return f"http://127.0.0.1:{self.port}"
 
     # -- websocket -------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from flushwatch.testing.loopback_bound import Bound
 from flushwatch.testing.recorded import Frame
 
 Venue = Literal["bybit", "okx"]
@@ -81,7 +82,7 @@ class _Path:
         return heapq.nsmallest(1, heads)[0] if heads else None
 
 
-class LoopbackVenue:
+class LoopbackVenue(Bound):
     """Serve one venue's recording on 127.0.0.1 (an async context manager)."""
 
     def __init__(self, venue: Venue, frames: Iterable[Frame], faults: Faults | None = None) -> None:
@@ -105,22 +106,9 @@ class LoopbackVenue:
                 self.paths.setdefault(urlsplit(frame.url).path, _Path()).add(key, frame.data)
 
     @property
-    def port(self) -> int:
-        """Return the bound port."""
-        if self._server is None:
-            raise RuntimeError("loopback not started")
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    @property
-    def ws_base(self) -> str:
-        """Return ``ws://127.0.0.1:<port>``."""
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
     def rest_base(self) -> str:
-        """Return ``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
+        """The REST base, as the Bybit/OKX connector configurations name it."""
+        return self.http_base
 
     def recorded(self, path: str, keys: Iterable[Key]) -> list[str]:
         """Return the frames the server will replay on ``path`` for these subscriptions."""
