@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import ccxt.pro
 import msgspec
 import pytest
 
-from flushwatch.connectors.base import Capability
+from flushwatch.connectors.base import Capability, RawFrame
 from flushwatch.connectors.ccxt_adapter import (
     CcxtConfig,
     CcxtConnector,
@@ -27,6 +28,9 @@ from flushwatch.connectors.ccxt_adapter import (
 from flushwatch.domain.enums import Market, PositionSide, Side
 from flushwatch.domain.records import Liquidation, Trade
 from flushwatch.errors import NotSupported
+from flushwatch.ingest.registry import parse
+from flushwatch.live.recorder import Recorder, RecorderConfig
+from flushwatch.store import Store
 from flushwatch.testing.recorded import cryptofeed_frames
 from flushwatch.venues.registry import decoder_for
 
@@ -75,7 +79,25 @@ def test_missing_stream_raises_not_supported() -> None:
     asyncio.run(run())
 
 
-def test_decoder_on_ccxt_parsed_real_bybit_trades(shared_data: Path) -> None:
+def _recorded_and_reimported(frame: RawFrame, trades: int, tmp_path: Path) -> None:
+    """The adapter's frames go through the recorder like any venue's and re-import."""
+
+    async def frames() -> AsyncIterator[RawFrame]:
+        yield frame
+
+    store = Store.open(tmp_path / "store")
+    config = RecorderConfig(recordings=tmp_path / "rec")
+    stats = asyncio.run(Recorder(config, exchange="ccxt:bybit", store=store).run(frames()))
+    assert (stats.errors, stats.rejected, stats.rows_added) == ([], 0, trades)
+    stored = store.read(Trade)
+    assert stored.height == trades
+    assert set(stored.get_column("exchange")) == {"bybit"}
+    files = [p for p in (tmp_path / "rec").iterdir() if p.suffix == ".gz"]
+    assert len(files) == 1
+    assert sum(s.added for s in store.write([parse(files[0])])) == 0  # same rows again
+
+
+def test_decoder_on_ccxt_parsed_real_bybit_trades(shared_data: Path, tmp_path: Path) -> None:
     path = shared_data / "cryptofeed-ws-recordings" / "BYBIT.jsonl.zst"
     raw = [
         item
@@ -84,7 +106,7 @@ def test_decoder_on_ccxt_parsed_real_bybit_trades(shared_data: Path) -> None:
         for item in json.loads(f.data)["data"]
     ]
 
-    async def run() -> list[Trade]:
+    async def run() -> tuple[list[Trade], RawFrame]:
         exchange = _bybit()
         try:
             conn = CcxtConnector(CcxtConfig(exchange="bybit", symbols=("BTC/USDT:USDT",)), exchange)
@@ -94,10 +116,11 @@ def test_decoder_on_ccxt_parsed_real_bybit_trades(shared_data: Path) -> None:
             await exchange.close()
         assert frame.url == "ccxt:bybit"
         out = make_decoder(frame.url).on_message(frame.data, frame.ts_recv)
-        return [r for r in out if isinstance(r, Trade)]
+        return [r for r in out if isinstance(r, Trade)], frame
 
-    records = asyncio.run(run())
+    records, frame = asyncio.run(run())
     assert len(records) == len(raw) > 0
+    _recorded_and_reimported(frame, len(raw), tmp_path)
     for rec, r in zip(records, raw, strict=True):
         assert rec.market == Market.PERP
         assert rec.symbol == "BTCUSDT"

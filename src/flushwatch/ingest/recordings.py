@@ -17,7 +17,7 @@ from flushwatch.ingest.files import read_bytes
 from flushwatch.ingest.recordings_common import PROGRESS_EVERY, Sink, build_decoder, call, finish
 from flushwatch.ingest.recordings_cryptofeed import CryptofeedJsonl, CryptofeedRaw
 from flushwatch.venues.binance import snapshot_url
-from flushwatch.venues.registry import supported_exchanges
+from flushwatch.venues.registry import exchange_of_prefix, supported_exchanges
 
 _HEAD = re.compile(rb"\A\d{16,19} [\[{]")
 #: hftbacktest example file prefixes → exchange ids (PROVENANCE.md of the hftbacktest folder).
@@ -35,12 +35,12 @@ def _exchange(path: Path, hints: Hints) -> str:
     if hints.exchange:
         return hints.exchange
     prefix = path.name.split("_", 1)[0].lower()
-    exchange = _PREFIXES.get(prefix) or (prefix if prefix in supported_exchanges() else None)
+    exchange = _PREFIXES.get(prefix) or exchange_of_prefix(prefix)
     if exchange is None:
         raise InputError(
             "cannot tell the exchange of this recording from its name (expected a prefix like "
             f"usdm_, spot_, cm_ or hyperliquid_); pass --exchange with one of: "
-            f"{', '.join(supported_exchanges())}",
+            f"{', '.join(supported_exchanges())} or ccxt-<id>",
             path=path,
         )
     return exchange

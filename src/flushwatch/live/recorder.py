@@ -45,7 +45,7 @@ from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.domain.records import BookDelta
 from flushwatch.errors import ConfigError, FlushwatchError
 from flushwatch.live.rotation import RecordingFile, prune, salvage, stamp, unique_final
-from flushwatch.venues.registry import decoder_for, exchange_from_url, routing_url
+from flushwatch.venues.registry import decoder_for, exchange_from_url, file_prefix, routing_url
 
 if TYPE_CHECKING:
     from flushwatch.domain.records import Record
@@ -267,7 +267,7 @@ class Recorder:
             gz = ".gz" if self.config.compress else ""
             ext = {"rest": "jsonl", "rejected": "rejected.txt"}.get(group, "lines")
             ext += "" if group == "rejected" else gz
-            base = f"{exchange}_{group}_{stamp(ts_recv)}"
+            base = f"{file_prefix(exchange)}_{group}_{stamp(ts_recv)}"
             final = unique_final(self.config.recordings, base, ext)
             header = None
             if group == "rest":

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from flushwatch.domain.tables import frame_from_records, row_class
 from flushwatch.errors import FlushwatchError
 from flushwatch.ingest.base import Hints, Parsed
+from flushwatch.venues.registry import exchange_of_prefix
 
 if TYPE_CHECKING:
     from flushwatch.domain.records import Record
@@ -68,7 +69,7 @@ def import_files(store: Store, paths: Sequence[Path]) -> tuple[int, list[str]]:
     for path in paths:
         if not path.exists() or path.name.endswith(".txt"):
             continue
-        exchange = path.name.split("_", 1)[0]
+        exchange = exchange_of_prefix(path.name.split("_", 1)[0])
         try:
             parsed = parse(path, hints=Hints(exchange=exchange))
         except FlushwatchError as exc:

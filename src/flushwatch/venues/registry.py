@@ -140,6 +140,22 @@ def decoder_for(exchange: str, url: str | None = None) -> Decoder:
     return factory(url or _DEFAULT_URL[exchange])
 
 
+def file_prefix(exchange: str) -> str:
+    """The exchange as recording file names start with it (``ccxt:kraken`` → ``ccxt-kraken``).
+
+    A colon is not portable in file names (Windows, macOS Finder), so the adapter's ids are
+    written with a dash; :func:`exchange_of_prefix` reads them back.
+    """
+    return exchange.replace(":", "-") if exchange.startswith(CCXT_PREFIX) else exchange
+
+
+def exchange_of_prefix(prefix: str) -> str | None:
+    """The exchange id a recording file name's prefix stands for, if it names one."""
+    if prefix.startswith("ccxt-") and len(prefix) > len("ccxt-"):
+        return CCXT_PREFIX + prefix[len("ccxt-") :]
+    return prefix if prefix in _PACKAGES else None
+
+
 def rehost(exchange: str, url: str) -> str:
     """``url`` on ``exchange``'s own host when it is a loopback, proxy or test address.
 
