@@ -320,7 +320,7 @@ def test_only_the_configured_group_and_paths_are_reachable() -> None:
             CcxtRest("binanceusdm", server.base, timeout=5) as rest,
         ):
             with pytest.raises(NotSupported):
-                await rest.get("/fapi/v1/klines", {"symbol": "BTCUSDT"})
+                await rest.get("/fapi/v1/ticker/price", {"symbol": "BTCUSDT"})
             with pytest.raises(ccxt_async.NotSupported, match="sapi") as caught:
                 await rest.client.sapiGetSystemStatus()  # a real-host group in stock ccxt
             assert type(map_error(caught.value, None, "sapi")) is NotSupported

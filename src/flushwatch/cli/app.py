@@ -256,6 +256,7 @@ def config() -> None:
 def _register_commands() -> None:
     """Commands that live in their own modules (each keeps its heavy imports lazy)."""
     from flushwatch.cli import (
+        cmd_backfill,
         cmd_backtest,
         cmd_cascade,
         cmd_demo,
@@ -273,6 +274,7 @@ def _register_commands() -> None:
     cmd_simulate.register(app)
     cmd_demo.register(app)
     cmd_record.register(app)
+    cmd_backfill.register(app)
     cmd_watch.register(app)
 
 

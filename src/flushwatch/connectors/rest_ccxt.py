@@ -1,12 +1,12 @@
 """REST calls of the native connectors, made through ccxt's implicit API (issue 6).
 
 Websockets stay flushwatch's own; every REST GET (depth snapshots, open-interest polls,
-exchangeInfo, Bybit/OKX instruments) goes through one ``ccxt.async_support`` exchange per
-connector, so ccxt's rate limiter (``enableRateLimit``, the exchange's documented
-``rateLimit`` and per-endpoint costs) spaces the calls. Only implicit methods are called
-(``fapiPublicGetDepth`` …): no ``load_markets``/``fetch_time`` traffic behind our back. Each
-call returns ``(url, body)``: the URL ccxt requested and the body exactly as received, so the
-connectors record it verbatim and recordings re-import.
+exchangeInfo, Bybit/OKX instruments, backfilled history) goes through one
+``ccxt.async_support`` exchange per connector, so ccxt's rate limiter (``enableRateLimit``,
+the exchange's documented ``rateLimit`` and per-endpoint costs) spaces the calls. Only
+implicit methods are called (``fapiPublicGetDepth`` …): no ``load_markets``/``fetch_time``
+traffic behind our back. Each call returns ``(url, body)``: the URL ccxt requested and the
+body exactly as received, so the connectors record it verbatim and recordings re-import.
 
 ccxt's own ``last_http_response``/``last_response_headers`` are NOT used for the body, for two
 reasons found in the installed ccxt: it assigns them inside ``async with session.get(...)``,
@@ -51,13 +51,19 @@ class Api(NamedTuple):
     prefix: str
 
 
-#: Per ccxt exchange id: the one URL group flushwatch calls (ccxt's ``urls["api"]`` key).
+#: Per ccxt exchange id: the main URL group flushwatch calls (ccxt's ``urls["api"]`` key).
 APIS: Mapping[str, Api] = {
     "binance": Api("public", "/api/v3"),
     "binanceusdm": Api("fapiPublic", "/fapi/v1"),
     "binancecoinm": Api("dapiPublic", "/dapi/v1"),
     "bybit": Api("public", ""),
     "okx": Api("rest", ""),  # ccxt's okx sign() adds /api/v5 itself
+}
+
+#: Further URL groups of a venue, on the same REST base: USDⓈ-M serves its statistics
+#: (``openInterestHist``) under ``/futures/data``, ccxt's ``fapiData`` group.
+MORE_APIS: Mapping[str, tuple[Api, ...]] = {
+    "binanceusdm": (Api("fapiData", "/futures/data"),),
 }
 
 #: Per exchange: venue path → the ccxt implicit method that GETs it.
@@ -70,6 +76,10 @@ METHODS: Mapping[str, Mapping[str, str]] = {
         "/fapi/v1/depth": "fapiPublicGetDepth",
         "/fapi/v1/openInterest": "fapiPublicGetOpenInterest",
         "/fapi/v1/exchangeInfo": "fapiPublicGetExchangeInfo",
+        "/fapi/v1/klines": "fapiPublicGetKlines",
+        "/fapi/v1/markPriceKlines": "fapiPublicGetMarkPriceKlines",
+        "/fapi/v1/fundingRate": "fapiPublicGetFundingRate",
+        "/futures/data/openInterestHist": "fapiDataGetOpenInterestHist",
     },
     "binancecoinm": {
         "/dapi/v1/depth": "dapiPublicGetDepth",
@@ -163,9 +173,10 @@ class CcxtRest:
         client: Any = getattr(ccxt_async, exchange)(
             {"enableRateLimit": True, "timeout": int(timeout * 1000)}
         )
-        # Every URL group ccxt knows is replaced by the one group we call, pointed at our base:
+        # Every URL group ccxt knows is replaced by the groups we call, pointed at our base:
         # a call into any other group fails in ccxt's sign() instead of reaching a real host.
-        client.urls = {**client.urls, "api": {api.group: self.base + api.prefix}}
+        groups = (api, *MORE_APIS.get(exchange, ()))
+        client.urls = {**client.urls, "api": {g.group: self.base + g.prefix for g in groups}}
         client.on_rest_response = self._capture
         self.client = client
 
@@ -228,4 +239,4 @@ class CcxtRest:
         await self.aclose()
 
 
-__all__ = ["APIS", "METHODS", "Api", "CcxtRest", "Reply", "map_error"]
+__all__ = ["APIS", "METHODS", "MORE_APIS", "Api", "CcxtRest", "Reply", "map_error"]

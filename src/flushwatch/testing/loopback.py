@@ -19,7 +19,10 @@ a clean offline import of the same file. It speaks Binance's wire protocol:
   clock (the event time of the last frame sent), so they sit in the recording's timeline;
 * HTTP ``GET /fapi/v1/exchangeInfo`` (and the spot/COIN-M ones) when given ``exchange_info``:
   a REAL recorded body (:func:`~flushwatch.testing.loopback_replay.recorded_exchange_info`,
-  from another day than the replay), served as recorded.
+  from another day than the replay), served as recorded;
+* HTTP history when given ``history`` (:func:`shared_history`): ``/fapi/v1/klines``,
+  ``/fapi/v1/fundingRate`` and ``/futures/data/openInterestHist`` from REAL files, honouring
+  ``startTime``/``endTime``/``limit`` and the documented maximum limits (see :class:`History`).
 
 Every HTTP request target (path and query) is logged in ``http_log``, so a test can check
 that a client asked for nothing it was not told to.
@@ -35,9 +38,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import json
 import re
 import time
 from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
@@ -65,10 +73,12 @@ from flushwatch.testing.loopback_replay import (
 
 __all__ = [
     "Faults",
+    "History",
     "LoopbackExchange",
     "Recording",
     "force_order_frame",
     "recorded_exchange_info",
+    "shared_history",
     "stream_tier",
 ]
 
@@ -79,6 +89,105 @@ _DEPTH_PATHS = ("/fapi/v1/depth", "/api/v3/depth", "/dapi/v1/depth")
 _OI_PATHS = {"/fapi/v1/openInterest": "fapi", "/dapi/v1/openInterest": "dapi"}
 #: Body of a constructed outage answer: error -1001's text from Binance's error-code list.
 _OUTAGE = '{"code":-1001,"msg":"Internal error; unable to process your request. Please try again."}'
+
+
+#: History endpoint → (time field, default limit, maximum limit), from Binance's USDⓈ-M docs
+#: ("Kline/Candlestick Data" 500/1500, "Get Funding Rate History" 100/1000, "Open Interest
+#: Statistics" 30/500).
+_HISTORY_PATHS: dict[str, tuple[int | str, int, int]] = {
+    "/fapi/v1/klines": (0, 500, 1500),
+    "/fapi/v1/fundingRate": ("fundingTime", 100, 1000),
+    "/futures/data/openInterestHist": ("timestamp", 30, 500),
+}
+_BAD_LIMIT = '{"code":-1130,"msg":"Data sent for parameter \'limit\' is not valid."}'
+_INVALID_SYMBOL = '{"code":-1121,"msg":"Invalid symbol."}'
+
+#: A REST kline (array) or a fundingRate / openInterestHist entry (object).
+Row = list[object] | dict[str, object]
+
+
+class History(msgspec.Struct, kw_only=True):
+    """Rows the history endpoints serve, in time order, in Binance's REST layout.
+
+    ``klines`` maps (symbol, interval) to kline arrays, ``funding`` and ``open_interest`` map a
+    symbol to entries (open interest at period ``5m`` only).
+    """
+
+    klines: dict[tuple[str, str], list[list[object]]] = msgspec.field(default_factory=dict)
+    funding: dict[str, list[dict[str, object]]] = msgspec.field(default_factory=dict)
+    open_interest: dict[str, list[dict[str, object]]] = msgspec.field(default_factory=dict)
+
+    def symbols(self) -> set[str]:
+        """Every symbol some endpoint has rows for (others are answered -1121)."""
+        return {s for s, _ in self.klines} | set(self.funding) | set(self.open_interest)
+
+
+def _iso_ms(text: str) -> int:
+    """Milliseconds of an ISO UTC time, in integers (a float timestamp can lose the .017)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def _eight(text: str) -> str:
+    """A decimal string with Binance's 8 places (exact for every value in these files)."""
+    value = Decimal(text)
+    fixed = value.quantize(Decimal("1e-8"))
+    if fixed != value:
+        raise ValueError(f"{text} does not fit 8 decimal places")
+    return f"{fixed:f}"
+
+
+def shared_history(root: Path) -> History:
+    """Load the REAL history files of ``root`` (the shared data folder) into a :class:`History`.
+
+    * klines XRPUSDT 5m and 1h: ``freqtrade-binance-xrpusdt-perp-2021-11-12`` (Binance USD-M
+      REST via ccxt; dates are candle STARTS in UTC, volume in XRP). freqtrade keeps OHLCV only,
+      so the quote volume, trade count and taker-buy fields of each kline are CONSTRUCTED as
+      ``"0"``/``0`` placeholders; close time is open + interval - 1 ms, as Binance stamps it;
+    * funding XRPUSDT: the same folder's ``8h-funding_rate`` file (rate in ``open``, ms-jittered
+      settlement times kept); BTCUSDT: ``binance-btcusdt-funding-event-windows`` (ms epoch).
+      Neither holds the mark price, so ``markPrice`` is ``""``. Rates are served as the files
+      write them (Binance writes 8 places; freqtrade's derived CSV carries float noise such as
+      ``-0.0021933400000000002``, kept so the rows equal a direct import of the file);
+    * open interest HYPEUSDT 5m: the Binance Vision metrics excerpt in
+      ``binance-vision-format-examples`` (``create_time`` UTC; sum_open_interest[_value]).
+    """
+    hist = History()
+    ft = root / "freqtrade-binance-xrpusdt-perp-2021-11-12"
+    for interval, ms in (("5m", 300_000), ("1h", 3_600_000)):
+        rows: list[list[object]] = []
+        with (ft / f"XRP_USDT_USDT-{interval}-futures.csv").open(newline="") as fh:
+            for r in csv.DictReader(fh):
+                t = _iso_ms(r["date"])
+                ohlcv = [r[k] for k in ("open", "high", "low", "close", "volume")]
+                rows.append([t, *ohlcv, t + ms - 1, "0", 0, "0", "0", "0"])
+        hist.klines["XRPUSDT", interval] = rows
+    with (ft / "XRP_USDT_USDT-8h-funding_rate.csv").open(newline="") as fh:
+        hist.funding["XRPUSDT"] = [
+            _funding_row("XRPUSDT", _iso_ms(r["date"]), r["open"]) for r in csv.DictReader(fh)
+        ]
+    btc = root / "binance-btcusdt-funding-event-windows" / "BTCUSDT-funding-event-windows.csv"
+    with btc.open(newline="") as fh:
+        hist.funding["BTCUSDT"] = [
+            _funding_row("BTCUSDT", int(r["funding_time"]), r["funding_rate"])
+            for r in csv.DictReader(fh)
+        ]
+    metrics = root / "binance-vision-format-examples" / "HYPEUSDT-metrics-2025-05-30-excerpt.csv"
+    with metrics.open(newline="") as fh:
+        hist.open_interest["HYPEUSDT"] = [
+            {
+                "symbol": r["symbol"],
+                "sumOpenInterest": _eight(r["sum_open_interest"]),
+                "sumOpenInterestValue": _eight(r["sum_open_interest_value"]),
+                "timestamp": _iso_ms(r["create_time"] + "Z"),
+            }
+            for r in csv.DictReader(fh)
+        ]
+    return hist
+
+
+def _funding_row(symbol: str, ms: int, rate: str) -> dict[str, object]:
+    return {"symbol": symbol, "fundingTime": ms, "fundingRate": rate, "markPrice": ""}
 
 
 def stream_tier(stream: str) -> str:
@@ -116,8 +225,16 @@ class LoopbackExchange(Bound):
         ping_interval: float | None = 20.0,
         mark_every: float | None = None,
         exchange_info: Mapping[str, str] | None = None,
+        history: History | None = None,
+        limit_history: int = 0,
     ) -> None:
         self.recording = recording
+        #: Rows of the history endpoints (None: they answer 404 like any unknown path).
+        self.history = history
+        #: The first this many history requests are rate limited (``faults`` status/Retry-After).
+        self.limit_history = limit_history
+        #: Every history request target answered, rate-limited ones included.
+        self.history_requests: list[str] = []
         #: Request path (``/fapi/v1/exchangeInfo``) → recorded body to answer it with.
         self.exchange_info = dict(exchange_info or {})
         self.faults = faults or Faults()
@@ -336,6 +453,8 @@ class LoopbackExchange(Bound):
         info = self.exchange_info.get(parts.path)
         if info is not None:
             return _json(ws, 200, info)
+        if parts.path in _HISTORY_PATHS and self.history is not None:
+            return self._history(ws, parts.path, query, symbol)
         if parts.path not in _DEPTH_PATHS:
             return _json(ws, 404, '{"code":-1,"msg":"not found"}')
         self.snapshot_requests.append(time.monotonic())
@@ -374,6 +493,44 @@ class LoopbackExchange(Bound):
         body = open_interest_body(api, symbol, n, self._clock_ms)
         self.oi_served.append(body)
         return _json(ws, 200, body)
+
+    def _history(
+        self, ws: ServerConnection, path: str, query: dict[str, list[str]], symbol: str
+    ) -> Response:
+        """Answer a history request as Binance does: ascending rows with time in [start, end],
+        the first ``limit`` of them from ``startTime``, else the last ``limit`` up to ``endTime``.
+        """
+        assert self.history is not None
+        self.history_requests.append(path)
+        if len(self.history_requests) <= self.limit_history:
+            return self._limited(ws)
+        field, default, maximum = _HISTORY_PATHS[path]
+        arg = {k: v[0] for k, v in query.items() if v}
+        limit = int(arg.get("limit", default))
+        if not 0 < limit <= maximum:
+            return _json(ws, 400, _BAD_LIMIT)
+        if symbol not in self.history.symbols():
+            return _json(ws, 400, _INVALID_SYMBOL)
+        rows: list[Row]
+        if path.endswith("klines"):
+            rows = list(self.history.klines.get((symbol, arg.get("interval", "")), []))
+        elif path.endswith("fundingRate"):
+            rows = list(self.history.funding.get(symbol, []))
+        elif arg.get("period") == "5m":
+            rows = list(self.history.open_interest.get(symbol, []))
+        else:
+            return _json(ws, 400, '{"code":-1102,"msg":"Mandatory parameter period invalid."}')
+        start = int(arg.get("startTime", -1))
+        end = int(arg.get("endTime", 2**62))
+        picked = [r for r in rows if start <= _row_time(r, field) <= end]
+        picked = picked[:limit] if "startTime" in arg else picked[-limit:]
+        return _json(ws, 200, json.dumps(picked, separators=(",", ":")))
+
+
+def _row_time(row: Row, field: int | str) -> int:
+    value = row[field] if isinstance(row, list) else row[str(field)]  # type: ignore[index]
+    assert isinstance(value, int)
+    return value
 
 
 def _json(ws: ServerConnection, status: int, body: str) -> Response:

@@ -551,6 +551,14 @@ class BinanceDecoder:
             from flushwatch.venues.binance.rest import open_interest
 
             return [open_interest(self.exchange, body, ts_recv, self.terms)]
+        if endpoint in _HISTORY:  # backfilled history (flushwatch backfill)
+            from flushwatch.venues.binance import rest
+
+            if endpoint.endswith("lines"):
+                return list(rest.klines(self.exchange, url, body, ts_recv, self.terms))
+            if endpoint == "fundingRate":
+                return list(rest.funding_history(self.exchange, body, ts_recv, self.terms))
+            return list(rest.open_interest_history(self.exchange, body, ts_recv, self.terms))
         if endpoint != "depth":
             self.skipped[f"REST responses of {parts.path}"] += 1
             return []
@@ -563,6 +571,10 @@ class BinanceDecoder:
         ids = (snap.lastUpdateId, None, None)
         sides = (snap.bids, snap.asks)
         return self._levels(symbol, ts_event, ts_recv, sides, snapshot=True, ids=ids)
+
+
+#: REST history endpoints decoded by :mod:`flushwatch.venues.binance.rest`.
+_HISTORY = frozenset({"klines", "markPriceKlines", "fundingRate", "openInterestHist"})
 
 
 def _need_recv(ts_recv: int | None, what: str) -> int:

@@ -1,0 +1,206 @@
+"""``flushwatch backfill``: fetch recent history over REST (through ccxt) into the store.
+
+Klines, settled funding and open-interest statistics of the last ``--hours`` (counted back
+from ``--end``, default now) are paged from the venue, recorded verbatim to ``--recordings``
+(re-importable with ``flushwatch import``) and written to the store in one atomic, idempotent
+write, so ``flushwatch watch --store`` can prime from them. See :mod:`flushwatch.live.backfill`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from flushwatch.cli.app import JsonOpt, StoreOpt, _run, _store_path
+from flushwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    from flushwatch.connectors.config import ConnectorConfig
+    from flushwatch.live.backfill import BackfillConfig, BackfillStats, Progress, Window
+    from flushwatch.store import Store
+
+_NAMES = {
+    "/fapi/v1/klines": "klines",
+    "/fapi/v1/markPriceKlines": "mark klines",
+    "/fapi/v1/fundingRate": "funding",
+    "/futures/data/openInterestHist": "open interest",
+}
+
+
+def parse_end(text: str | None) -> int:
+    """``--end`` as epoch milliseconds: an ISO time (UTC unless it says otherwise), or now."""
+    if text is None:
+        return time.time_ns() // 1_000_000
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"--end {text!r}: not an ISO time (e.g. 2021-11-21T00:00Z)") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def _section(config: Path | None, venue: str) -> dict[str, Any]:
+    if config is None:
+        return {}
+    try:
+        raw = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"--config {config}: {exc}") from exc
+    section = raw.get(venue, raw)
+    return dict(section) if isinstance(section, dict) else {}
+
+
+def summary_lines(stats: BackfillStats) -> list[str]:
+    """The human summary printed at the end of a backfill."""
+    lines = [
+        f"window    {stats.start} → {stats.end} ({', '.join(stats.symbols)})",
+        f"requests  {stats.requests:,} ({stats.rate_limited} rate limited), {stats.bytes:,} bytes",
+    ]
+    for name, n in stats.rows.items():
+        added = stats.rows_added.get(name)
+        new = "" if added is None else f", {added:,} new in the store"
+        lines.append(
+            f"{name:<13} {n:,} rows {stats.first.get(name, '')} → {stats.last.get(name, '')}{new}"
+        )
+    lines += [f"recording {f}" for f in stats.files]
+    return lines
+
+
+def run_backfill(
+    venue: str,
+    symbols: str,
+    *,
+    hours: float,
+    interval: str,
+    end: str | None,
+    store_root: Path | None,
+    recordings: Path,
+    config: Path | None,
+    json_out: bool,
+) -> BackfillStats:
+    """Backfill, print and return the summary."""
+    import msgspec
+
+    from flushwatch.connectors.config import load_config
+    from flushwatch.live.backfill import VENUES, BackfillConfig, Window
+    from flushwatch.store import Store
+
+    if venue not in VENUES:
+        raise ConfigError(f"--venue {venue!r}: backfill supports {', '.join(VENUES)}")
+    syms = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+    if not syms:
+        raise ConfigError("--symbols: give at least one symbol, e.g. BTCUSDT,ETHUSDT")
+    if hours <= 0:
+        raise ConfigError("--hours must be > 0")
+    section = _section(config, venue)
+    try:
+        options = msgspec.convert(section.pop("backfill", {}), BackfillConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"--config [backfill]: {exc}") from exc
+    conn = load_config(section)
+    end_ms = parse_end(end)
+    window = Window(end_ms - int(hours * 3_600_000), end_ms)
+    store = Store.open(store_root) if store_root is not None else None
+    stats = asyncio.run(
+        _backfill(venue, syms, window, interval, options, conn, recordings, store, json_out)
+    )
+    if json_out:
+        typer.echo(msgspec.json.encode(stats).decode())
+    else:
+        typer.echo("\n".join(summary_lines(stats)))
+    return stats
+
+
+async def _backfill(
+    venue: str,
+    symbols: list[str],
+    window: Window,
+    interval: str,
+    options: BackfillConfig,
+    conn: ConnectorConfig,
+    recordings: Path,
+    store: Store | None,
+    quiet: bool,
+) -> BackfillStats:
+    from rich.progress import Progress as Bars
+
+    from flushwatch.connectors.config import DEFAULT_ENDPOINTS
+    from flushwatch.connectors.rest_ccxt import CcxtRest
+    from flushwatch.live.backfill import Backfill
+
+    endpoints = conn.endpoints or DEFAULT_ENDPOINTS[venue]
+    with Bars(transient=True, disable=quiet) as bars:
+        tasks: dict[tuple[str, str], Any] = {}
+
+        def progress(symbol: str, path: str, got: int, total: int) -> None:
+            key = (symbol, path)
+            if key not in tasks:
+                tasks[key] = bars.add_task(f"{symbol} {_NAMES.get(path, path)}", total=total)
+            bars.update(tasks[key], completed=got, total=total)
+
+        report: Progress = progress
+        async with CcxtRest(venue, endpoints.rest, timeout=conn.open_timeout) as rest:
+            job = Backfill(
+                rest,
+                symbols,
+                window,
+                interval=interval,
+                config=options,
+                backoff=conn.backoff,
+                progress=report,
+            )
+            return await job.run(recordings, store)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``backfill`` to the CLI."""
+
+    @app.command()
+    def backfill(
+        venue: Annotated[str, typer.Option(help="Venue: binanceusdm.")],
+        symbols: Annotated[
+            str, typer.Option(help="Comma-separated venue symbols, e.g. BTCUSDT,ETHUSDT.")
+        ],
+        hours: Annotated[float, typer.Option(help="Hours of history before --end.")] = 24.0,
+        interval: Annotated[str, typer.Option(help="Kline interval (1m, 5m, 1h …).")] = "1m",
+        end: Annotated[
+            str | None,
+            typer.Option(help="End of the window, ISO UTC (default now), e.g. 2021-11-21T00:00Z."),
+        ] = None,
+        store: StoreOpt = None,
+        no_store: Annotated[
+            bool, typer.Option("--no-store", help="Record the REST bodies only.")
+        ] = False,
+        recordings: Annotated[Path, typer.Option(help="Folder for the REST recordings.")] = Path(
+            "recordings"
+        ),
+        config: Annotated[
+            Path | None,
+            typer.Option(
+                "--config",
+                help="Connector TOML (REST endpoint, backoff, backfill page sizes).",
+            ),
+        ] = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Fetch recent klines, funding and open-interest history into the store (over REST)."""
+        _run(
+            lambda: run_backfill(
+                venue,
+                symbols,
+                hours=hours,
+                interval=interval,
+                end=end,
+                store_root=None if no_store else _store_path(store),
+                recordings=recordings,
+                config=config,
+                json_out=json_out,
+            )
+        )
