@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flushwatch.cli.app import app
-from flushwatch.connectors.factory import build_connector, default_streams
+from flushwatch.connectors.factory import build_connector, default_streams, venue_section
 from flushwatch.domain.records import MARKET_RECORDS, Record
 from flushwatch.domain.tables import key_columns
 from flushwatch.errors import ConfigError
@@ -125,3 +125,12 @@ def test_factory_defaults_and_refusals() -> None:
         ("publicTrade",),
         "bybit",
     )
+
+
+def test_config_file_tables_per_venue() -> None:
+    single = {"ws_base": "ws://127.0.0.1:9", "session": {"backoff_initial": 0.01}}
+    assert venue_section(single, "bybit") == single  # one venue's keys at the top
+    both = {"bybit": {"ws_base": "ws://127.0.0.1:9"}, "binance-spot": {"rest": "x"}}
+    assert venue_section(both, "bybit") == {"ws_base": "ws://127.0.0.1:9"}
+    assert venue_section(both, "okx") == {}  # never another venue's settings
+    assert venue_section({"ccxt:kraken": {"params": {}}}, "ccxt:kraken") == {"params": {}}

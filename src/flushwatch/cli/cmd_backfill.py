@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -47,14 +46,9 @@ def parse_end(text: str | None) -> int:
 
 
 def _section(config: Path | None, venue: str) -> dict[str, Any]:
-    if config is None:
-        return {}
-    try:
-        raw = tomllib.loads(config.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"--config {config}: {exc}") from exc
-    section = raw.get(venue, raw)
-    return dict(section) if isinstance(section, dict) else {}
+    from flushwatch.connectors.factory import load_venue_config
+
+    return load_venue_config(config, venue)
 
 
 def summary_lines(stats: BackfillStats) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,15 +28,9 @@ def _split(text: str) -> list[str]:
 
 def _connector(venue: str, symbols: list[str], streams: list[str], config: Path | None) -> Any:
     """Build the venue's connector lazily (it pulls in websockets, httpx or ccxt)."""
-    from flushwatch.connectors.factory import build_connector
+    from flushwatch.connectors.factory import build_connector, load_venue_config
 
-    section: dict[str, Any] = {}
-    if config is not None:
-        try:
-            raw = tomllib.loads(config.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"--config {config}: {exc}") from exc
-        section = raw.get(venue, raw)  # a [binanceusdm] / [bybit] / ["ccxt:x"] table, or all
+    section = load_venue_config(config, venue)
     return build_connector(venue, symbols, streams or None, section)
 
 

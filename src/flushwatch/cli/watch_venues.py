@@ -107,7 +107,7 @@ def build_connectors(
     book_stream: str | None,
 ) -> list[tuple[str, Any]]:
     """The venue's connector (first) and its spot companion, as ``(venue, connector)``."""
-    from flushwatch.connectors.factory import build_connector
+    from flushwatch.connectors.factory import build_connector, venue_section
 
     key = _key(venue)
     if key not in WATCH_STREAMS:
@@ -115,16 +115,18 @@ def build_connectors(
 
         raise ConfigError(f"--venue {venue!r}: watch supports {venues_help()}")
     raw = load_sections(config)
-    section = raw.get(venue, raw if not any(isinstance(v, dict) for v in raw.values()) else {})
+    section = venue_section(raw, venue)
     streams = WATCH_STREAMS[key] + ((book_stream,) if book_stream else ())
     out = [(venue, build_connector(venue, symbols, streams, section))]
     companion = _SPOT.get(venue)
     if spot and companion is not None:
         spot_venue, spot_streams, extra = companion
         sym = list(dict.fromkeys(spot_symbol(venue, s) for s in symbols))
-        spot_section = {**raw.get(f"{spot_venue}-spot", raw.get(spot_venue, {})), **extra}
-        if spot_venue == venue and venue != "binance":
-            spot_section = {**section, **extra}  # same venue: same endpoints, spot category
+        if spot_venue == venue:  # same venue: same endpoints, the spot category
+            spot_section = {**section, **extra}
+        else:  # its own table, [binance-spot] or [binance], else the defaults
+            own = raw.get(f"{spot_venue}-spot", raw.get(spot_venue))
+            spot_section = dict(own) if isinstance(own, dict) else {}
         out.append((spot_venue, build_connector(spot_venue, sym, spot_streams, spot_section)))
     return out
 

@@ -13,7 +13,9 @@ timeouts, ...); its unknown keys are refused, naming the key.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -42,6 +44,31 @@ DEFAULT_STREAMS: dict[str, tuple[str, ...]] = {
     ),
     CCXT: ("trades", "liquidations"),
 }
+
+
+def venue_section(raw: Mapping[str, Any], venue: str) -> dict[str, Any]:
+    """The ``--config`` table of ``venue``: ``[venue]``, or the whole file when it names none.
+
+    A file may hold one table per venue (``[binanceusdm]``, ``[bybit]``, ``["ccxt:kraken"]``)
+    or a single venue's keys at the top; a file with other venues' tables but not this one's
+    gives an empty table (the defaults), never another venue's settings.
+    """
+    found = raw.get(venue)
+    if isinstance(found, dict):
+        return dict(found)
+    named = [k for k in raw if k in NATIVE or k.startswith(CCXT) or k.endswith("-spot")]
+    return {} if named else dict(raw)
+
+
+def load_venue_config(path: Path | None, venue: str) -> dict[str, Any]:
+    """Read a ``--config`` TOML file and return ``venue``'s table (see :func:`venue_section`)."""
+    if path is None:
+        return {}
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"--config {path}: {exc}") from exc
+    return venue_section(raw, venue)
 
 
 def venues_help() -> str:
