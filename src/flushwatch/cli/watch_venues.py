@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from flushwatch.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -87,17 +85,6 @@ def book_stream_for(venue: str, asked: str | None) -> str | None:
     return asked
 
 
-def load_sections(config: Path | None) -> dict[str, Any]:
-    """The ``--config`` TOML (one table per venue, or a single venue's keys at the top)."""
-    if config is None:
-        return {}
-    try:
-        raw: dict[str, Any] = msgspec.toml.decode(config.read_bytes())
-    except (OSError, msgspec.DecodeError) as exc:
-        raise ConfigError(f"--config {config}: {exc}") from None
-    return raw
-
-
 def build_connectors(
     venue: str,
     symbols: list[str],
@@ -107,14 +94,14 @@ def build_connectors(
     book_stream: str | None,
 ) -> list[tuple[str, Any]]:
     """The venue's connector (first) and its spot companion, as ``(venue, connector)``."""
-    from flushwatch.connectors.factory import build_connector, venue_section
+    from flushwatch.connectors.factory import build_connector, read_config, venue_section
 
     key = _key(venue)
     if key not in WATCH_STREAMS:
         from flushwatch.connectors.factory import venues_help
 
         raise ConfigError(f"--venue {venue!r}: watch supports {venues_help()}")
-    raw = load_sections(config)
+    raw = read_config(config)
     section = venue_section(raw, venue)
     streams = WATCH_STREAMS[key] + ((book_stream,) if book_stream else ())
     out = [(venue, build_connector(venue, symbols, streams, section))]

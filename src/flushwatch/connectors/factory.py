@@ -60,15 +60,19 @@ def venue_section(raw: Mapping[str, Any], venue: str) -> dict[str, Any]:
     return {} if named else dict(raw)
 
 
-def load_venue_config(path: Path | None, venue: str) -> dict[str, Any]:
-    """Read a ``--config`` TOML file and return ``venue``'s table (see :func:`venue_section`)."""
+def read_config(path: Path | None) -> dict[str, Any]:
+    """Read a ``--config`` TOML file (empty without one); a bad file names itself."""
     if path is None:
         return {}
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"--config {path}: {exc}") from exc
-    return venue_section(raw, venue)
+
+
+def load_venue_config(path: Path | None, venue: str) -> dict[str, Any]:
+    """Read a ``--config`` TOML file and return ``venue``'s table (see :func:`venue_section`)."""
+    return venue_section(read_config(path), venue)
 
 
 def venues_help() -> str:
