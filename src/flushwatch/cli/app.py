@@ -17,7 +17,9 @@ app = typer.Typer(
         "Monitor and analyse leverage flushes in crypto perpetual-futures markets.\n\n"
         "Import the data you already have (Binance Vision, Tardis CSV, websocket recordings, "
         "CoinGlass-style exports, freqtrade files) into a local DuckDB/Parquet store, then "
-        "ask it what happened. Every command takes --store (or $FLUSHWATCH_STORE)."
+        "ask it what happened; or stream it live from Binance, Bybit, OKX or any ccxt.pro "
+        "venue (record, backfill, watch with alerts). `flushwatch demo` runs everything "
+        "offline on a simulated flush day. Every command takes --store (or $FLUSHWATCH_STORE)."
     ),
     no_args_is_help=True,
     add_completion=False,
