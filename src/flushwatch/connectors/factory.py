@@ -111,7 +111,8 @@ def build_connector(
 
         liq = "liquidation-orders" in kinds
         channels = tuple(k for k in kinds if k != "liquidation-orders")
-        types = tuple(dict.fromkeys(_okx_type(s) for s in symbols if _okx_type(s) != "SPOT"))
+        kinds_of = OkxConfig(inst_ids=tuple(symbols)).inst_types()
+        types = tuple(t for t in kinds_of if t != "SPOT")
         raw = {**conf, "inst_ids": tuple(symbols), "channels": channels}
         raw.setdefault("liquidation_inst_types", types if liq else ())
         return OkxConnector(_convert(raw, OkxConfig, venue))
@@ -130,12 +131,6 @@ def _known(venue: str) -> str:
     if venue in NATIVE or (venue.startswith(CCXT) and len(venue) > len(CCXT)):
         return venue
     raise ConfigError(f"--venue {venue!r}: use {venues_help()}")
-
-
-def _okx_type(inst_id: str) -> str:
-    """``BTC-USDT`` → SPOT, ``BTC-USDT-SWAP`` → SWAP, ``BTC-USD-250627`` → FUTURES."""
-    parts = inst_id.split("-")
-    return "SPOT" if len(parts) == 2 else "SWAP" if parts[-1] == "SWAP" else "FUTURES"
 
 
 def _convert(raw: dict[str, Any], cls: type[Any], venue: str) -> Any:

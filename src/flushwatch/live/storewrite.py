@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from flushwatch.domain.tables import frame_from_records, row_class
+from flushwatch.domain.tables import frames_by_type
 from flushwatch.errors import FlushwatchError
 from flushwatch.ingest.base import Hints, Parsed
 from flushwatch.venues.registry import exchange_of_prefix
@@ -36,9 +36,6 @@ def write_batch(
     """Validate and write one batch; return (rows added, error message or None)."""
     from flushwatch.ingest.validate import validate
 
-    by_cls: dict[type[Record], list[Record]] = {}
-    for rec in batch.records:
-        by_cls.setdefault(type(rec), []).append(rec)
     # The store's ledger names a file per write: a small description of the batch.
     first = min((r.ts_event for r in batch.records), default=0)
     last = max((r.ts_event for r in batch.records), default=0)
@@ -47,10 +44,9 @@ def write_batch(
     marker.write_text(json.dumps(info) + "\n", encoding="utf-8")
     parsed = Parsed(path=marker, format="live")
     try:
-        for cls, records in by_cls.items():
-            df = frame_from_records(cls, records)
-            validate(row_class(cls), df, marker)
-            parsed.add(row_class(cls), df)
+        for cls, df in frames_by_type(batch.records).items():
+            validate(cls, df, marker)
+            parsed.add(cls, df)
     except FlushwatchError as exc:
         return 0, f"batch of {len(batch.records)} records refused: {exc}"
     for decoder in decoders:

@@ -124,10 +124,10 @@ class BinanceDecoder:
         self._terms: dict[str, Terms] = {}
         #: Per record type: symbol → (a record of that symbol to copy, inverse contract size).
         self._quotes: dict[str, tuple[Quote, float | None]] = {}
-        #: Spot bookTicker update ids seen recently, per symbol (see :meth:`_seen_ticker`).
-        self._ticker_ids: dict[str, tuple[set[int], deque[int]]] = {}
         self._trades: dict[str, tuple[Trade, float | None]] = {}
         self._books: dict[str, tuple[BookDelta, float | None]] = {}
+        #: Spot bookTicker update ids seen recently, per symbol (see :meth:`_seen_ticker`).
+        self._ticker_ids: dict[str, tuple[set[int], deque[int]]] = {}
         #: stream name → (decoder of its frames, handler of its event), None: the union path
         self._fast: dict[str, tuple[Callable[[Any], Any], _Handler] | None] = {}
         self._frame_decoders = {
@@ -360,27 +360,15 @@ class BinanceDecoder:
         if not ts and self._seen_ticker(symbol, ev.u, ts_recv):
             self.skipped["bookTicker repeats (same u, no exchange time)"] += 1
             return []
-        if size is None:
-            return [
-                _replace(
-                    tmpl,
-                    ts_event=ts * NS_PER_MS if ts else _need_recv(ts_recv, "bookTicker"),
-                    ts_recv=ts_recv,
-                    bid_price=ev.b,
-                    bid_qty=ev.B,
-                    ask_price=ev.a,
-                    ask_qty=ev.A,
-                )
-            ]
         return [
             _replace(
                 tmpl,
                 ts_event=ts * NS_PER_MS if ts else _need_recv(ts_recv, "bookTicker"),
                 ts_recv=ts_recv,
                 bid_price=ev.b,
-                bid_qty=ev.B * size / ev.b,
+                bid_qty=ev.B if size is None else ev.B * size / ev.b,
                 ask_price=ev.a,
-                ask_qty=ev.A * size / ev.a,
+                ask_qty=ev.A if size is None else ev.A * size / ev.a,
             )
         ]
 
