@@ -61,6 +61,7 @@ from flushwatch.store.parts import (
     part_name,
     plan_merges,
 )
+from flushwatch.store.sandbox import check_read_only, refusal, sandboxed
 from flushwatch.store.schema import SCHEMA_VERSION
 from flushwatch.store.txn import STAGING, Txn, recover
 
@@ -366,15 +367,26 @@ class Store:
             and any((self.root / cls.dataset).rglob("*.parquet"))
         ]
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """Return an in-memory DuckDB connection with one view per stored dataset."""
+    def connect(self, *, sandbox: bool = False) -> duckdb.DuckDBPyConnection:
+        """Return an in-memory DuckDB connection with one view per stored dataset.
+
+        With ``sandbox`` the views are fixed to the files present now and the connection
+        can reach nothing else (:mod:`flushwatch.store.sandbox`): the one to hand untrusted
+        SQL. Hold :meth:`_shared` while using it, so no merge removes a file under it.
+        """
+        if sandbox:
+            views = {n: sorted((self.root / n).rglob("*.parquet")) for n in self.datasets()}
+            if (self.root / INSTRUMENTS).exists():
+                views["instruments"] = [self.root / INSTRUMENTS]
+            return sandboxed(views)
         con = duckdb.connect()
         for name in self.datasets():
             glob = str(self.root / name / "**" / "*.parquet").replace("'", "''")
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{glob}')")
         inst = self.root / INSTRUMENTS
         if inst.exists():
-            con.execute(f"CREATE VIEW instruments AS SELECT * FROM read_parquet('{inst}')")
+            quoted = str(inst).replace("'", "''")  # a store path may hold a quote: q'st
+            con.execute(f"CREATE VIEW instruments AS SELECT * FROM read_parquet('{quoted}')")
         return con
 
     def series(self) -> list[SeriesInfo]:
@@ -460,14 +472,20 @@ class Store:
         return df.cast(dict(schema_of(cls)))  # type: ignore[arg-type]
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
-        """Run read-only SQL against the dataset views; return column names and rows."""
-        with self._shared(), self.connect() as con:
+        """Run untrusted, read-only SQL against the dataset views; return names and rows.
+
+        Only SELECT and EXPLAIN run, and nothing but the views is reachable: no file,
+        network, ATTACH, COPY or extension (:mod:`flushwatch.store.sandbox`); a refusal is a
+        :class:`StoreError` saying why.
+        """
+        with self._shared(), self.connect(sandbox=True) as con:
+            check_read_only(con, sql)
             try:
                 cur = con.execute(sql)
+                names = [d[0] for d in cur.description or []]
+                return names, cur.fetchall()
             except duckdb.Error as exc:
-                raise StoreError(f"query failed: {exc}") from exc
-            names = [d[0] for d in cur.description or []]
-            return names, cur.fetchall()
+                raise refusal(exc) from exc
 
 
 def _fresh_rows(
