@@ -3,6 +3,11 @@
 These are the rules of :mod:`flushwatch.domain.records` made executable: required fields
 present, prices finite and positive, quantities non-negative, timestamps plausible (which is
 how a wrong time unit is caught) and, for time series files, never going backwards.
+
+Exchange and symbol names become folders of the store, so they are checked here too (at the
+edge, with file, line and field): at most :data:`MAX_NAME_LEN` characters, no path separator,
+no ``..`` and no control character. A 300-character symbol used to end in "File name too
+long" and a symbol ``..`` placed files outside the store's layout (issue 14).
 """
 
 from __future__ import annotations
@@ -19,6 +24,57 @@ from flushwatch.errors import ParseError
 _TS_FIELDS = ("ts_event", "ts_recv")
 #: Columns that together name one time series inside a dataset (for the ordering check).
 _SERIES_KEYS = ("exchange", "market", "symbol", "price_kind", "interval_s", "kind", "venues")
+#: Longest exchange or symbol name accepted (real ones are at most 23 characters).
+MAX_NAME_LEN = 64
+#: Columns whose values name a folder of the store.
+_NAME_FIELDS = ("exchange", "symbol")
+_CONTROL = r"[\x00-\x1f\x7f]"
+
+
+def name_problem(value: str) -> str | None:
+    """Say why ``value`` cannot be an exchange or symbol name, or None when it can.
+
+    Examples
+    --------
+    >>> [name_problem(v) for v in ("BTC-USD-SWAP", "..", "a/b")]
+    [None, "contains '..'", 'contains a path separator']
+    """
+    if not value:
+        return "is empty"
+    if len(value) > MAX_NAME_LEN:
+        return f"is {len(value)} characters long, more than {MAX_NAME_LEN}"
+    if "/" in value or "\\" in value:
+        return "contains a path separator"
+    if ".." in value:
+        return "contains '..'"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "contains a control character"
+    return None
+
+
+def _check_names(df: pl.DataFrame, path: Path) -> None:
+    for name in _NAME_FIELDS:
+        if name not in df.columns:
+            continue
+        s = df.get_column(name).cast(pl.String)
+        bad = s.is_not_null() & (
+            (s.str.len_chars() == 0)
+            | (s.str.len_chars() > MAX_NAME_LEN)
+            | s.str.contains("/", literal=True)
+            | s.str.contains("\\", literal=True)
+            | s.str.contains("..", literal=True)
+            | s.str.contains(_CONTROL)
+        )
+        if bad.any():
+            line, idx = _line_of(df, bad)
+            value = str(s[idx])
+            shown = repr(value if len(value) <= 40 else value[:40] + "...")
+            raise ParseError(
+                f"{name} {shown} {name_problem(value)}: {name}s name folders of the store",
+                path=path,
+                line=line,
+                field=name,
+            )
 
 
 def _line_of(df: pl.DataFrame, mask: pl.Series) -> tuple[int | None, int]:
@@ -75,6 +131,7 @@ def validate(cls: type[Record], df: pl.DataFrame, path: Path) -> None:
                 col.name,
                 "value {value} must be a finite number",
             )
+    _check_names(df, path)
     if cls.ordered:
         _check_order(df, path)
 

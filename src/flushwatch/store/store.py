@@ -69,6 +69,7 @@ MARKER = "flushwatch-store.json"
 LEDGER = "imports.jsonl"
 INSTRUMENTS = "instruments.parquet"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+_MAX_COMPONENT = 128  # well under the 255 bytes file systems allow a folder name
 _DAY_NS = 86_400 * 10**9
 _EPOCH = date(1970, 1, 1)
 _SRC = "_flushwatch_src"
@@ -116,7 +117,18 @@ class CompactSummary(msgspec.Struct, kw_only=True):
 
 
 def _safe(part: str) -> str:
-    return _SAFE.sub("_", part) or "_"
+    """One path component that stays inside its parent folder, whatever ``part`` holds.
+
+    Importers refuse such names with file and line (:mod:`flushwatch.ingest.validate`); this
+    is the last guard, for every other writer and for read filters.
+    """
+    safe = _SAFE.sub("_", part) or "_"
+    if safe in (".", "..") or len(safe) > _MAX_COMPONENT:
+        raise StoreError(
+            f"{part[:40]!r} cannot name a store folder (no '.' or '..', at most "
+            f"{_MAX_COMPONENT} characters)"
+        )
+    return safe
 
 
 def file_sha256(path: Path) -> str:
