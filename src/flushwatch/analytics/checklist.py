@@ -65,56 +65,63 @@ class ChecklistParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """Thresholds of the post-flush checklist (hours and percent)."""
 
     window_hours: Annotated[
-        float, msgspec.Meta(description="Post-flush window judged after the event end")
+        float, msgspec.Meta(gt=0, description="Post-flush window judged after the event end")
     ] = 72.0
     min_window_hours: Annotated[
-        float, msgspec.Meta(description="Shorter post-flush windows are 'too early' (pending)")
+        float,
+        msgspec.Meta(ge=0, description="Shorter post-flush windows are 'too early' (pending)"),
     ] = 6.0
     pre_hours: Annotated[
-        float, msgspec.Meta(description="Trailing pre-flush window for medians and ratios")
+        float, msgspec.Meta(gt=0, description="Trailing pre-flush window for medians and ratios")
     ] = 72.0
     oi_fast_pct: Annotated[
-        float, msgspec.Meta(description="% of flushed OI regained within oi_fast_hours = fast")
+        float,
+        msgspec.Meta(ge=0, description="% of flushed OI regained within oi_fast_hours = fast"),
     ] = 50.0
     oi_slow_pct: Annotated[
-        float, msgspec.Meta(description="Less than this % regained within oi_fast_hours = slow")
+        float,
+        msgspec.Meta(ge=0, description="Less than this % regained within oi_fast_hours = slow"),
     ] = 25.0
     oi_fast_hours: Annotated[
-        float, msgspec.Meta(description="Horizon after the event for a fast OI rebuild")
+        float, msgspec.Meta(gt=0, description="Horizon after the event for a fast OI rebuild")
     ] = 24.0
     chop_pct: Annotated[
-        float, msgspec.Meta(description="|price move| below this % over the OI horizon = chop")
+        float,
+        msgspec.Meta(ge=0, description="|price move| below this % over the OI horizon = chop"),
     ] = 2.0
     interest_floor_pct_8h: Annotated[
         float, msgspec.Meta(description="Neutral funding: the 0.01 %/8h interest floor")
     ] = 0.01
     neutral_tol_pct_8h: Annotated[
-        float, msgspec.Meta(description="± band around the floor still called neutral (%/8h)")
+        float, msgspec.Meta(ge=0, description="± band around the floor still called neutral (%/8h)")
     ] = 0.005
     funding_tail_hours: Annotated[
-        float, msgspec.Meta(description="Funding 'now' = median over the window's last hours")
+        float, msgspec.Meta(gt=0, description="Funding 'now' = median over the window's last hours")
     ] = 8.0
     rebound_factor: Annotated[
         float, msgspec.Meta(description="Funding back above pre-flush level × this = rebounding")
     ] = 1.0
     basis_tol_bps: Annotated[
-        float, msgspec.Meta(description="Median basis change beyond ± this (bps) is a move")
+        float, msgspec.Meta(ge=0, description="Median basis change beyond ± this (bps) is a move")
     ] = 1.0
     spot_led_ratio: Annotated[
-        float, msgspec.Meta(description="Spot/perp volume ratio ≥ this × pre-flush = spot-led")
+        float,
+        msgspec.Meta(gt=0, description="Spot/perp volume ratio ≥ this × pre-flush = spot-led"),
     ] = 1.5
     spot_held_gap_pct: Annotated[
-        float, msgspec.Meta(description="Spot falling this many points less than perp = held")
+        float, msgspec.Meta(ge=0, description="Spot falling this many points less than perp = held")
     ] = 0.3
     book_recovered_share: Annotated[
-        float, msgspec.Meta(description="Depth back to ≥ this share of pre-flush median = ok")
+        float, msgspec.Meta(ge=0, description="Depth back to ≥ this share of pre-flush median = ok")
     ] = 0.8
     book_tail_hours: Annotated[
-        float, msgspec.Meta(description="Book 'now' = median over the window's last hours")
+        float, msgspec.Meta(gt=0, description="Book 'now' = median over the window's last hours")
     ] = 6.0
     round_major_pct: Annotated[
         float,
-        msgspec.Meta(description="Round supports are key only on this major step (as levels)"),
+        msgspec.Meta(
+            gt=0, description="Round supports are key only on this major step (as levels)"
+        ),
     ] = 10.0
 
 

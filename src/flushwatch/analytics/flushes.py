@@ -56,13 +56,14 @@ class FlushParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         float, msgspec.Meta(ge=0, description="No verdict before two days of baseline exist.")
     ] = 48.0
     z_threshold: Annotated[
-        float, msgspec.Meta(description="Robust z of log liquidations that makes a burst.")
+        float, msgspec.Meta(gt=0, description="Robust z of log liquidations that makes a burst.")
     ] = 3.5
     min_ratio: Annotated[
         float, msgspec.Meta(gt=0, description="Burst bar must also be ≥ this × trailing median.")
     ] = 10.0
     elevated_z: Annotated[
-        float, msgspec.Meta(description="Robust z above which a neighbouring bar joins the event.")
+        float,
+        msgspec.Meta(ge=0, description="Robust z above which a neighbouring bar joins the event."),
     ] = 2.5
     elevated_ratio: Annotated[
         float, msgspec.Meta(gt=0, description="Neighbour must also be ≥ this × trailing median.")

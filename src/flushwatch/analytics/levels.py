@@ -72,46 +72,54 @@ class LevelParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Thresholds for finding key levels and judging their state."""
 
     round_minor_pct: Annotated[
-        float, msgspec.Meta(description="Minor round step: largest 1-2-5 step ≤ this % of price")
+        float,
+        msgspec.Meta(gt=0, description="Minor round step: largest 1-2-5 step ≤ this % of price"),
     ] = 2.0
     round_major_pct: Annotated[
-        float, msgspec.Meta(description="Major round step: largest 1-2-5 step ≤ this % of price")
+        float,
+        msgspec.Meta(gt=0, description="Major round step: largest 1-2-5 step ≤ this % of price"),
     ] = 10.0
     round_minor_per_side: Annotated[
-        int, msgspec.Meta(description="Nearest minor round numbers kept on each side of price")
+        int,
+        msgspec.Meta(ge=0, description="Nearest minor round numbers kept on each side of price"),
     ] = 2
     round_major_per_side: Annotated[
-        int, msgspec.Meta(description="Nearest major round numbers kept on each side of price")
+        int,
+        msgspec.Meta(ge=0, description="Nearest major round numbers kept on each side of price"),
     ] = 1
     prior_hours: Annotated[
-        float, msgspec.Meta(description="Look-back before the event for prior highs/lows, pivots")
+        float,
+        msgspec.Meta(gt=0, description="Look-back before the event for prior highs/lows, pivots"),
     ] = 168.0
     pivot_bars: Annotated[
-        int, msgspec.Meta(description="Bars on each side a swing pivot must exceed (fractal)")
+        int, msgspec.Meta(ge=1, description="Bars on each side a swing pivot must exceed (fractal)")
     ] = 3
     pivots_per_side: Annotated[
-        int, msgspec.Meta(description="Nearest swing pivots kept above and below price")
+        int, msgspec.Meta(ge=0, description="Nearest swing pivots kept above and below price")
     ] = 3
     profile_hours: Annotated[
-        float, msgspec.Meta(description="Look-back of the volume-by-price histogram")
+        float, msgspec.Meta(gt=0, description="Look-back of the volume-by-price histogram")
     ] = 168.0
     profile_bins: Annotated[
-        int, msgspec.Meta(description="Price bins of the volume-by-price histogram")
+        int, msgspec.Meta(ge=1, description="Price bins of the volume-by-price histogram")
     ] = 40
     profile_nodes: Annotated[
-        int, msgspec.Meta(description="Highest-volume histogram peaks kept as volume nodes")
+        int, msgspec.Meta(ge=0, description="Highest-volume histogram peaks kept as volume nodes")
     ] = 3
     break_pct: Annotated[
-        float, msgspec.Meta(description="A close beyond the level by more than this % loses it")
+        float,
+        msgspec.Meta(ge=0, description="A close beyond the level by more than this % loses it"),
     ] = 0.5
     reclaim_bars: Annotated[
-        int, msgspec.Meta(description="Consecutive closes back across a lost level to reclaim it")
+        int,
+        msgspec.Meta(ge=1, description="Consecutive closes back across a lost level to reclaim it"),
     ] = 2
     test_pct: Annotated[
-        float, msgspec.Meta(description="Price within this % of a level counts as a test")
+        float, msgspec.Meta(ge=0, description="Price within this % of a level counts as a test")
     ] = 1.0
     merge_pct: Annotated[
-        float, msgspec.Meta(description="Levels closer than this % merge into the most significant")
+        float,
+        msgspec.Meta(ge=0, description="Levels closer than this % merge into the most significant"),
     ] = 0.3
 
 

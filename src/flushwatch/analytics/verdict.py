@@ -63,39 +63,51 @@ _UNAVAILABLE = ("not_available", "pending")
 RuleName = Literal["oi_reloaded_into_weakness", "funding_without_spot_demand", "btc_support_lost"]
 
 
+#: A verdict weight: zero switches an item off; a negative one would reward a bad signal.
+Weight = Annotated[float, msgspec.Meta(ge=0)]
+
+
 class VerdictParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Thresholds of the risk box and weights of the verdict."""
 
     oi_reload_pct: Annotated[
-        float, msgspec.Meta(description="OI back to ≥ this % of the flushed amount = reloaded")
+        float,
+        msgspec.Meta(ge=0, description="OI back to ≥ this % of the flushed amount = reloaded"),
     ] = 90.0
     oi_reload_hours: Annotated[
-        float, msgspec.Meta(description="'Quickly' for the OI reload rule, hours after the event")
+        float,
+        msgspec.Meta(gt=0, description="'Quickly' for the OI reload rule, hours after the event"),
     ] = 48.0
     prior_high_hours: Annotated[
-        float, msgspec.Meta(description="Prior high = highest high over these hours before it")
+        float,
+        msgspec.Meta(gt=0, description="Prior high = highest high over these hours before it"),
     ] = 24.0
     price_window_hours: Annotated[
-        float, msgspec.Meta(description="Hours after the event price has to reclaim the prior high")
+        float,
+        msgspec.Meta(gt=0, description="Hours after the event price has to reclaim the prior high"),
     ] = 72.0
     round_major_pct: Annotated[
-        float, msgspec.Meta(description="Round BTC supports count only on this major step")
+        float, msgspec.Meta(gt=0, description="Round BTC supports count only on this major step")
     ] = 10.0
     min_coverage: Annotated[
-        float, msgspec.Meta(description="Below this weighted share of inputs: inconclusive")
+        float,
+        msgspec.Meta(ge=0, le=1, description="Below this weighted share of inputs: inconclusive"),
     ] = 0.4
     clean_good_share: Annotated[
-        float, msgspec.Meta(description="Share of available weight that must be good for clean")
+        float,
+        msgspec.Meta(
+            ge=0, le=1, description="Share of available weight that must be good for clean"
+        ),
     ] = 0.5
-    w_oi_rebuild: Annotated[float, msgspec.Meta(description="Weight of OI rebuild")] = 3.0
-    w_funding: Annotated[float, msgspec.Meta(description="Weight of the funding path")] = 3.0
-    w_levels_asset: Annotated[float, msgspec.Meta(description="Weight of asset levels")] = 2.0
-    w_levels_btc: Annotated[float, msgspec.Meta(description="Weight of BTC levels")] = 2.0
-    w_levels_eth: Annotated[float, msgspec.Meta(description="Weight of ETH levels")] = 1.0
-    w_basis: Annotated[float, msgspec.Meta(description="Weight of basis compression")] = 1.0
-    w_spot_vs_perp: Annotated[float, msgspec.Meta(description="Weight of spot/perp flow")] = 1.0
-    w_spot_held: Annotated[float, msgspec.Meta(description="Weight of spot vs perp move")] = 1.0
-    w_book: Annotated[float, msgspec.Meta(description="Weight of book recovery")] = 0.5
+    w_oi_rebuild: Annotated[Weight, msgspec.Meta(description="Weight of OI rebuild")] = 3.0
+    w_funding: Annotated[Weight, msgspec.Meta(description="Weight of the funding path")] = 3.0
+    w_levels_asset: Annotated[Weight, msgspec.Meta(description="Weight of asset levels")] = 2.0
+    w_levels_btc: Annotated[Weight, msgspec.Meta(description="Weight of BTC levels")] = 2.0
+    w_levels_eth: Annotated[Weight, msgspec.Meta(description="Weight of ETH levels")] = 1.0
+    w_basis: Annotated[Weight, msgspec.Meta(description="Weight of basis compression")] = 1.0
+    w_spot_vs_perp: Annotated[Weight, msgspec.Meta(description="Weight of spot/perp flow")] = 1.0
+    w_spot_held: Annotated[Weight, msgspec.Meta(description="Weight of spot vs perp move")] = 1.0
+    w_book: Annotated[Weight, msgspec.Meta(description="Weight of book recovery")] = 0.5
 
 
 def item_weights(p: VerdictParams) -> dict[str, float]:
