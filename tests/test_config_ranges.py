@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from flushwatch.alerts.config import parse_alerts
 from flushwatch.config import ReportConfig, default_toml, load_config, non_finite
 from flushwatch.errors import ConfigError
 
@@ -82,3 +83,31 @@ def test_non_finite_walks_structs_and_names_the_path() -> None:
     assert non_finite(ReportConfig()) == []
     bad = non_finite({"flush": {"z": float("nan")}, "x": (1.0, float("-inf"))})
     assert [k for k, _ in bad] == ["flush.z", "x[1]"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        (
+            '[[rules]]\nkind = "liquidations_over"\nname = "l"\nusd = inf\nminutes = 5\n',
+            "usd = inf: must be a finite number (at .rules[0])",
+        ),
+        (
+            '[[rules]]\nkind = "flush_detected"\nname = "f"\nmin_score = nan\n',
+            "min_score = nan: must be a finite number (at .rules[0])",
+        ),
+        (
+            '[[sinks]]\nkind = "webhook"\nurl = "http://127.0.0.1/"\ntimeout_s = inf\n',
+            "timeout_s = inf: must be a finite number (at .sinks[0])",
+        ),
+        (
+            '[[rules]]\nkind = "liquidations_over"\nname = "l"\nusd = -5.0\nminutes = 5\n',
+            "Expected `float` > 0.0 (at .rules[0].usd)",
+        ),
+    ],
+)
+def test_alert_thresholds_are_range_checked_too(toml: str, says: str) -> None:
+    """An ``usd = inf`` rule never fires and a ``timeout_s = inf`` webhook hangs: refused."""
+    with pytest.raises(ConfigError) as info:
+        parse_alerts(toml, "alerts.toml")
+    assert str(info.value) == f"alerts.toml: {says}"

@@ -28,6 +28,7 @@ Example (every key shown; unknown keys raise :class:`~flushwatch.errors.ConfigEr
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -159,6 +160,14 @@ def parse_alerts(text: str | bytes, source: str = "<alerts>") -> AlertsConfig:
         raise ConfigError(f"{source}: {_WHERE.sub('', message)}{where}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    for i, item in enumerate((*cfg.rules, *cfg.sinks)):
+        for field in item.__struct_fields__:  # TOML spells nan and inf; a sign check lets inf by
+            value = getattr(item, field)
+            if isinstance(value, float) and not math.isfinite(value):
+                table, n = ("rules", i) if i < len(cfg.rules) else ("sinks", i - len(cfg.rules))
+                raise ConfigError(
+                    f"{source}: {field} = {value}: must be a finite number (at .{table}[{n}])"
+                )
     names = [r.name for r in cfg.rules]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

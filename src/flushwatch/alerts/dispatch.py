@@ -12,11 +12,19 @@ Policy (one for every sink; no sink-specific branches here):
   rule, else the dispatcher default) is dropped. A key is claimed before sending, so two
   evaluations racing each other send once; it is released again if no sink accepted it, so
   the next evaluation retries.
+* Failures are reported, never silent: every delivery that ends not ok (HTTP 500 after the
+  last retry, a refused connection, a 4xx) is kept in :attr:`Dispatcher.failures` and passed
+  to ``on_failure`` (default: a warning on the ``flushwatch.alerts`` logger, which Python
+  prints to stderr when nothing else is configured). :meth:`Delivery.describe` is the line to
+  show; it never holds the webhook URL, which may carry a token.
+* A :class:`~flushwatch.alerts.sinks.Webhook` is retried as its own config says
+  (``attempts``, ``backoff_s``, ``max_backoff_s``) unless ``policies`` names its sink.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -24,10 +32,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 import msgspec
 
 from flushwatch.alerts.rules import Alert
-from flushwatch.alerts.sinks import AlertSink
+from flushwatch.alerts.sinks import AlertSink, Webhook
 from flushwatch.errors import RateLimited, TransientError
 
 Sleep = Callable[[float], Awaitable[None]]
+log = logging.getLogger("flushwatch.alerts")
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -49,6 +58,23 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int
     waits_s: list[float]
     error: str | None = None
+    #: The alert's title, so a failure report says which alert was lost.
+    title: str | None = None
+
+    def describe(self) -> str:
+        """One line for the terminal or a log: what was (not) delivered, where, and why.
+
+        Examples
+        --------
+        >>> Delivery(key="k", sink="webhook:json", ok=False, attempts=3, waits_s=[1.0, 2.0],
+        ...          error="ExchangeUnavailable: webhook:json: HTTP 500", title="BTC flush").describe()
+        "alert 'BTC flush' NOT delivered to webhook:json after 3 attempts: ExchangeUnavailable: webhook:json: HTTP 500"
+        """  # noqa: E501
+        what = f"alert {self.title or self.key!r}"
+        tries = f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}"
+        if self.ok:
+            return f"{what} delivered to {self.sink} after {tries}"
+        return f"{what} NOT delivered to {self.sink} after {tries}: {self.error}"
 
 
 def should_retry(exc: BaseException) -> bool | float:
@@ -103,18 +129,42 @@ async def send_with_retry(
                     attempts=attempt + 1,
                     waits_s=waits,
                     error=error,
+                    title=alert.title,
                 )
             waits.append(wait)
             await sleep(wait)
         else:
             return Delivery(
-                key=alert.key, sink=sink.name, ok=True, attempts=attempt + 1, waits_s=waits
+                key=alert.key,
+                sink=sink.name,
+                ok=True,
+                attempts=attempt + 1,
+                waits_s=waits,
+                title=alert.title,
             )
     raise AssertionError("unreachable: the loop returns on its last attempt")
 
 
+def log_failure(delivery: Delivery) -> None:
+    """Report a failed delivery as a warning (the default ``on_failure``)."""
+    log.warning("%s", delivery.describe())
+
+
+def sink_policy(sink: AlertSink) -> RetryPolicy:
+    """The retry policy a sink's own configuration asks for (the default for other sinks)."""
+    if isinstance(sink, Webhook):
+        cfg = sink.cfg
+        return RetryPolicy(attempts=cfg.attempts, base_s=cfg.backoff_s, max_s=cfg.max_backoff_s)
+    return RetryPolicy()
+
+
 class Dispatcher:
-    """Fan alerts out to sinks once per key and window (see the module docstring)."""
+    """Fan alerts out to sinks once per key and window (see the module docstring).
+
+    ``on_failure`` is called once with each delivery that failed for good (after its
+    retries); the same deliveries accumulate in :attr:`failures`, so a command can print
+    them as they happen and still end with a non-zero status if any were lost.
+    """
 
     def __init__(
         self,
@@ -126,6 +176,7 @@ class Dispatcher:
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        on_failure: Callable[[Delivery], object] | None = log_failure,
     ) -> None:
         self.sinks = list(sinks)
         self.policies = dict(policies or {})
@@ -134,6 +185,9 @@ class Dispatcher:
         self._sleep, self._clock, self._rng = sleep, clock, rng or random.Random()
         self._sent: dict[str, float] = {}
         self.deliveries: list[Delivery] = []
+        #: Every delivery that failed for good, in the order they ended.
+        self.failures: list[Delivery] = []
+        self._on_failure = on_failure
 
     def _fresh(self, alert: Alert, now: float) -> bool:
         last = self._sent.get(alert.key)
@@ -157,6 +211,11 @@ class Dispatcher:
         results = await asyncio.gather(*(self._one(a) for a in todo))
         out = [d for batch in results for d in batch]
         self.deliveries += out
+        for d in out:
+            if not d.ok:
+                self.failures.append(d)
+                if self._on_failure is not None:
+                    self._on_failure(d)
         return out
 
     async def _one(self, alert: Alert) -> list[Delivery]:
@@ -164,7 +223,7 @@ class Dispatcher:
             send_with_retry(
                 sink,
                 alert,
-                self.policies.get(sink.name, RetryPolicy()),
+                self.policies.get(sink.name) or sink_policy(sink),
                 sleep=self._sleep,
                 rng=self._rng,
                 clock=self._clock,
