@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from flushwatch.analytics.backtest_map import BacktestParams
-from flushwatch.cli.cmd_backtest import backtest_market, bar_predictions, map_state
+from flushwatch.api.backtest import backtest_market, bar_predictions, map_state
 from flushwatch.domain.time import parse_iso
 from flushwatch.testing.real import load_market
 

@@ -10,7 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from flushwatch.cli.cmd_cascade import parse_shock, register
+from flushwatch.api.cascade import parse_shock
+from flushwatch.cli.cmd_cascade import register
 from flushwatch.domain.enums import Market
 from flushwatch.domain.records import DepthBand
 from flushwatch.domain.tables import frame_from_records

@@ -11,7 +11,7 @@ import pytest
 
 from flushwatch.analytics.cascade import simulate
 from flushwatch.analytics.depth import curve_from_book, rebuild_book
-from flushwatch.cli.cmd_cascade import book_curve
+from flushwatch.api.cascade import book_curve
 from flushwatch.domain.records import BookUpdate, Quote
 from flushwatch.store import Store
 from flushwatch.testing.real import store_for

@@ -26,7 +26,7 @@ from flushwatch.errors import ConfigError
 from flushwatch.live.state import LiveMonitor, LiveParams, LiveState
 from flushwatch.report.assemble import assemble
 from flushwatch.report.build import analyse, build_report
-from flushwatch.testing.real import store_for
+from flushwatch.testing.real import report_as_of, store_for
 
 S = 1_000_000_000
 MIN = 60 * S
@@ -245,7 +245,7 @@ def test_priming_from_the_real_store_finds_the_reports_feb_2026_flush(shared_dat
     """CoinGlass BTC hourly history primed as ``watch --store`` does, as of 2026-02-09 00:00."""
     store = store_for((COINGLASS_1H, FUNDING_WINDOWS))
     cfg = ReportConfig()
-    report, _ = build_report(store, "BTC", focus_ts=parse_iso("2026-02-06T00:00"))
+    report, _ = report_as_of(store, "BTC", "2026-02-09T00:00")
     params = LiveParams.from_report(cfg, bar_s=3600, history_bars=14 * 24)
     monitor = LiveMonitor([LiveState("BTCUSDT", params)])
     until = parse_iso("2026-02-09T00:00")

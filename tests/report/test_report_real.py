@@ -16,9 +16,11 @@ from typer.testing import CliRunner
 from flushwatch.cli.app import app
 from flushwatch.domain.time import parse_iso
 from flushwatch.report.build import build_report, report_json
-from flushwatch.testing.real import store_for
+from flushwatch.testing.real import report_as_of, store_for
 
 H = 3600 * 10**9
+#: A day after the 2026-02-05/06 flush: it has ended (and its funding flip printed) by then.
+FEB_AT = "2026-02-07T00:00"
 COINGLASS_1H = "coinglass-btc-liq-oi-funding-2025-2026/btc_regime_1h_2025-12-04_2026-06-02.csv"
 FUNDING_WINDOWS = "binance-btcusdt-funding-event-windows/BTCUSDT-funding-event-windows.csv"
 XRP = (
@@ -36,7 +38,7 @@ def _rows(shared: Path, rel: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def feb_report(shared_data: Path):  # type: ignore[no-untyped-def]
     store = store_for((COINGLASS_1H, FUNDING_WINDOWS))
-    return build_report(store, "BTC", focus_ts=parse_iso("2026-02-06T00:00"))
+    return report_as_of(store, "BTC", FEB_AT)
 
 
 def test_feb_2026_flush_is_the_focus_with_the_files_numbers(feb_report, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
@@ -80,7 +82,7 @@ def test_feb_2026_checklist_uses_binance_funding_and_sees_the_flip(
     rates = [
         float(r["funding_rate"])
         for r in _rows(shared_data, FUNDING_WINDOWS)
-        if focus.start_ts <= int(r["funding_time"]) * 10**6 <= focus.end_ts + 72 * H
+        if focus.start_ts <= int(r["funding_time"]) * 10**6 <= report.as_of_ts  # knowable
     ]
     assert min(rates) < 0
     assert f"{min(rates) * 100:.4f}%" in funding.sentence
@@ -94,7 +96,8 @@ def test_feb_2026_checklist_uses_binance_funding_and_sees_the_flip(
 def test_feb_2026_json_is_the_documented_schema(feb_report) -> None:  # type: ignore[no-untyped-def]
     report, _ = feb_report
     doc = json.loads(report_json(report))
-    assert doc["schema"] == "flushwatch.report/1"
+    assert doc["schema"] == "flushwatch.report/2"
+    assert doc["as_of_ts"] == parse_iso(FEB_AT)
     assert doc["asset"] == "BTC"
     assert doc["focus"]["peak_ts"] == parse_iso("2026-02-05T20:00")
     assert {c["name"] for c in doc["checklist"]} == {
@@ -123,7 +126,7 @@ def test_feb_2026_json_is_the_documented_schema(feb_report) -> None:  # type: ig
 
 
 def test_xrp_2021_12_04_flush_without_liquidation_data(shared_data: Path) -> None:
-    report, _ = build_report(store_for(XRP), "XRP", focus_ts=parse_iso("2021-12-04T00:00"))
+    report, _ = report_as_of(store_for(XRP), "XRP", "2021-12-06T00:00")
     ev = report.focus
     assert ev is not None
     # PROVENANCE.md: 8h candle 2021-12-04 00:00–08:00 has L 0.5764; found without liquidations.
@@ -143,7 +146,7 @@ def test_xrp_2021_12_04_flush_without_liquidation_data(shared_data: Path) -> Non
 
 
 def test_okx_2025_10_10_cascade(shared_data: Path) -> None:
-    report, _ = build_report(store_for((OKX,)), "BTC", focus_ts=parse_iso("2025-10-10T21:00"))
+    report, _ = report_as_of(store_for((OKX,)), "BTC", "2025-10-12T00:00")
     ev = report.focus
     assert ev is not None
     # The sample at 2025-10-10T21:18:44Z is the crash print: perp 108,539 (PROVENANCE.md).
@@ -173,13 +176,12 @@ def test_each_missing_series_lowers_confidence(shared_data: Path) -> None:
     from flushwatch.report.build import analyse
 
     store = store_for((COINGLASS_1H, FUNDING_WINDOWS))
-    full, m = build_report(store, "BTC", focus_ts=parse_iso("2026-02-06T00:00"))
+    full, m = report_as_of(store, "BTC", FEB_AT)
     assert full.verdict is not None
     cfg = ReportConfig()
-    focus_ts = parse_iso("2026-02-06T00:00")
     for fields in (("funding",), ("oi_quote", "oi_base")):
         reduced = msgspec.structs.replace(m, **dict.fromkeys(fields))
-        _, _, sections = analyse(reduced, {"BTC": reduced}, cfg, focus_ts=focus_ts)
+        _, _, sections = analyse(reduced, {"BTC": reduced}, cfg, as_of_ts=full.as_of_ts)
         verdict = sections["verdict"]
         items = {c.name: c for c in sections["checklist"]}  # type: ignore[attr-defined]
         name = "funding" if fields == ("funding",) else "oi_rebuild"
@@ -201,15 +203,16 @@ def test_cli_report_and_events(tmp_path: Path, shared_data: Path) -> None:
     html = tmp_path / "r.html"
     r = runner.invoke(
         app,
-        ["report", "BTC", "--store", str(store), "--at", "2026-02-06", "--html", str(html)],
+        ["report", "BTC", "--store", str(store), "--at", "2026-02-07", "--html", str(html)],
     )
     assert r.exit_code == 0, r.stderr
+    assert "as of 2026-02-07T00:00:00Z" in r.stdout
     assert "Verdict:" in r.stdout
     assert "Post-flush checklist" in r.stdout
     assert html.stat().st_size > 1_000_000  # Plotly's JavaScript is inlined: opens offline
     r = runner.invoke(app, ["report", "DOGE", "--store", str(store)])
     assert r.exit_code == 2
-    assert "no price bars for DOGE" in r.stderr
+    assert "holds no DOGE prices (it holds BTC)" in r.stderr
     r = runner.invoke(app, ["report", "BTC", "--store", str(store), "--step", "7x"])
     assert r.exit_code == 2
     assert "--step" in r.stderr

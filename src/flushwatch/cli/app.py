@@ -3,13 +3,12 @@ that ``flushwatch --help`` answers instantly."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
-from flushwatch.errors import FlushwatchError
+from flushwatch.cli.options import AtOpt, JsonOpt, StoreOpt, run, store_path
 
 app = typer.Typer(
     name="flushwatch",
@@ -26,37 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--store",
-        help="Store folder (default: $FLUSHWATCH_STORE, else your user data directory).",
-        show_default=False,
-    ),
-]
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
-]
-
-T = TypeVar("T")
-
-
-def _run(fn: Callable[[], T]) -> T:
-    """Turn flushwatch errors into one clear line on stderr and exit code 2."""
-    try:
-        return fn()
-    except FlushwatchError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except FileNotFoundError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _store_path(store: Path | None) -> Path:
-    from flushwatch.store.location import default_store_path
-
-    return store if store is not None else default_store_path()
+_run = run
+_store_path = store_path
 
 
 @app.command("import")
@@ -170,7 +140,10 @@ ExchangeOpt = Annotated[
     str | None, typer.Option(help="Use this exchange's price series (default: the fullest one).")
 ]
 StartOpt = Annotated[str | None, typer.Option(help="Window start, ISO date/time UTC.")]
-EndOpt = Annotated[str | None, typer.Option(help="Window end (exclusive), ISO date/time UTC.")]
+EndOpt = Annotated[
+    str | None,
+    typer.Option(help="Window end (exclusive), ISO date/time UTC: also an as-of bound."),
+]
 StepOpt = Annotated[
     str | None, typer.Option(help="Bar size: 5m, 1h, 1d (default: the price series' own).")
 ]
@@ -186,9 +159,7 @@ def report(
     exchange: ExchangeOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    at: Annotated[
-        str | None, typer.Option(help="Judge the flush at (or last before) this time.")
-    ] = None,
+    at: AtOpt = None,
     step: StepOpt = None,
     config: ConfigOpt = None,
     html: Annotated[

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from flushwatch.cli.app import JsonOpt, StoreOpt, _run, _store_path
+from flushwatch.cli.options import JsonOpt, StoreOpt
+from flushwatch.cli.options import run as _run
+from flushwatch.cli.options import store_path as _store_path
 from flushwatch.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -1,203 +1,21 @@
 """``flushwatch backtest-map``: how well the estimated liquidation map predicted real liquidations.
 
-Composition only: the map is :mod:`flushwatch.analytics.liqmap` (run once over the whole
-series with a snapshot at the start of every bar, so the prediction for bar t uses bars
-before t only), the scores are :mod:`flushwatch.analytics.backtest_map`. The price grid is
-fixed from the first bar's open (± ``range_pct``), never from later prices, so it leaks
-nothing from the future. Heavy imports stay inside functions so ``flushwatch --help`` is fast.
+Parsing and printing only: the scoring is :mod:`flushwatch.api.backtest`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flushwatch.errors import ConfigError, FlushwatchError
+from flushwatch.cli.options import run as run_cli
+from flushwatch.cli.options import store_path
 
 if TYPE_CHECKING:
-    from flushwatch.analytics.backtest_map import BacktestParams, BacktestResult, LevelDay
-    from flushwatch.analytics.liqmap import LiqMapParams, LiqMapState
-    from flushwatch.analytics.market import F64, MarketSeries
-
-_DAY_NS = 86_400 * 10**9
-
-
-def causal_edges(first_open: float, n_bins: int, range_pct: float) -> F64:
-    """Bin edges from the first bar's open only, so later prices never shape the grid."""
-    import numpy as np
-
-    r = range_pct / 100.0
-    return np.linspace(first_open * (1.0 - r), first_open * (1.0 + r), n_bins + 1)
-
-
-def _fill_gaps(market: MarketSeries) -> tuple[F64, F64, F64, F64]:
-    """Bars missing from the source become flat bars at the last known close (causal).
-
-    They are never scored; the fill keeps the map's bar loop on a continuous price path
-    (no consumption or entries are attributed to a bar the source does not have).
-    """
-    import numpy as np
-
-    c = market.close
-    idx = np.where(np.isfinite(c), np.arange(market.n), -1)
-    last = np.maximum.accumulate(idx)
-    cf = np.where(last >= 0, c[np.maximum(last, 0)], np.nan)
-    gap = ~(np.isfinite(market.open) & np.isfinite(market.high) & np.isfinite(market.low))
-    gap |= ~np.isfinite(c)
-    o, h, lo = (np.where(gap, cf, x) for x in (market.open, market.high, market.low))
-    return o, h, lo, cf
-
-
-def map_state(market: MarketSeries, params: LiqMapParams | None = None) -> LiqMapState:
-    """The map over the whole series with a snapshot at the start of every bar (causal)."""
-    import numpy as np
-
-    from flushwatch.analytics.liqmap import LiqMapParams, build_map
-    from flushwatch.analytics.mechanics import BINANCE_BTCUSDT_2021
-
-    p = params or LiqMapParams()
-    if market.oi_quote is None:
-        raise ConfigError(f"{market.asset}: the store has no open interest: the map needs it")
-    finite = np.flatnonzero(np.isfinite(market.open))
-    if finite.size == 0:
-        raise ConfigError(f"{market.asset}: no bar with a price")
-    edges = causal_edges(float(market.open[finite[0]]), p.n_bins, p.range_pct)
-    o, h, lo, c = _fill_gaps(market)
-    return build_map(
-        market.ts,
-        o,
-        h,
-        lo,
-        c,
-        market.oi_quote,
-        p,
-        BINANCE_BTCUSDT_2021,
-        edges=edges,
-        snapshot_every=1,
-    )
-
-
-def bar_predictions(market: MarketSeries, state: LiqMapState) -> tuple[F64, F64]:
-    """Map-predicted long USD in ``[low, open]`` and short USD in ``[open, high]`` per bar."""
-    import numpy as np
-
-    from flushwatch.analytics.liqmap import predicted_in_range
-
-    ok = np.isfinite(market.open) & np.isfinite(market.high) & np.isfinite(market.low)
-    o = np.where(ok, market.open, 1.0)
-    lo = np.where(ok, np.minimum(market.low, o), 1.0)
-    hi = np.where(ok, np.maximum(market.high, o), 1.0)
-    pl = np.asarray(predicted_in_range(state, lo, o, "long"), np.float64)
-    ps = np.asarray(predicted_in_range(state, o, hi, "short"), np.float64)
-    return np.where(ok, pl, np.nan), np.where(ok, ps, np.nan)
-
-
-def _level_days(
-    market: MarketSeries, state: LiqMapState, first: int, liq: F64, side: str, q: float
-) -> list[LevelDay]:
-    import numpy as np
-
-    from flushwatch.analytics.backtest_map import level_capture
-
-    snaps = state.snap_long if side == "long" else state.snap_short
-    if snaps is None:
-        return []
-    starts = np.flatnonzero((market.ts % _DAY_NS == 0) & (np.arange(market.n) >= first))
-    out = []
-    for a, b in zip(starts, [*starts[1:].tolist(), market.n], strict=True):
-        ok = np.isfinite(market.open[a:b]) & np.isfinite(market.low[a:b])
-        ok &= np.isfinite(market.high[a:b]) & np.isfinite(liq[a:b])
-        if not ok.any() or not np.isfinite(market.open[a]):
-            continue
-        sl = slice(a, b)
-        o, h, lw, lq = (x[sl][ok] for x in (market.open, market.high, market.low, liq))
-        out.append(level_capture(state.edges, snaps[a], o, h, lw, lq, side=side, q=q))
-    return out
-
-
-def backtest_market(
-    market: MarketSeries,
-    params: BacktestParams | None = None,
-    map_params: LiqMapParams | None = None,
-) -> tuple[BacktestResult, dict[str, F64]]:
-    """Score the map on one market; returns the table and the per-bar arrays for the chart."""
-    import numpy as np
-
-    from flushwatch.analytics.backtest_map import (
-        BacktestParams,
-        BacktestResult,
-        level_summary,
-        naive_baseline,
-        score_side,
-    )
-    from flushwatch.domain.time import iso
-
-    bt = params or BacktestParams()
-    state = map_state(market, map_params)
-    map_l, map_s = bar_predictions(market, state)
-    assert market.oi_quote is not None  # map_state checked it
-    oi_prev = np.r_[np.nan, market.oi_quote[:-1]]
-    base_l, base_s = naive_baseline(market.open, market.high, market.low, oi_prev)
-    first = min(market.n, math.ceil(bt.warmup_hours * 3600 / market.step_s))
-    keep = np.arange(market.n) >= first
-    block = max(1, round(bt.block_hours * 3600 / market.step_s))
-    score = functools.partial(
-        score_side, q=bt.quantile, block=block, n_boot=bt.n_boot, seed=bt.seed
-    )
-    series: dict[str, F64] = {}
-    notes = [
-        f"first {first} bars not scored (warm-up: the map knows no position opened before the "
-        "window)",
-        "map: estimated; liquidation prices at the Binance BTCUSDT tier table; long/short "
-        "split 50/50 (no taker flow in the series)",
-    ]
-    sides, levels = [], []
-    real = {"long": market.liq_long, "short": market.liq_short}
-    has_liq = all(r is not None and float(np.nansum(r)) > 0 for r in real.values())
-    proxy = None
-    if has_liq:
-        for side, mp, bp in (("long", map_l, base_l), ("short", map_s, base_s)):
-            r = np.asarray(real[side], np.float64)
-            rk = np.where(keep, r, np.nan)
-            sides.append(score(mp, bp, rk, side=side))
-            series |= {f"map_{side}": mp, f"base_{side}": bp, f"real_{side}": rk}
-            days = _level_days(market, state, first, r, side, bt.quantile)
-            levels.append(level_summary(days, side=side, q=bt.quantile, n_boot=bt.n_boot))
-        if market.liq_lower_bound:
-            notes.append("realized liquidations are lower bounds (throttled feeds)")
-    else:
-        notes.append(
-            "no realized liquidations for this market (e.g. Binance has no public liquidation "
-            "history; its 5-minute export writes zeros): nothing is scored against liquidations"
-        )
-        drop = np.maximum(oi_prev - market.oi_quote, 0.0)
-        proxy = score(
-            map_l + map_s,
-            base_l + base_s,
-            np.where(keep, drop, np.nan),
-            side="oi_drop_proxy",
-        )
-        notes.append(
-            "proxy shown instead: map (long + short in range) vs the bar's open-interest "
-            "decrease, which mixes liquidations with voluntary closes; not a liquidation score"
-        )
-    result = BacktestResult(
-        asset=market.asset,
-        step_s=market.step_s,
-        start=iso(int(market.ts[first])) if first < market.n else "",
-        end=iso(int(market.ts[-1]) + market.step_s * 10**9),
-        sources=market.sources,
-        liquidations_available=has_liq,
-        notes=notes,
-        sides=sides,
-        levels=levels,
-        oi_drop_proxy=proxy,
-    )
-    return result, series
+    from flushwatch.analytics.backtest_map import BacktestResult
 
 
 def run(
@@ -210,28 +28,21 @@ def run(
     json_out: bool,
     html: Path | None,
 ) -> None:
-    """Assemble the market from the store, backtest, print, and write the chart on request."""
-    import msgspec
-
-    from flushwatch.analytics.backtest_map import BacktestParams
+    """Ask the API for the backtest, print it, and write the chart on request."""
+    from flushwatch.api.workspace import open_workspace
     from flushwatch.cli import render
-    from flushwatch.cli.commands import parse_step
-    from flushwatch.report.assemble import assemble
-    from flushwatch.store import Store
 
-    store = Store.open(store_root, create=False)
-    market = assemble(store, asset, exchange=exchange, step_s=parse_step(step))
-    if warmup_hours < 0:
-        raise ConfigError("--warmup-hours must be >= 0")
-    result, series = backtest_market(market, BacktestParams(warmup_hours=warmup_hours))
+    result = open_workspace(store_root).backtest_map(
+        asset, exchange=exchange, step=step, warmup_hours=warmup_hours
+    )
     if html is not None:
         from flushwatch.report.backtest_html import write_html
 
-        write_html(html, result, series)
+        write_html(html, result.result, result.series)
     if json_out:
-        render.print_json(msgspec.to_builtins(result))
+        render.print_json(result.to_dict())
         return
-    _print_table(result)
+    _print_table(result.result)
     if html is not None:
         typer.echo(f"chart written to {html}")
 
@@ -314,12 +125,9 @@ def register(app: typer.Typer) -> None:
         partial Spearman of the map beyond the baseline (with p-value), and the price-level
         capture at each day's 00:00 map.
         """
-        from flushwatch.store.location import default_store_path
-
-        root = store if store is not None else default_store_path()
-        try:
-            run(root, asset, exchange=exchange, step=step, warmup_hours=warmup_hours,
-                json_out=json_out, html=html)  # fmt: skip
-        except (FlushwatchError, FileNotFoundError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+        run_cli(
+            lambda: run(
+                store_path(store), asset, exchange=exchange, step=step,
+                warmup_hours=warmup_hours, json_out=json_out, html=html,
+            )
+        )  # fmt: skip

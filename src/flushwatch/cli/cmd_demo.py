@@ -18,7 +18,8 @@ from typing import Annotated, Any
 
 import typer
 
-from flushwatch.cli.app import JsonOpt, _run
+from flushwatch.cli.options import JsonOpt
+from flushwatch.cli.options import run as _run
 
 DEMO_SHOCK = "-3%"
 
@@ -45,8 +46,9 @@ def run_demo(
     out_dir: Path, *, scenario: str, seed: int, store: Path | None, json_out: bool
 ) -> dict[str, Any]:
     """Simulate, analyse, print and write the page; return a summary for ``--json``."""
-    from flushwatch.cli import cmd_cascade, cmd_map, render
-    from flushwatch.report.build import build_report, report_json
+    from flushwatch.api.results import to_json
+    from flushwatch.api.workspace import open_workspace
+    from flushwatch.cli import render, render_cascade, render_map
     from flushwatch.sim.market import simulate
     from flushwatch.sim.records import write_result
     from flushwatch.sim.scenarios import scenario_params
@@ -60,29 +62,29 @@ def run_demo(
     # A book deep enough (150 levels 5 bps apart: ±7.5 %) for the cascade to walk it.
     params = scenario_params(scenario, seed=seed, book_levels=150, tick_bps=5.0)
     result = simulate(params)
-    db = Store.open(root)
-    write_result(result, db, f"demo-{scenario}-{seed}")
+    write_result(result, Store.open(root), f"demo-{scenario}-{seed}")
     asset = params.symbol.removesuffix("USDT")
+    ws = open_workspace(root)
     # Hourly: the simulator writes 5-minute bars, most of them without a liquidation, and the
     # flush detector's baseline wants bars that usually have some (as real hourly data does).
-    report, market = build_report(db, asset, exchange="simulated", step_s=3600)
+    rep = ws.report(asset, exchange="simulated", step=3600)
+    report, market = rep.report, rep.market
     # With --json the human-readable sections are not printed: only the summary is.
     quiet = contextlib.redirect_stdout(io.StringIO()) if json_out else contextlib.nullcontext()
     with quiet:
         render.console.rule("[bold yellow]SIMULATED DATA[/] (flushwatch's market simulator)")
         render.flush_report(report)
-        map_parts = cmd_map.build(
-            root, asset, exchange="simulated", at=None, start=None, end=None, bins=400,
-            snapshots=True,
-        )  # fmt: skip
-        cmd_map.render(cmd_map.to_json(*map_parts))
-        cascade_out = cmd_cascade.run_cascade(
-            root, asset, DEMO_SHOCK, exchange="simulated", at=None, runs=2000, json_out=False,
-            html=None,
-        )  # fmt: skip
-        ranked = cmd_cascade.run_fragility(root, [asset], at=None, json_out=False)
+        liq_map = ws.map(asset, exchange="simulated", bins=400, snapshots=True)
+        render_map.render(liq_map.to_dict())
+        casc = ws.cascade(asset, shock=DEMO_SHOCK, exchange="simulated", runs=2000)
+        render_cascade.show_cascade(casc.raw(), casc.to_dict(), json_out=False, html=None)
+        ranking = ws.fragility([asset])
+        render_cascade.show_fragility(ranking, json_out=False)
+    map_parts = (liq_map.market, liq_map.state, liq_map.clusters)
+    cascade_out = casc.raw()
+    ranked = ranking.markets
     page = out_dir / f"flushwatch-demo-{scenario}.html"
-    page.write_text(_page(report, market, map_parts[:3], cascade_out), encoding="utf-8")
+    page.write_text(_page(report, market, map_parts, cascade_out), encoding="utf-8")
     seconds = time.perf_counter() - t0
     summary = {
         "simulated": True,
@@ -94,7 +96,7 @@ def run_demo(
         "verdict": None if report.verdict is None else report.verdict.name,
         "events": len(report.events),
         "fragility_rank": [f.asset for f in ranked],
-        "report": report_json(report).decode(),
+        "report": to_json(rep.to_dict()),
     }
     if json_out:
         render.print_json(summary)

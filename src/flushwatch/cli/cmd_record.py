@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from flushwatch.cli.app import JsonOpt, StoreOpt, _run, _store_path
+from flushwatch.cli.options import JsonOpt, StoreOpt
+from flushwatch.cli.options import run as _run
+from flushwatch.cli.options import store_path as _store_path
 from flushwatch.connectors.factory import venues_help
 from flushwatch.errors import ConfigError
 

@@ -292,27 +292,13 @@ def _store_extras(
     gains: dict[str, list[GainProfile]] = {}
     if store is None:
         return bands, gains
-    from flushwatch.analytics.cascade import cascade_gain, forced_flow
-    from flushwatch.cli.cmd_cascade import depth_for, liq_map
+    from flushwatch.api.live import map_and_gains
     from flushwatch.domain.symbols import base_asset
-    from flushwatch.report.assemble import assemble
 
     for sym in symbols:
         try:
-            m = assemble(store, base_asset(sym))
-            mp = liq_map(m, m.n)
+            mp, gains[sym] = map_and_gains(store, base_asset(sym))
             bands[sym] = nearest_bands(mp.edges, mp.long, mp.short, mp.price)
-            at = int(m.ts[-1])
-            gains[sym] = [
-                cascade_gain(
-                    forced_flow("down", mp.price, mp.edges, mp.long),
-                    depth_for(store, m, m.n, at, "bid", mp.price),
-                ),
-                cascade_gain(
-                    forced_flow("up", mp.price, mp.edges, mp.short),
-                    depth_for(store, m, m.n, at, "ask", mp.price),
-                ),
-            ]
         except FlushwatchError:
             continue  # no OI history for this symbol: the view simply has no bands
     return bands, gains
@@ -322,17 +308,9 @@ def _history(
     store: Store, asset: str, venue: str | None, start: int, end: int, bar_s: int
 ) -> MarketSeries | None:
     """The store's series for ``asset`` in ``[start, end)``: the venue's own bars first."""
-    from flushwatch.errors import InputError
-    from flushwatch.report.assemble import assemble
+    from flushwatch.api.live import history
 
-    for exchange in dict.fromkeys((venue, None)):
-        try:
-            return assemble(
-                store, asset, exchange=exchange, start_ns=start, end_ns=end, step_s=bar_s
-            )
-        except InputError:
-            continue
-    return None
+    return history(store, asset, venue, start, end, bar_s)
 
 
 def prime_from_store(

@@ -10,7 +10,6 @@ import msgspec
 
 from flushwatch.cli import render
 from flushwatch.domain.enums import Market
-from flushwatch.domain.time import parse_iso
 from flushwatch.errors import ConfigError, InputError, UnknownFormatError
 from flushwatch.ingest.base import Hints, Parsed
 from flushwatch.ingest.registry import all_formats, detect, get_format, parse
@@ -128,19 +127,13 @@ def run_import(
 
 def run_info(store_root: Path, *, json_out: bool) -> None:
     """Describe the store."""
-    store = Store.open(store_root, create=False)
-    series = store.series()
-    instruments = store.instruments()
+    from flushwatch.api.workspace import open_workspace
+
+    info = open_workspace(store_root).info()
     if json_out:
-        render.print_json(
-            {
-                "store": str(store_root),
-                "series": msgspec.to_builtins(series),
-                "instruments": msgspec.to_builtins(instruments),
-            }
-        )
+        render.print_json(info.to_dict())
     else:
-        render.info(store_root, series, instruments)
+        render.info(store_root, info.series, info.instruments)
 
 
 def run_formats(*, json_out: bool) -> None:
@@ -154,12 +147,13 @@ def run_formats(*, json_out: bool) -> None:
 
 def run_sql(store_root: Path, query: str, *, json_out: bool) -> None:
     """Run SQL against the store's views."""
-    store = Store.open(store_root, create=False)
-    names, rows = store.query(query)
+    from flushwatch.api.workspace import open_workspace
+
+    result = open_workspace(store_root).sql(query)
     if json_out:
-        render.print_json([dict(zip(names, r, strict=True)) for r in rows])
+        render.print_json(result.to_dict())
     else:
-        render.table(names, rows)
+        render.table(result.columns, result.rows)
 
 
 def run_compact(store_root: Path, *, json_out: bool) -> None:
@@ -188,35 +182,6 @@ def run_compact(store_root: Path, *, json_out: bool) -> None:
         )
 
 
-_STEPS = {"m": 60, "h": 3600, "d": 86_400}
-
-
-def parse_step(text: str | None) -> int | None:
-    """``"5m"``, ``"1h"``, ``"1d"`` → seconds."""
-    if text is None:
-        return None
-    unit = text[-1:].lower()
-    try:
-        n = int(text[:-1])
-    except ValueError:
-        n = 0
-    if unit not in _STEPS or n <= 0:
-        raise ConfigError(f"--step {text!r}: use a number and m, h or d (5m, 1h, 1d)")
-    return n * _STEPS[unit]
-
-
-def parse_time(text: str | None, option: str) -> int | None:
-    """An ISO date or date-time (UTC unless it says otherwise) → ns."""
-    if text is None:
-        return None
-    try:
-        return parse_iso(text)
-    except ValueError:
-        raise ConfigError(
-            f"{option} {text!r}: use an ISO date or time, e.g. 2026-02-05 or 2026-02-05T20:00"
-        ) from None
-
-
 def run_report(
     store_root: Path,
     asset: str,
@@ -230,30 +195,21 @@ def run_report(
     html: Path | None,
     json_out: bool,
 ) -> None:
-    """Build the flush report; print it, and write JSON/HTML on request."""
-    from flushwatch.config import load_config
-    from flushwatch.report.build import build_report, report_json
+    """Ask the API for the report as of ``at``; print it, and write JSON/HTML on request."""
+    from flushwatch.api.results import to_json
+    from flushwatch.api.workspace import open_workspace
 
-    cfg = load_config(config)
-    store = Store.open(store_root, create=False)
-    report, market = build_report(
-        store,
-        asset,
-        exchange=exchange,
-        start_ns=parse_time(start, "--start"),
-        end_ns=parse_time(end, "--end"),
-        step_s=parse_step(step),
-        focus_ts=parse_time(at, "--at"),
-        cfg=cfg,
+    result = open_workspace(store_root).report(
+        asset, at=at, start=start, end=end, exchange=exchange, step=step, config=config
     )
     if html is not None:
         from flushwatch.report.html import write_html
 
-        write_html(html, report, market)
+        write_html(html, result.report, result.market)
     if json_out:
-        render.print_raw(report_json(report))
+        render.print_raw(to_json(result.to_dict()).encode())
         return
-    render.flush_report(report)
+    render.flush_report(result.report)
     if html is not None:
         render.console.print(f"HTML report written to [bold]{html}[/]")
 
@@ -270,32 +226,16 @@ def run_events(
     json_out: bool,
 ) -> None:
     """List detected flushes."""
-    from flushwatch.analytics.flushes import detect_flushes
-    from flushwatch.config import load_config
-    from flushwatch.report.assemble import assemble
+    from flushwatch.api.workspace import open_workspace
 
-    cfg = load_config(config)
-    store = Store.open(store_root, create=False)
-    market = assemble(
-        store,
-        asset,
-        exchange=exchange,
-        start_ns=parse_time(start, "--start"),
-        end_ns=parse_time(end, "--end"),
-        step_s=parse_step(step),
+    result = open_workspace(store_root).events(
+        asset, start=start, end=end, exchange=exchange, step=step, config=config
     )
-    events = detect_flushes(market, cfg.flush)
     if json_out:
-        render.print_json(
-            {
-                "asset": market.asset,
-                "sources": market.sources,
-                "events": msgspec.to_builtins(events),
-            }
-        )
+        render.print_json(result.to_dict())
     else:
-        render.events_table(events, market.asset)
-        for name, src in market.sources.items():
+        render.events_table(result.events, result.asset, result.as_of_ts)
+        for name, src in result.sources.items():
             render.console.print(f"[dim]{name}: {src}[/]")
 
 

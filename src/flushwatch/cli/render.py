@@ -256,11 +256,19 @@ def flush_report(report: FlushReport, *, max_events: int = 10) -> None:
     """Print the report a trader can read in a minute."""
     w = report.window
     console.rule(
-        f"[bold]{report.asset} flush report[/]  {w.start} → {w.end}  ({w.step_s // 60}m bars)"
+        f"[bold]{report.asset} flush report as of {report.as_of}[/]  "
+        f"(data {w.start} → {w.end}, {w.step_s // 60}m bars)"
     )
     _verdict_lines(report)
     if report.focus is not None:
-        console.print(f"Focus: {_event_line(report.focus)}")
+        console.print(f"[bold]Judged flush[/]: {_event_line(report.focus)}")
+    else:
+        console.print(f"[bold]Judged flush[/]: none confirmed ended by {report.as_of}")
+    if report.in_progress is not None:
+        console.print(
+            f"[bold yellow]In progress at {report.as_of}[/] (not judged yet): "
+            f"{_event_line(report.in_progress)}"
+        )
     _checks(report)
     _levels_and_totals(report)
     if report.events:
@@ -271,9 +279,9 @@ def flush_report(report: FlushReport, *, max_events: int = 10) -> None:
         console.print(f"[dim]note: {note}[/]")
 
 
-def events_table(events: Sequence[FlushEvent], asset: str) -> None:
-    """Print detected flushes, one per row."""
-    t = Table(title=f"{asset}: {len(events)} flush(es)")
+def events_table(events: Sequence[FlushEvent], asset: str, as_of_ts: int) -> None:
+    """Print detected flushes, one per row, under the time they are known as of."""
+    t = Table(title=f"{asset}: {len(events)} flush(es), as of {iso(as_of_ts)}")
     for col in (
         "kind",
         "start (UTC)",

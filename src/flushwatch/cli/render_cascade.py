@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from flushwatch.api import FragilityRanking
 
 console = Console()
 
@@ -32,10 +35,12 @@ def _usd(x: float) -> str:
     return f"${x / 1e6:,.2f}M" if abs(x) >= 1e5 else f"${x:,.0f}"
 
 
-def show_cascade(out: dict[str, Any], *, json_out: bool, html: Path | None) -> None:
-    """Print one cascade: headline, trigger levels, gain bands, curve, Monte Carlo."""
+def show_cascade(
+    out: dict[str, Any], doc: dict[str, Any], *, json_out: bool, html: Path | None
+) -> None:
+    """Print one cascade (``out`` keeps its structs; ``doc`` is its JSON document)."""
     if json_out:
-        sys.stdout.write(to_json(out) + "\n")
+        sys.stdout.write(to_json(doc) + "\n")
         return
     r = out["result"]
     side = "longs" if r.direction == "down" else "shorts"
@@ -102,12 +107,12 @@ def show_cascade(out: dict[str, Any], *, json_out: bool, html: Path | None) -> N
         console.print(f"HTML written to [bold]{html}[/]")
 
 
-def show_fragility(ranked: list[Any], notes: dict[str, list[str]], *, json_out: bool) -> None:
+def show_fragility(result: FragilityRanking, *, json_out: bool) -> None:
     """Print the fragility ranking with each market's components and what is missing."""
     if json_out:
-        payload = [{**msgspec.to_builtins(f), "notes": notes.get(f.asset, [])} for f in ranked]
-        sys.stdout.write(to_json({"estimate": True, "markets": payload}) + "\n")
+        sys.stdout.write(to_json(result.to_dict()) + "\n")
         return
+    ranked, notes = result.markets, result.notes
     t = Table(title="Fragility ranking (heuristic estimate; higher = more fragile)")
     cols = ("lev_to_depth", "oi_to_depth", "oi_to_volume", "funding_z", "max_gain")
     for col in ("rank", "asset", "score", *cols, "G≥1 width %", "depth"):

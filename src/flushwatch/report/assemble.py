@@ -34,14 +34,14 @@ from flushwatch.domain.records import (
 )
 from flushwatch.domain.symbols import base_asset
 from flushwatch.errors import InputError
-from flushwatch.store import Store
+from flushwatch.store.asof import Reader
 
 _TS = "ts_event"
 HOUR_NS = 3600 * 10**9
 
 
 def _for_asset(
-    store: Store, cls: type[Record], asset: str, start_ns: int | None, end_ns: int | None
+    store: Reader, cls: type[Record], asset: str, start_ns: int | None, end_ns: int | None
 ) -> pl.DataFrame:
     df = store.read(cls, start_ns=start_ns, end_ns=end_ns)
     if df.height == 0:
@@ -98,7 +98,7 @@ def _one_series(df: pl.DataFrame) -> tuple[pl.DataFrame, str]:
 
 
 def _bars_from_samples(
-    store: Store,
+    store: Reader,
     asset: str,
     exchange: str | None,
     start_ns: int | None,
@@ -136,7 +136,7 @@ def _bars_from_samples(
     return bars, f"{desc} last-price samples ({ticks.height}) as {step // 60}m OHLC", step
 
 
-def _liq_times(store: Store, asset: str) -> pl.Series:
+def _liq_times(store: Reader, asset: str) -> pl.Series:
     """Event times of every liquidation row (vendor buckets and prints) for the asset."""
     parts = [
         _for_asset(store, cls, asset, None, None).get_column(_TS)
@@ -167,7 +167,7 @@ def _main_segment(bars: pl.DataFrame, step: int, liq: pl.Series) -> pl.DataFrame
 
 
 def _pick_price(
-    store: Store,
+    store: Reader,
     asset: str,
     exchange: str | None,
     start_ns: int | None,
@@ -278,7 +278,7 @@ def _flow(grid: pl.DataFrame, obs: pl.DataFrame, cols: list[str], step_ns: int) 
 
 
 def assemble(
-    store: Store,
+    store: Reader,
     asset: str,
     *,
     exchange: str | None = None,
@@ -316,7 +316,7 @@ def assemble(
     oi_quote, oi_base, derived = _open_interest(store, asset, src_ex, span, sources)
 
     fund_age = max(3 * step_ns, 12 * HOUR_NS)  # one 8 h interval plus settlement jitter
-    fund = _prefer(_for_asset(store, Funding, asset, t0 - fund_age, t1), src_ex)
+    fund = _prefer(_for_asset(store, Funding, asset, t0 - fund_age, t1 + 1), src_ex)
     funding = None
     interval_h = 8.0
     if fund.height:
@@ -340,7 +340,7 @@ def assemble(
         sources["basis"] = "perp close / spot close − 1"
 
     depth = _prefer(
-        _for_asset(store, DepthBand, asset, span.since, t1).filter(pl.col("pct") == -1.0),
+        _for_asset(store, DepthBand, asset, span.since, t1 + 1).filter(pl.col("pct") == -1.0),
         src_ex,
     )
     depth_1pct = None
@@ -376,7 +376,7 @@ def assemble(
 
 
 def _open_interest(
-    store: Store,
+    store: Reader,
     asset: str,
     src_ex: str,
     span: _Span,
@@ -384,7 +384,7 @@ def _open_interest(
 ) -> tuple[F64 | None, F64 | None, bool]:
     """OI in quote and base units; one derived from the other (and labelled) when needed."""
     grid = span.grid
-    oi = _prefer(_for_asset(store, OpenInterest, asset, span.since, span.t1), src_ex)
+    oi = _prefer(_for_asset(store, OpenInterest, asset, span.since, span.t1 + 1), src_ex)
     if oi.height == 0:
         return None, None, False
     oi, desc = _one_series(oi)
@@ -403,7 +403,7 @@ def _open_interest(
 
 
 def _liquidations(
-    store: Store,
+    store: Reader,
     asset: str,
     src_ex: str,
     grid: pl.DataFrame,
@@ -459,14 +459,21 @@ def _liquidations(
     return _array(flows, "l"), _array(flows, "s"), lower
 
 
-def _spot(store: Store, asset: str, src_ex: str, span: _Span) -> tuple[F64 | None, F64 | None, str]:
+def _spot(
+    store: Reader, asset: str, src_ex: str, span: _Span
+) -> tuple[F64 | None, F64 | None, str]:
     grid, step_ns = span.grid, span.step_ns
     bars = _for_asset(store, Bar, asset, span.since, span.t1).filter(
         (pl.col("price_kind") == "trade") & (pl.col("market") == "spot")
     )
     if bars.height:
         bars, desc = _one_series(_prefer(bars, src_ex))
-        close = _asof(grid, bars, "close", step_ns, span.age)
+        # A spot bar's close is known at its end: join on the end, or the perp close of one
+        # hour would meet the spot close of the next.
+        ends = bars.with_columns(
+            (pl.col(_TS) + pl.col("interval_s").cast(pl.Int64) * 10**9).alias(_TS)
+        )
+        close = _asof(grid, ends, "close", step_ns, span.age)
         if close is not None:
             vol = None
             if bars.get_column("volume_quote").is_not_null().any():
@@ -477,7 +484,7 @@ def _spot(store: Store, asset: str, src_ex: str, span: _Span) -> tuple[F64 | Non
                     step_ns,
                 )
             return close, None if vol is None else _array(vol, "volume_quote"), desc + " bars"
-    ticks = _for_asset(store, MarkPrice, asset, span.since, span.t1).filter(
+    ticks = _for_asset(store, MarkPrice, asset, span.since, span.t1 + 1).filter(
         (pl.col("market") == "spot") & pl.col("last_price").is_not_null()
     )
     if ticks.height:

@@ -12,6 +12,7 @@ import msgspec
 import numpy as np
 
 from flushwatch.analytics.accounting import account_liquidations
+from flushwatch.analytics.bars import hours_to_bars
 from flushwatch.analytics.checklist import post_flush_checklist
 from flushwatch.analytics.flushes import detect_flushes
 from flushwatch.analytics.levels import event_indices, key_levels, reference_event
@@ -25,7 +26,7 @@ from flushwatch.domain.time import iso
 from flushwatch.errors import InputError
 from flushwatch.report.assemble import assemble
 from flushwatch.report.model import FlushReport, Window
-from flushwatch.store import Store
+from flushwatch.store.asof import Reader
 
 REFERENCE_ASSETS = ("BTC", "ETH")
 DAY_NS = 86_400 * 10**9
@@ -40,14 +41,20 @@ def _levels_for(m: MarketSeries, event: FlushEvent | None, cfg: ReportConfig) ->
     return key_levels(m, end, cfg.levels, event)
 
 
-def pick_focus(events: list[FlushEvent], at_ts: int | None) -> FlushEvent | None:
-    """The event containing ``at_ts``, else the last one before it (default: the latest)."""
-    if not events:
-        return None
-    if at_ts is None:
-        return events[-1]
-    before = [e for e in events if e.start_ts <= at_ts]
-    return before[-1] if before else events[0]
+def pick_focus(
+    events: list[FlushEvent], as_of_ts: int, step_s: int, merge_gap_hours: float
+) -> tuple[FlushEvent | None, FlushEvent | None]:
+    """The latest flush confirmed ended at ``as_of_ts``, and a flush still running then.
+
+    A flush is over once more than ``merge_gap_hours`` of quiet bars after its last bar have
+    closed: the detector still merges a burst that follows exactly ``merge_gap_hours`` of
+    quiet bars into the flush (:func:`flushwatch.analytics.flushes._spans`), so only the bar
+    after the gap settles it. Before that, judging it would judge half a cascade.
+    """
+    quiet = (2 + hours_to_bars(merge_gap_hours, step_s)) * step_s * 10**9
+    done = [e for e in events if e.end_ts + quiet <= as_of_ts]
+    running = events[-1] if events and (not done or events[-1] is not done[-1]) else None
+    return (done[-1] if done else None), running
 
 
 def analyse(
@@ -55,19 +62,30 @@ def analyse(
     references: dict[str, MarketSeries],
     cfg: ReportConfig,
     *,
+    as_of_ts: int | None = None,
     events: list[FlushEvent] | None = None,
-    focus_ts: int | None = None,
 ) -> tuple[list[FlushEvent], FlushEvent | None, dict[str, object]]:
-    """Run the kernels on one market; return events, the focus event and the sections."""
+    """Run the kernels on one market; return events, the focus event and the sections.
+
+    With ``as_of_ts`` the focus is the latest flush confirmed ended then (the report); without,
+    it is the latest flush even while it runs (the live monitor follows it bar by bar).
+    """
     events = detect_flushes(m, cfg.flush) if events is None else events
-    focus = pick_focus(events, focus_ts)
+    if as_of_ts is None:
+        focus, running = (events[-1] if events else None), None
+    else:
+        focus, running = pick_focus(events, as_of_ts, m.step_s, cfg.flush.merge_gap_hours)
     levels = _levels_for(m, focus, cfg)
     ref_levels: dict[str, list[KeyLevel]] = {}
     for name, ref in references.items():
         ref_levels[name] = (
             levels if ref is m else _levels_for(ref, reference_event(ref, focus), cfg)
         )
-    sections: dict[str, object] = {"levels": levels, "reference_levels": ref_levels}
+    sections: dict[str, object] = {
+        "levels": levels,
+        "reference_levels": ref_levels,
+        "in_progress": running,
+    }
     at = focus.start_ts - m.step_s * 10**9 if focus is not None else int(m.ts[-1])
     sections["trap"] = trap_flags(m, at, cfg.trap)
     if focus is None:
@@ -82,19 +100,22 @@ def analyse(
 
 
 def build_report(
-    store: Store,
+    store: Reader,
     asset: str,
     *,
+    as_of_ns: int | None = None,
     exchange: str | None = None,
     start_ns: int | None = None,
-    end_ns: int | None = None,
     step_s: int | None = None,
-    focus_ts: int | None = None,
     cfg: ReportConfig | None = None,
 ) -> tuple[FlushReport, MarketSeries]:
-    """Build the full report for ``asset`` from the store."""
+    """Build the full report for ``asset`` as of ``as_of_ns`` (default: the last bar's close).
+
+    ``store`` should already be bounded at ``as_of_ns`` (:class:`~flushwatch.store.asof.AsOfStore`,
+    as :mod:`flushwatch.api` does): this function reads whatever it is given.
+    """
     cfg = cfg or ReportConfig()
-    m = assemble(store, asset, exchange=exchange, start_ns=start_ns, end_ns=end_ns, step_s=step_s)
+    m = assemble(store, asset, exchange=exchange, start_ns=start_ns, step_s=step_s)
     notes: list[str] = []
     references: dict[str, MarketSeries] = {}
     for ref in REFERENCE_ASSETS:
@@ -111,8 +132,9 @@ def build_report(
             )
         except InputError:
             notes.append(f"{ref} key levels: not available (no {ref} price in the store)")
-    events, focus, sections = analyse(m, references, cfg, focus_ts=focus_ts)
     window_end = int(m.ts[-1]) + m.step_s * 10**9
+    as_of = window_end if as_of_ns is None else as_of_ns
+    events, focus, sections = analyse(m, references, cfg, as_of_ts=as_of)
     oi_at_focus = None
     if focus is not None:
         oi_at_focus = focus.oi_before_quote
@@ -144,8 +166,18 @@ def build_report(
     for name, ok in m.available().items():
         if not ok:
             notes.append(f"{name}: not available in the store for this window")
+    running = sections.get("in_progress")
+    if isinstance(running, FlushEvent):
+        notes.append(
+            f"a flush is still running at {iso(as_of)} (since {iso(running.start_ts)}): it is "
+            "reported as in progress and judged once it has ended"
+        )
+    if focus is None and not events:
+        notes.append(f"no flush detected up to {iso(as_of)}: nothing to judge")
     report = FlushReport(
         asset=m.asset,
+        as_of_ts=as_of,
+        as_of=iso(as_of),
         window=Window(
             start_ts=int(m.ts[0]),
             end_ts=window_end,

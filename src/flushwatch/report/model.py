@@ -2,6 +2,10 @@
 
 ``schema`` names the version; fields are only ever added within a version. Times are
 integer nanoseconds UTC (``*_ts``) with ISO copies where a human reads them.
+
+Version 2 (the point-in-time report): ``as_of_ts``/``as_of`` say when the question was asked;
+every series ends there (bars that closed by then, records stamped by then); ``focus`` is the
+latest flush *confirmed ended* by then and ``in_progress`` a flush still running (no verdict).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from flushwatch.analytics.results import (
     Verdict,
 )
 
-SCHEMA = "flushwatch.report/1"
+SCHEMA = "flushwatch.report/2"
 
 
 class Window(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +41,9 @@ class FlushReport(msgspec.Struct, frozen=True, kw_only=True):
 
     schema: str = SCHEMA
     asset: str
+    #: The report is what was knowable at this instant (ns UTC), and nothing later.
+    as_of_ts: int
+    as_of: str
     window: Window
     #: Where each input series came from (``"price": "binanceusdm perp BTCUSDT 60m bars"``).
     sources: dict[str, str]
@@ -44,8 +51,11 @@ class FlushReport(msgspec.Struct, frozen=True, kw_only=True):
     available: dict[str, bool]
     liquidations: LiquidationAccount | None
     events: list[FlushEvent]
-    #: The flush the checklist and verdict are about (the most recent one), if any.
+    #: The flush the checklist and verdict are about: the latest one confirmed ended at
+    #: ``as_of`` (its merge gap of quiet bars closed), if any.
     focus: FlushEvent | None
+    #: A flush still running at ``as_of``: reported, not judged (no verdict yet).
+    in_progress: FlushEvent | None
     #: Pre-flush conditions just before the focus flush started (or at the window's end).
     trap: list[TrapFlag]
     levels: list[KeyLevel]

@@ -10,12 +10,16 @@ from __future__ import annotations
 import tempfile
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.ingest.registry import parse
 from flushwatch.report.assemble import assemble
 from flushwatch.store import Store
 from flushwatch.testing.shared import data_path
+
+if TYPE_CHECKING:
+    from flushwatch.report.model import FlushReport
 
 #: name → (files under <shared>/data, asset, exchange of the price series, step seconds)
 MARKETS: dict[str, tuple[tuple[str, ...], str, str | None, int | None]] = {
@@ -65,3 +69,15 @@ def load_market(name: str) -> MarketSeries:
     """Return the named real market (see :data:`MARKETS`)."""
     files, asset, exchange, step = MARKETS[name]
     return assemble(store_for(files), asset, exchange=exchange, step_s=step)
+
+
+def report_as_of(
+    store: Store, asset: str, at: str, **kwargs: Any
+) -> tuple[FlushReport, MarketSeries]:
+    """The report of ``asset`` as of the ISO time ``at``, read as ``flushwatch.api`` reads."""
+    from flushwatch.domain.time import parse_iso
+    from flushwatch.report.build import build_report
+    from flushwatch.store.asof import AsOfStore
+
+    at_ns = parse_iso(at)
+    return build_report(AsOfStore(store, at_ns), asset, as_of_ns=at_ns, **kwargs)

@@ -1,0 +1,348 @@
+"""The cascade and the fragility ranking: the store, the liquidation map and a depth curve
+composed, and the cascade kernels run (all outputs are estimates).
+
+Depth, in order of preference: the order book rebuilt from the store's ``book`` rows
+(snapshot + diffs, at most ``BOOK_MAX_AGE_NS`` before the time asked), else the store's depth
+bands, else the square-root-law model calibrated on the price bars (labelled "model", an
+estimate). The liquidation map comes from :mod:`flushwatch.analytics.liqmap` with its
+documented defaults and the shipped Binance BTCUSDT tier table.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from flushwatch.analytics.cascade_core import Direction
+    from flushwatch.analytics.depth import DepthCurve, Side
+    from flushwatch.analytics.market import MarketSeries
+    from flushwatch.api.results import Cascade, FragilityRanking
+    from flushwatch.store.asof import Reader
+
+BOOK_MAX_AGE_NS = 3600 * 10**9  # a book older than an hour is not the market's state
+_MODEL_DAYS = 30  # bars used to estimate σ_D and V_D for the square-root model
+CURVE_SHOCKS = (0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0)
+THRESHOLDS = (2.0, 5.0, 10.0, 15.0, 20.0)
+
+
+class MapArrays:
+    """The liquidation map as plain arrays, with where it came from."""
+
+    def __init__(
+        self, edges: Any, long: Any, short: Any, price: float, note: str, stops: tuple[Any, Any]
+    ) -> None:
+        self.edges, self.long, self.short, self.price, self.note = edges, long, short, price, note
+        #: Heuristic stop-loss mass per bin: (longs' stops, below price; shorts' stops, above).
+        self.long_stops, self.short_stops = stops
+
+
+def parse_shock(text: str) -> tuple[Direction, float | None, float | None]:
+    """``-3%`` → (down, 3.0, None); ``+2%`` → up; ``-5e6usd`` / ``-5000000$`` → USD.
+
+    Examples
+    --------
+    >>> parse_shock("-3%"), parse_shock("+1.5%"), parse_shock("-2e6usd")
+    (('down', 3.0, None), ('up', 1.5, None), ('down', None, 2000000.0))
+    """
+    from flushwatch.errors import ConfigError
+
+    t = text.strip().lower().replace(",", "").replace("_", "")
+    usd = t.endswith(("usd", "$"))
+    num = t.removesuffix("%").removesuffix("usd").removesuffix("$")
+    try:
+        value = float(num)
+    except ValueError:
+        raise ConfigError(
+            f"--shock {text!r}: give a signed move like -3% (down) or +2% (up), "
+            "or signed USD of market orders like -5e6usd"
+        ) from None
+    if value == 0 or not abs(value) < float("inf"):
+        raise ConfigError(f"--shock {text!r}: the shock must be non-zero and finite")
+    direction: Direction = "down" if value < 0 else "up"
+    return (direction, None, abs(value)) if usd else (direction, abs(value), None)
+
+
+def _rows_for(store: Reader, cls: Any, asset: str, end_ns: int) -> pl.DataFrame:
+    import polars as pl
+
+    from flushwatch.domain.symbols import base_asset
+
+    df = store.read(cls, end_ns=end_ns + 1)
+    if df.height == 0:
+        return df
+    mine = [s for s in df.get_column("symbol").unique().to_list() if base_asset(s) == asset]
+    df = df.filter(pl.col("symbol").is_in(mine) & (pl.col("market") == "perp"))
+    if df.height == 0:
+        return df
+    best = df.group_by(["exchange", "symbol"]).len().sort("len", descending=True).row(0)
+    return df.filter((pl.col("exchange") == best[0]) & (pl.col("symbol") == best[1]))
+
+
+def book_curve(store: Reader, asset: str, at_ns: int, side: Side) -> DepthCurve | None:
+    """Depth curve from the order book rebuilt at ``at_ns``, or None without a fresh book."""
+    import numpy as np
+    import polars as pl
+
+    from flushwatch.analytics.depth import curve_from_book, rebuild_book
+    from flushwatch.domain.records import BookUpdate
+
+    df = _rows_for(store, BookUpdate, asset.upper(), at_ns)
+    snaps = df.filter(pl.col("is_snapshot")) if df.height else df
+    if (
+        snaps.height == 0
+        or at_ns - int(df.get_column("ts_event").to_numpy().max()) > BOOK_MAX_AGE_NS
+    ):
+        return None
+
+    def col(name: str, dtype: Any = np.float64) -> Any:
+        return df.get_column(name).fill_null(-1).to_numpy().astype(dtype)
+
+    book = rebuild_book(
+        at_ns,
+        col("ts_event", np.int64),
+        (df.get_column("side") == "bid").to_numpy(),
+        col("price"),
+        col("qty"),
+        df.get_column("is_snapshot").to_numpy(),
+        col("update_id", np.int64),
+        col("first_update_id", np.int64),
+        col("prev_update_id", np.int64),
+    )
+    curve = curve_from_book(book, side)
+    sym = f"{df.get_column('exchange')[0]} {df.get_column('symbol')[0]}"
+    gaps = {-1: "sequence not checkable", 0: "sequence verified"}.get(
+        book.gaps, f"{book.gaps} sequence gap(s): levels may be stale"
+    )
+    import msgspec
+
+    return msgspec.structs.replace(curve, note=f"{sym} book: {curve.note}; {gaps}")
+
+
+def bands_curve(store: Reader, asset: str, at_ns: int, side: Side, ref: float) -> DepthCurve | None:
+    """Depth curve from the latest depth bands at or before ``at_ns`` (an hour at most)."""
+    import polars as pl
+
+    from flushwatch.analytics.depth import curve_from_bands
+    from flushwatch.domain.records import DepthBand
+
+    df = _rows_for(store, DepthBand, asset.upper(), at_ns)
+    if df.height == 0:
+        return None
+    last = int(df.get_column("ts_event").to_numpy().max())
+    if at_ns - last > BOOK_MAX_AGE_NS:
+        return None
+    snap = df.filter(pl.col("ts_event") == last)
+    try:
+        return curve_from_bands(
+            snap.get_column("pct").to_numpy(), snap.get_column("notional").to_numpy(), side, ref
+        )
+    except ValueError:
+        return None
+
+
+def model_curve(m: MarketSeries, upto: int, side: Side, ref: float) -> DepthCurve:
+    """The square-root-law curve from the last ``_MODEL_DAYS`` of bars before ``upto``."""
+    from flushwatch.analytics.depth import curve_from_model, sqrt_law_inputs
+    from flushwatch.errors import InputError
+
+    if m.volume_quote is None:
+        raise InputError(
+            f"no order book, depth bands or volume for {m.asset} in the store: the depth cannot "
+            "be observed nor modelled (import a book recording, depth bands or klines)"
+        )
+    start = max(0, upto - _MODEL_DAYS * 86_400 // m.step_s)
+    try:
+        sigma, vol = sqrt_law_inputs(m.close[start:upto], m.volume_quote[start:upto], m.step_s)
+        return curve_from_model(sigma, vol, side, ref)
+    except ValueError as exc:
+        raise InputError(f"{m.asset}: cannot calibrate the depth model: {exc}") from None
+
+
+def depth_for(
+    store: Reader, m: MarketSeries, upto: int, at_ns: int, side: Side, ref: float
+) -> DepthCurve:
+    """Best available depth: book, then depth bands, then the square-root model."""
+    return (
+        book_curve(store, m.asset, at_ns, side)
+        or bands_curve(store, m.asset, at_ns, side, ref)
+        or model_curve(m, upto, side, ref)
+    )
+
+
+def liq_map(m: MarketSeries, upto: int) -> MapArrays:
+    """The estimated liquidation map of ``m`` as of bar ``upto`` (requires the liqmap module)."""
+    from flushwatch.analytics import liqmap
+    from flushwatch.analytics.levels import LevelParams
+    from flushwatch.analytics.mechanics import BINANCE_BTCUSDT_2021
+    from flushwatch.analytics.stops import StopParams, stop_clusters, stops_on_grid
+    from flushwatch.errors import InputError
+
+    if m.oi_quote is None:
+        raise InputError(
+            f"the liquidation map of {m.asset} needs open interest, and the store has none: "
+            "import an open-interest series (Binance Vision metrics, a vendor export)"
+        )
+    state = liqmap.build_map(
+        m.ts, m.open, m.high, m.low, m.close, m.oi_quote, liqmap.LiqMapParams(),
+        BINANCE_BTCUSDT_2021, upto=upto,
+    )  # fmt: skip
+    clusters = stop_clusters(m, upto - 1, StopParams(), LevelParams())
+    stops = stops_on_grid(clusters, state.edges)
+    note = (
+        f"estimated liquidation map from {upto} bars ({m.sources.get('price', '')}); "
+        f"long/short split: {state.split_source}; tiers: Binance BTCUSDT default table; "
+        f"plus heuristic stop-loss mass at {len(clusters)} key levels"
+    )
+    return MapArrays(state.edges, state.long, state.short, state.price, note, stops)
+
+
+def _at_index(m: MarketSeries, as_of_ns: int | None) -> tuple[int, int]:
+    """Bars closed by ``as_of_ns`` (default: all) and the time the book is read at."""
+    import numpy as np
+
+    from flushwatch.errors import InputError
+
+    if as_of_ns is None:
+        return m.n, int(m.ts[-1]) + m.step_s * 10**9
+    upto = int(np.searchsorted(m.ts + m.step_s * 10**9, as_of_ns, side="right"))
+    if upto < 3:
+        from flushwatch.domain.time import iso
+
+        raise InputError(f"fewer than three closed bars of {m.asset} before {iso(as_of_ns)}")
+    return upto, as_of_ns
+
+
+def cascade(
+    store: Reader,
+    asset: str,
+    shock: str,
+    *,
+    exchange: str | None,
+    as_of_ns: int | None,
+    runs: int,
+) -> Cascade:
+    """Compose and run one cascade (plus its curve and, with ``runs``, a Monte Carlo)."""
+    import numpy as np
+
+    from flushwatch.analytics.cascade import (
+        MonteCarloParams,
+        cascade_curve,
+        forced_flow,
+        monte_carlo,
+        simulate,
+    )
+    from flushwatch.api.results import Cascade
+    from flushwatch.report.assemble import assemble
+
+    direction, shock_pct, shock_usd = parse_shock(shock)
+    m = assemble(store, asset, exchange=exchange)
+    upto, at_ns = _at_index(m, as_of_ns)
+    mp = liq_map(m, upto)
+    side: Side = "bid" if direction == "down" else "ask"
+    depth = depth_for(store, m, upto, at_ns, side, mp.price)
+    liq = mp.long if direction == "down" else mp.short
+    stops = mp.long_stops if direction == "down" else mp.short_stops
+    result = simulate(
+        direction, mp.price, mp.edges, liq, stops, depth, shock_pct=shock_pct, shock_usd=shock_usd
+    )
+    flow = forced_flow(direction, mp.price, mp.edges, liq, stops)
+    shocks = np.array(CURVE_SHOCKS)
+    curve = cascade_curve(flow, depth, shocks)
+    sign = -1.0 if direction == "down" else 1.0
+    mc = None
+    if runs > 0:
+        med = shock_pct if shock_pct is not None else abs(result.shock_move_pct)
+        mc = monte_carlo(flow, depth, med, list(THRESHOLDS), MonteCarloParams(runs=runs))
+    return Cascade(
+        asset=m.asset,
+        as_of_ts=at_ns,
+        map_note=mp.note,
+        depth_source=depth.source,
+        depth_estimate=depth.estimate,
+        depth_note=depth.note,
+        result=result,
+        curve={
+            "shock_pct": [float(s) for s in sign * shocks],
+            "final_move_pct": [float(x) for x in sign * 100.0 * curve.final],
+            "liquidated_usd": curve.liquidated_usd,
+            "book_exhausted": curve.exhausted,
+        },
+        monte_carlo=mc,
+    )
+
+
+def fragility(
+    store: Reader,
+    assets: list[str],
+    *,
+    as_of_ns: int | None,
+) -> FragilityRanking:
+    """Assess and rank every asset; missing inputs are named, not guessed."""
+    from flushwatch.analytics.fragility import rank
+    from flushwatch.api.results import FragilityRanking
+
+    inputs = [_fragility_input(store, a, as_of_ns) for a in assets]
+    ranked = rank([i for i, _ in inputs])
+    return FragilityRanking(
+        as_of_ts=as_of_ns, markets=ranked, notes={i.asset: n for i, n in inputs}
+    )
+
+
+def _fragility_input(store: Reader, asset: str, as_of_ns: int | None) -> tuple[Any, list[str]]:
+    """One market's fragility inputs; every unavailable part becomes a note."""
+    import numpy as np
+
+    from flushwatch.analytics.cascade import cascade_gain, forced_flow
+    from flushwatch.analytics.fragility import FragilityInput, liq_near
+    from flushwatch.errors import FlushwatchError
+    from flushwatch.report.assemble import assemble
+
+    m = assemble(store, asset)
+    upto, at_ns = _at_index(m, as_of_ns)
+    notes: list[str] = []
+    price = float(m.close[:upto][np.isfinite(m.close[:upto])][-1])
+    mp = None
+    try:
+        mp = liq_map(m, upto)
+        price = mp.price
+    except FlushwatchError as exc:
+        notes.append(f"liquidation map not available: {exc}")
+    curves: dict[str, DepthCurve] = {}
+    sides: tuple[Side, Side] = ("bid", "ask")
+    for side in sides:
+        try:
+            curves[side] = depth_for(store, m, upto, at_ns, side, price)
+        except FlushwatchError as exc:
+            notes.append(f"{side} depth not available: {exc}")
+    near = 0.02
+    depth_near = None
+    if len(curves) == 2 and all(c.max_offset >= near - 1e-12 for c in curves.values()):
+        depth_near = curves["bid"].within(near) + curves["ask"].within(near)
+    liq = gain = width = None
+    if mp is not None:
+        liq = liq_near(mp.edges, mp.long, mp.short, price, 100 * near)
+        if len(curves) == 2:
+            profiles = [
+                cascade_gain(forced_flow("down", price, mp.edges, mp.long), curves["bid"]),
+                cascade_gain(forced_flow("up", price, mp.edges, mp.short), curves["ask"]),
+            ]
+            finite = [p.max_gain for p in profiles if np.isfinite(p.max_gain)]
+            gain = max(finite) if finite else None
+            width = sum(p.width_pct for p in profiles)
+    day = max(1, 86_400 // m.step_s)
+    vol = None
+    if m.volume_quote is not None:
+        vol = float(np.nansum(m.volume_quote[max(0, upto - day) : upto])) * day / min(day, upto)
+    oi = None
+    if m.oi_quote is not None and np.isfinite(m.oi_quote[:upto]).any():
+        oi = float(m.oi_quote[:upto][np.isfinite(m.oi_quote[:upto])][-1])
+    src = ", ".join(
+        sorted({f"{c.source}{' (estimate)' if c.estimate else ''}" for c in curves.values()})
+    )
+    return FragilityInput(
+        asset=m.asset, price=price, liq_near_usd=liq, depth_near_usd=depth_near, oi_usd=oi,
+        volume_day_usd=vol, funding=None if m.funding is None else m.funding[:upto],
+        max_gain=gain, gain_width_pct=width, depth_source=src or None,
+    ), notes  # fmt: skip
