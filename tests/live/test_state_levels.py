@@ -25,7 +25,7 @@ from flushwatch.domain.time import parse_iso
 from flushwatch.errors import ConfigError
 from flushwatch.live.state import LiveMonitor, LiveParams, LiveState
 from flushwatch.report.assemble import assemble
-from flushwatch.report.build import analyse, build_report
+from flushwatch.report.build import analyse
 from flushwatch.testing.real import report_as_of, store_for
 
 S = 1_000_000_000

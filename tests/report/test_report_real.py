@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from flushwatch.cli.app import app
 from flushwatch.domain.time import parse_iso
-from flushwatch.report.build import build_report, report_json
+from flushwatch.report.build import report_json
 from flushwatch.testing.real import report_as_of, store_for
 
 H = 3600 * 10**9
