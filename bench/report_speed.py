@@ -9,7 +9,8 @@ bars, liquidation buckets, OI and funding) is imported once into a temporary sto
 the real importer; then one warm-up round and ``--repeat`` timed rounds, each round running
 a window's three measurements interleaved (medians reported):
 
-* ``build_report month``: ``build_report(store, "BTC", start_ns=, end_ns=)`` in this process
+* ``build_report month``: ``build_report`` as of the month's end (through ``AsOfStore``, as
+  ``flushwatch.api`` reads) in this process
   for 2026-01-15 → 2026-02-14 (30 days, contains the 2026-02-05 flush; the focus event is
   printed as a sanity check);
 * ``build_report full``: the same over everything stored (about six months);
@@ -58,6 +59,7 @@ from flushwatch.ingest.registry import parse
 from flushwatch.report.build import build_report
 from flushwatch.report.model import FlushReport
 from flushwatch.store import Store
+from flushwatch.store.asof import AsOfStore
 from flushwatch.testing.shared import data_path
 
 HOURLY_FILE = ("coinglass-btc-liq-oi-funding-2025-2026", "btc_regime_1h_2025-12-04_2026-06-02.csv")
@@ -117,7 +119,12 @@ def bench_window(
             Case(f"duckdb read_parquet {label}", read),
             Case(
                 f"build_report {label}",
-                lambda: build_report(store, ASSET, start_ns=start_ns, end_ns=end_ns),
+                lambda: build_report(
+                    store if end_ns is None else AsOfStore(store, end_ns),
+                    ASSET,
+                    start_ns=start_ns,
+                    as_of_ns=end_ns,
+                ),
             ),
             Case(f"CLI {label}", lambda: run_quiet(cmd)),
         ],
