@@ -1,23 +1,58 @@
-"""Routing of a connector's frames and events to per-symbol live states (split from state.py)."""
+"""Routing of a connector's frames and events to per-symbol live states (split from state.py).
+
+This module does not know :class:`~flushwatch.live.state.LiveState`: it routes to any state
+that has the :class:`MonitoredState` shape, so the dependency runs one way (``state`` builds
+its :class:`~flushwatch.live.state.LiveMonitor` on :class:`Monitor`, never the reverse).
+"""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, Self, TypeVar
 
 from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.domain.records import Record
 from flushwatch.live.bookview import BookSource
-from flushwatch.live.feed import FeedLiveness, FrameDecoder
+from flushwatch.live.feed import FeedLiveness, FrameDecoder, StaleStream
 from flushwatch.live.levels_live import REFERENCE_ASSETS
 from flushwatch.live.snapshot import LiveSnapshot
 
-if TYPE_CHECKING:
-    from flushwatch.live.state import LiveState
+
+class MonitoredState(Protocol):
+    """What a monitor needs of a per-symbol state (:class:`~flushwatch.live.state.LiveState`)."""
+
+    #: Reference markets by asset (set by the monitor: the first watched BTC and ETH).
+    references: dict[str, Self]
+    #: True: bar closes only mark the kernels due; the monitor runs them (``run_pending``).
+    deferred: bool
+    #: The connector's book of this symbol (None: no book kept).
+    book: BookSource | None
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def asset(self) -> str: ...
+
+    @property
+    def now(self) -> int: ...
+
+    def on_records(self, records: Iterable[Record]) -> None: ...
+
+    def align(self, now: int) -> None: ...
+
+    def run_pending(self) -> None: ...
+
+    def snapshot(
+        self, stale: list[StaleStream] | None = None, decode_errors: int = 0
+    ) -> LiveSnapshot: ...
 
 
-class LiveMonitor:
+S = TypeVar("S", bound=MonitoredState)
+
+
+class Monitor(Generic[S]):
     """Routes a connector's frames and events to per-symbol states and the liveness tracker.
 
     The first watched market of each reference asset (BTC, ETH) becomes every state's
@@ -30,7 +65,7 @@ class LiveMonitor:
 
     def __init__(
         self,
-        states: Iterable[LiveState],
+        states: Iterable[S],
         decoder: FrameDecoder | None = None,
         liveness: FeedLiveness | None = None,
         books: Mapping[str, BookSource] | None = None,
@@ -39,7 +74,7 @@ class LiveMonitor:
         self.decoder = decoder or FrameDecoder()
         self.liveness = liveness or FeedLiveness()
         self.feed_events: deque[FeedEvent] = deque(maxlen=20)
-        refs: dict[str, LiveState] = {}
+        refs: dict[str, S] = {}
         for s in self.states.values():
             if s.asset in REFERENCE_ASSETS:
                 refs.setdefault(s.asset, s)
@@ -84,4 +119,4 @@ class LiveMonitor:
         return [s.snapshot(stale, self.decoder.errors) for s in self.states.values()]
 
 
-__all__ = ["LiveMonitor"]
+__all__ = ["Monitor", "MonitoredState"]

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from flushwatch.connectors.base import FeedEvent, RawFrame
-from flushwatch.testing.recorded import ws_lines
+from flushwatch.live.wslines import ws_lines
 
 
 def frames_from_ws_lines(path: Path, ws_url: str, rest_url: str) -> list[RawFrame]:

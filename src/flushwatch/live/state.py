@@ -35,7 +35,7 @@ spread is the last quote at the close, and depth is not available.
 Liquidation totals carry ``lower_bound=True`` once a throttled feed (Binance, DOMAIN.md C1)
 contributed: they are floors, not totals. Stream liveness and frame decoding live in
 :mod:`flushwatch.live.feed`, routing of frames to states in :mod:`flushwatch.live.monitor`
-(re-exported here, as is :class:`LiveParams`).
+(:class:`LiveMonitor` is that router for live states; :class:`LiveParams` is re-exported).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from flushwatch.errors import ConfigError
 from flushwatch.live.bookview import BookSample, BookSource, bar_values, sample, spread_bps
 from flushwatch.live.feed import FeedLiveness, FrameDecoder, StaleStream
 from flushwatch.live.levels_live import REFERENCE_ASSETS, levels_for, reference_levels
-from flushwatch.live.monitor import LiveMonitor
+from flushwatch.live.monitor import Monitor
 from flushwatch.live.params import LiveParams
 from flushwatch.live.snapshot import COLUMNS, BookState, LiqTotals, LiveBar, LiveSnapshot
 
@@ -532,6 +532,14 @@ class LiveState:
             depth_ask_1pct=finite(book.depth_ask) if book else None,
             spread_bps=finite(book.spread_bps) if book else None,
         )
+
+
+class LiveMonitor(Monitor[LiveState]):
+    """Routes a connector's frames and events to per-symbol :class:`LiveState` s.
+
+    See :class:`~flushwatch.live.monitor.Monitor`: the first watched BTC and ETH markets are
+    every state's references, and bars close on one event clock before any kernel runs.
+    """
 
 
 __all__ = [

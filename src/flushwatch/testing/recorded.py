@@ -2,12 +2,12 @@
 
 Deliberately independent of the importers (:mod:`flushwatch.ingest`): a decoder test feeds the
 frames itself and checks the records against values read from the same lines with plain JSON,
-so a bug in a reader cannot hide a bug in a decoder (or the other way round).
+so a bug in a reader cannot hide a bug in a decoder (or the other way round). The ws-lines
+reader is product code (:func:`flushwatch.live.wslines.ws_lines`, re-exported here).
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
-import zstandard
+
+from flushwatch.live.wslines import decompressed_text, ws_lines
 
 Kind = Literal["http", "recv"]
 
@@ -30,15 +31,6 @@ class Frame(msgspec.Struct, frozen=True):
     ts: int  # local receive time, integer ns
 
 
-def _text(path: Path) -> str:
-    raw = path.read_bytes()
-    if path.suffix == ".zst":
-        raw = zstandard.ZstdDecompressor().stream_reader(raw).read()
-    elif path.suffix == ".gz":
-        raw = gzip.decompress(raw)
-    return raw.decode()
-
-
 def _ns(seconds: Decimal) -> int:
     return int(seconds * 1_000_000_000)
 
@@ -50,7 +42,7 @@ def cryptofeed_frames(path: Path) -> Iterator[Frame]:
     ``send`` lines); times are the recorder's float seconds, rounded to ns.
     """
     conns: dict[str, str] = {}
-    for number, text in enumerate(_text(path).splitlines(), start=1):
+    for number, text in enumerate(decompressed_text(path).splitlines(), start=1):
         rec = json.loads(text, parse_float=Decimal)  # exact µs receive times
         kind = rec["t"]
         if kind in ("connect", "send"):
@@ -62,8 +54,4 @@ def cryptofeed_frames(path: Path) -> Iterator[Frame]:
             yield Frame(number, "recv", url, rec["data"], _ns(rec["ts"]))
 
 
-def ws_lines(path: Path) -> Iterator[tuple[int, int, str]]:
-    """Yield ``(line, local_ns, frame)`` from an hftbacktest ``<ns> <json>`` recording."""
-    for number, text in enumerate(_text(path).splitlines(), start=1):
-        ts, _, frame = text.partition(" ")
-        yield number, int(ts), frame
+__all__ = ["Frame", "Kind", "cryptofeed_frames", "ws_lines"]
