@@ -164,6 +164,10 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _when(ts: int) -> str:
+    return str(np.datetime_as_string(np.datetime64(ts, "ns"), unit="m"))
+
+
 def render_html(report: FlushReport, m: MarketSeries, *, simulated: bool = False) -> str:
     """The whole page as a string (Plotly's JavaScript inlined: no network needed)."""
     chart = to_html(figure(report, m), include_plotlyjs=True, full_html=False)
@@ -174,8 +178,19 @@ def render_html(report: FlushReport, m: MarketSeries, *, simulated: bool = False
         + "".join(f"<li>{html.escape(r)}</li>" for r in v.reasons)
         + "</ul>"
         if v is not None
-        else "<p class='verdict'>No flush detected in this window: no verdict.</p>"
+        else "<p class='verdict'>No flush had ended by the as-of time: no verdict.</p>"
     )
+    judged = "none confirmed ended by then"
+    if report.focus is not None:
+        f = report.focus
+        judged = f"{f.kind.replace('_', ' ')} {_when(f.start_ts)} → {_when(f.end_ts)} UTC"
+    running = ""
+    if report.in_progress is not None:
+        r = report.in_progress
+        running = (
+            f"<p><b>In progress</b> (not judged yet): {r.kind.replace('_', ' ')} since "
+            f"{_when(r.start_ts)} UTC</p>"
+        )
     checklist = "".join(
         f"<tr><td>{html.escape(c.name)}</td><td style='color:{_SIGNAL[c.signal]}'>"
         f"{html.escape(c.state)}</td><td>{html.escape(c.sentence)}</td></tr>"
@@ -225,9 +240,11 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; }}
 .verdict {{ font-size: 20px; }} .sim {{ background: #fff3cd; padding: 8px; font-weight: bold; }}
 </style></head><body>
 {banner}
-<h1>{html.escape(report.asset)} flush report</h1>
-<p>{html.escape(report.window.start)} → {html.escape(report.window.end)},
-{report.window.bars} bars of {report.window.step_s // 60} min.</p>
+<h1>{html.escape(report.asset)} flush report as of {html.escape(report.as_of)}</h1>
+<p>Only what was knowable then is used: {html.escape(report.window.start)} →
+{html.escape(report.window.end)}, {report.window.bars} bars of {report.window.step_s // 60} min.
+</p>
+<p><b>Judged flush</b>: {html.escape(judged)}</p>{running}
 <h2>Verdict</h2>{verdict_html}
 <h2>Checklist</h2><table><thead><tr><th>item</th><th>state</th><th>evidence</th></tr></thead>
 <tbody>{checklist}</tbody></table>
