@@ -94,7 +94,9 @@ def test_sql_over_views(full_store: tuple[Path, dict]) -> None:
         ],
     )
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)[0]["n"] > 4_000
+    doc = json.loads(result.stdout)
+    assert doc["columns"] == ["n"]
+    assert doc["rows"][0]["n"] > 4_000
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,7 @@ def step_seconds(step: str | int | None) -> int | None:
     except ValueError:
         n = 0
     if unit not in _STEPS or n <= 0:
-        raise ConfigError(f"step {step!r}: use a number and m, h or d (5m, 1h, 1d)")
+        raise ConfigError(f"--step {step!r}: use a number and m, h or d (5m, 1h, 1d)")
     return n * _STEPS[unit]
 
 

@@ -198,9 +198,11 @@ def run_report(
     """Ask the API for the report as of ``at``; print it, and write JSON/HTML on request."""
     from flushwatch.api.results import to_json
     from flushwatch.api.workspace import open_workspace
+    from flushwatch.config import load_config
 
+    cfg = load_config(config)  # a bad config is reported before the store is opened
     result = open_workspace(store_root).report(
-        asset, at=at, start=start, end=end, exchange=exchange, step=step, config=config
+        asset, at=at, start=start, end=end, exchange=exchange, step=step, config=cfg
     )
     if html is not None:
         from flushwatch.report.html import write_html
@@ -227,9 +229,11 @@ def run_events(
 ) -> None:
     """List detected flushes."""
     from flushwatch.api.workspace import open_workspace
+    from flushwatch.config import load_config
 
+    cfg = load_config(config)
     result = open_workspace(store_root).events(
-        asset, start=start, end=end, exchange=exchange, step=step, config=config
+        asset, start=start, end=end, exchange=exchange, step=step, config=cfg
     )
     if json_out:
         render.print_json(result.to_dict())
