@@ -258,7 +258,7 @@ def test_missing_oi_series(missing: str) -> None:
 def test_missing_liquidations_falls_back_to_price_volume(missing: str) -> None:
     long, short = _spiked(5e7)
     rng = np.full(N, 1.0)
-    rng[SPIKE] = 10.0
+    rng[SPIKE] = 30.0  # ≥ 6 × 2 (no volume) median ranges, and a ±15 % excursion
     m = _market(long, short, rng=rng)
     (e,) = detect_flushes(msgspec.structs.replace(m, **{missing: None}))
     assert e.detected_by == "price_volume"
@@ -276,6 +276,10 @@ def test_empty_series() -> None:
 # ---- price–volume fallback -----------------------------------------------------------------
 
 
+#: The ratio pins below isolate one rule each: the excursion rule has its own pin.
+NO_EXCURSION = FlushParams(pv_min_excursion=0.0)
+
+
 def _pv(range_at_spike: float, vol_at_spike: float | None) -> MarketSeries:
     rng = np.full(N, 1.0)
     rng[SPIKE] = range_at_spike
@@ -287,17 +291,28 @@ def _pv(range_at_spike: float, vol_at_spike: float | None) -> MarketSeries:
 
 
 def test_pv_range_ratio_pinned() -> None:
-    # With volume confirming: range 4× median is the threshold.
-    assert len(detect_flushes(_pv(4.0, 3e6))) == 1
-    assert detect_flushes(_pv(3.99, 3e6)) == []
-    # Without volume the range alone must be pv_no_volume_factor (2) times as extreme: 8×.
-    assert len(detect_flushes(_pv(8.0, None))) == 1
-    assert detect_flushes(_pv(7.99, None)) == []
+    # With volume confirming: range 6× median is the threshold (issue 12: 4× flagged 73–90
+    # "flushes" a year per Binance perp).
+    assert len(detect_flushes(_pv(6.0, 4e6), NO_EXCURSION)) == 1
+    assert detect_flushes(_pv(5.99, 4e6), NO_EXCURSION) == []
+    # Without volume the range alone must be pv_no_volume_factor (2) times as extreme: 12×.
+    assert len(detect_flushes(_pv(12.0, None), NO_EXCURSION)) == 1
+    assert detect_flushes(_pv(11.99, None), NO_EXCURSION) == []
 
 
 def test_pv_volume_ratio_pinned() -> None:
-    assert len(detect_flushes(_pv(5.0, 3e6))) == 1
-    assert detect_flushes(_pv(5.0, 2.99e6)) == []
+    assert len(detect_flushes(_pv(7.0, 4e6), NO_EXCURSION)) == 1
+    assert detect_flushes(_pv(7.0, 3.99e6), NO_EXCURSION) == []
+
+
+def test_pv_min_excursion_pinned() -> None:
+    # Median true range 1 % of 100; the spike bar spans ±r/2 around 100, so its excursion is
+    # r/2 median ranges: 24 → 12 (the default threshold), 23.98 → 11.99.
+    assert len(detect_flushes(_pv(24.0, 4e6))) == 1
+    assert detect_flushes(_pv(23.98, 4e6)) == []
+    p = msgspec.structs.replace(NO_EXCURSION, pv_min_excursion=5.0)
+    assert len(detect_flushes(_pv(10.0, 4e6), p)) == 1
+    assert detect_flushes(_pv(9.98, 4e6), p) == []
 
 
 def test_pv_kind_from_direction_and_body() -> None:
@@ -310,14 +325,14 @@ def test_pv_kind_from_direction_and_body() -> None:
         px[SPIKE:] += d
         return _market(None, None, price=px, rng=rng)
 
-    (e,) = detect_flushes(shifted(-5.0))  # net −5 over a true range of 12 → body 0.42
+    (e,) = detect_flushes(shifted(-5.0), NO_EXCURSION)  # net −5 over a true range of 12
     assert (e.kind, e.detected_by) == ("long_flush", "price_volume")
     assert e.score == pytest.approx(12.0)
     assert e.price_open == 100.0  # measured from the close before the event
     assert e.move_pct == pytest.approx(-5.0)
-    (e,) = detect_flushes(shifted(5.0))
+    (e,) = detect_flushes(shifted(5.0), NO_EXCURSION)
     assert e.kind == "short_squeeze"
-    (e,) = detect_flushes(shifted(2.0))  # body 2/12 < 0.25
+    (e,) = detect_flushes(shifted(2.0), NO_EXCURSION)  # body 2/12 < 0.25
     assert e.kind == "two_sided"
 
 
@@ -383,3 +398,146 @@ def test_price_volume_events_ordered(ranges: list[float]) -> None:
         assert e.detected_by == "price_volume"
     for a, b in itertools.pairwise(events):
         assert a.end_ts < b.start_ts
+
+
+# ---- size against open interest (issue 12: mid-sized clusters) -----------------------------
+
+
+def _oi(value: float, n: int = N) -> dict[str, F64]:
+    return {"oi_quote": np.full(n, value)}
+
+
+def test_burst_oi_pct_pinned() -> None:
+    # z rule off: only "≥ 0.24 % of OI and ≥ 10× that side's trailing median" can fire.
+    p = FlushParams(z_threshold=99.0)
+    long, short = _spiked(2.4e6)  # 0.24 % of 1e9; ~24× the 50k–150k quiet hours
+    (e,) = detect_flushes(_market(long, short, **_oi(1e9)), p)
+    assert (e.start_ts, e.peak_ts, e.end_ts) == (SPIKE * H,) * 3
+    assert detect_flushes(_market(long, short, **_oi(1.0001e9)), p) == []
+    assert detect_flushes(_market(long, short, **_oi(1e9)), FlushParams(z_threshold=99.0,
+        burst_oi_pct=0.0)) == []  # fmt: skip
+    assert detect_flushes(_market(long, short), p) == []  # no OI: the rule does not apply
+
+
+def test_oi_rule_judges_each_side_against_its_own_median() -> None:
+    # Shorts are quiet (1k an hour): a 2.4M short squeeze is 2400× the short median although
+    # the total only moves ~24×: found by the side rule (the z rule is off).
+    p = FlushParams(z_threshold=99.0)
+    long = _baseline()
+    short = np.full(N, 1e3)
+    short[SPIKE] = 2.4e6
+    (e,) = detect_flushes(_market(long, short, **_oi(1e9)), p)
+    assert e.kind == "short_squeeze"
+    assert detect_flushes(_market(long, short, **_oi(1e9)), FlushParams(z_threshold=99.0,
+        min_ratio=1e5)) == []  # fmt: skip
+
+
+def test_min_oi_pct_floor_pinned() -> None:
+    long, short = _spiked(5e7)  # a clear z burst
+    assert len(detect_flushes(_market(long, short, **_oi(2.4e10)))) == 1  # 0.208 % of OI
+    assert detect_flushes(_market(long, short, **_oi(2.6e10))) == []  # 0.192 % < 0.2 %
+    assert len(detect_flushes(_market(long, short))) == 1  # no OI: the z rule alone
+
+
+def test_oi_reference_is_the_largest_oi_of_the_month_before() -> None:
+    p = FlushParams(z_threshold=99.0)
+    long, short = _spiked(2.4e6)
+    oi = np.full(N, 2e9)
+    oi[90:] = 1e9  # OI halved ten hours before: 2.4M is 0.12 % of the month's 2e9
+    assert detect_flushes(_market(long, short, oi_quote=oi), p) == []
+    short_memory = msgspec.structs.replace(p, oi_ref_hours=5.0)
+    assert len(detect_flushes(_market(long, short, oi_quote=oi), short_memory)) == 1
+
+
+def test_oi_of_the_burst_bar_itself_is_not_used() -> None:
+    # Causal: the share is taken of OI known before the bar (its own close is later).
+    p = FlushParams(z_threshold=99.0)
+    long, short = _spiked(2.4e6)
+    oi = np.full(N, 1e9)
+    oi[SPIKE:] = 1e15
+    assert len(detect_flushes(_market(long, short, oi_quote=oi), p)) == 1
+
+
+def test_elevated_oi_pct_grows_the_event_over_the_cascade() -> None:
+    p = FlushParams(elevated_z=99.0)  # neighbours join by OI share only
+    long, short = _spiked(5e7)
+    long[SPIKE - 1] = 1.5e6  # 0.15 % of 1e9, ≥ 3× the median
+    (e,) = detect_flushes(_market(long, short, **_oi(1e9)), p)
+    assert (e.start_ts, e.peak_ts) == ((SPIKE - 1) * H, SPIKE * H)
+    (e,) = detect_flushes(_market(long, short, **_oi(1.01e9)), p)
+    assert e.start_ts == SPIKE * H
+
+
+# ---- coverage: liquidations where they exist, price/volume only elsewhere -------------------
+
+
+def _covered_from(start: int, n: int = 240) -> tuple[F64, F64, F64]:
+    """Liquidations from bar ``start`` on (NaN before), with a crash in both stretches."""
+    long = np.where(np.arange(n) >= start, _baseline(n), np.nan)
+    short = np.where(np.arange(n) >= start, 0.0, np.nan)
+    rng = np.full(n, 1.0)
+    rng[80] = rng[180] = 30.0  # two price–volume crashes: one uncovered, one covered
+    long[200] = 5e7  # a liquidation burst in the covered stretch
+    return long, short, rng
+
+
+def test_fallback_runs_only_where_no_liquidation_series_covers() -> None:
+    from flushwatch.analytics.flushes import liquidation_coverage
+
+    long, short, rng = _covered_from(120)
+    m = _market(long, short, rng=rng)
+    assert liquidation_coverage(m).tolist() == [False] * 120 + [True] * 120
+    events = detect_flushes(m)
+    assert [(e.peak_ts // H, e.detected_by) for e in events] == [
+        (80, "price_volume"),  # before the liquidation series starts
+        (200, "liquidations"),  # the covered crash at 180 has no burst of liquidations
+    ]
+    # With liquidations everywhere, the fallback never runs.
+    full = _market(np.nan_to_num(long, nan=1e5), np.nan_to_num(short), rng=rng)
+    assert [e.detected_by for e in detect_flushes(full)] == ["liquidations"]
+
+
+def _four_hour_buckets(n: int = 240) -> MarketSeries:
+    """1-hour bars with 4-hour liquidation buckets: USD on the bar where a bucket closes."""
+    closes = (np.arange(n) + 1) % 4 == 0
+    long = np.where(closes, 4 * _baseline(n), np.nan)
+    long[199] = 5e7  # the bucket of bars 196–199
+    short = np.where(closes, 0.0, np.nan)
+    return msgspec.structs.replace(_market(long, short), liq_interval_s=4 * 3600)
+
+
+def test_coarse_buckets_are_judged_per_bucket_and_cover_every_bar() -> None:
+    from flushwatch.analytics.flushes import liquidation_coverage
+
+    m = _four_hour_buckets()
+    assert liquidation_coverage(m).all()
+    (e,) = detect_flushes(m)
+    # The event spans the whole bucket; its USD is the bucket's, not spread or invented.
+    assert (e.start_ts, e.peak_ts, e.end_ts) == (196 * H, 199 * H, 199 * H)
+    assert e.liq_long_usd == 5e7
+    assert e.detected_by == "liquidations"
+
+
+def test_coarse_bucket_history_counts_buckets_not_bars() -> None:
+    # 48 h of history = 12 four-hour buckets: a burst in the 12th bucket has only 11 behind it
+    closes = (np.arange(N) + 1) % 4 == 0
+    long = np.where(closes, 4e5, np.nan)
+    for last_bar, expected in ((47, 0), (51, 1)):
+        spiked = long.copy()
+        spiked[last_bar] = 5e7
+        m = msgspec.structs.replace(
+            _market(spiked, np.where(closes, 0.0, np.nan)), liq_interval_s=4 * 3600
+        )
+        assert len(detect_flushes(m)) == expected
+
+
+def test_new_rules_are_causal() -> None:
+    # Changing bars after t never changes the events that ended before t.
+    long, short = _spiked(2.4e6)
+    oi = np.full(N, 1e9)
+    base = detect_flushes(_market(long, short, oi_quote=oi))
+    later_long, later_oi = long.copy(), oi.copy()
+    later_long[SPIKE + 5 :] *= 50.0
+    later_oi[SPIKE + 5 :] = 1e12
+    changed = detect_flushes(_market(later_long, short, oi_quote=later_oi))
+    assert [e for e in changed if e.end_ts < (SPIKE + 5) * H] == base

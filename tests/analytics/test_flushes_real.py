@@ -84,6 +84,26 @@ def test_february_long_flush(events: list[FlushEvent], shared_data: Path) -> Non
     assert e.wick_pct > 3.0  # closed 63.5k after a 60.0k low on a 65.3k open
 
 
+def test_february_event_follows_the_whole_cascade(
+    events: list[FlushEvent], shared_data: Path
+) -> None:
+    # Issue 12: the cascade ran 12:00 → 00:00 ($431M of longs, −9.7 %), not only its peak
+    # hours 20:00 → 00:00 ($245M) as the robust z alone reported.
+    e = _containing(events, "2026-02-05T20:00:00Z")
+    assert e.start_ts <= parse_iso("2026-02-05T12:00:00Z")
+    assert e.end_ts >= parse_iso("2026-02-06T00:00:00Z")
+    with (shared_data / CSV).open(newline="") as fh:
+        longs = sum(
+            float(r["liquidation_long_usd"])
+            for r in csv.DictReader(fh)
+            if "2026-02-05T12" <= r["datetime_utc"] <= "2026-02-06T00:00:00.000Z"
+        )
+    assert longs == pytest.approx(430.8e6, abs=0.05e6)  # the issue's $431M, re-read here
+    assert e.liq_long_usd is not None
+    assert e.liq_long_usd >= longs
+    assert e.move_pct < -9.0
+
+
 def test_january_short_squeeze(events: list[FlushEvent]) -> None:
     e = _containing(events, "2026-01-13T22:00:00Z")
     assert e.kind == "short_squeeze"
@@ -101,11 +121,14 @@ def test_may_long_flushes(events: list[FlushEvent], when: str) -> None:
 
 
 def test_not_too_many_events(events: list[FlushEvent], market: MarketSeries) -> None:
-    # A flush is a rare, market-wide event: more than one every three days on average would
-    # be noise, not flushes (the defaults give 40 events in these 180 days, incl. all the
-    # named ones); at least 10 because the file holds the multi-week Jan–Feb 2026 unwind.
+    # Issue 12 asks for the mid-sized clusters too: these 180 days hold 70 notable clusters
+    # (an hour ≥ $20M and ≥ 10× its side's 7-day median) in 61 episodes three hours apart, so
+    # a detector that finds ≥ 90 % of them reports about 60 events (the defaults give 63;
+    # before issue 12 the bound was one every three days, 60, and the detector missed half
+    # of the clusters). More than one every 2.5 days (72) would be noise; at least 10
+    # because the file holds the multi-week Jan–Feb 2026 unwind.
     days = market.n * market.step_s / 86_400
-    assert 10 <= len(events) < days / 3
+    assert 10 <= len(events) < days / 2.5
     for a, b in itertools.pairwise(events):
         assert a.end_ts < b.start_ts
 

@@ -17,16 +17,34 @@ baseline:
 * and a plain ratio to the trailing median ≥ ``min_ratio``, so that a dead-quiet baseline
   (tiny MAD) cannot turn a small absolute bump into an "event".
 
-Bursts closer than ``merge_gap_hours`` form one event; the event then grows to the
-neighbouring bars that are still *elevated* (lower thresholds). The peak is the bar with the
-most liquidations; the kind comes from the long share of the event's liquidations.
+When open interest is known, size counts too (issue 12: mid-sized clusters after a busy
+week have a robust z just under the threshold):
 
-Without liquidations (``MarketSeries.liq_long is None``) a **price–volume** detector runs:
-the bar's relative true range (high/low extended to the previous close) against its
-trailing median, and the quote
-volume against its trailing median when volume exists. The kind comes from the direction of
-the move. Such events are weaker evidence: a wide, busy bar is not proof that positions were
-force-closed, so they carry ``detected_by="price_volume"`` and their score is a range ratio.
+* a bar is also a burst when one side's liquidations reach ``burst_oi_pct`` % of the OI
+  reference and ``min_ratio`` × that side's own trailing median;
+* every burst must reach ``min_oi_pct`` % of it (a tenfold jump in a dead-quiet hour is not
+  a flush);
+* the OI reference is the largest OI known over ``oi_ref_hours`` before the bar starts, so
+  a flush that drained OI does not make the next, smaller cluster look bigger.
+
+Bursts closer than ``merge_gap_hours`` form one event; the event then grows to the
+neighbouring bars that are still *elevated* (robust z, or ``elevated_oi_pct`` of OI), so it
+follows the cascade and not only its peak hours. The peak is the bar with the most
+liquidations; the kind comes from the long share of the event's liquidations.
+
+Liquidation buckets coarser than the grid (``MarketSeries.liq_interval_s``, e.g. 4-hour
+vendor buckets on 1-hour bars) hold their USD on the bar where the bucket closes and NaN on
+the bars before it: they are judged bucket against bucket (history counted in buckets), and
+an event spans its buckets' bars. Nothing is spread over hours it was not measured on.
+
+Where no liquidation series covers the bars (``liq_long is None``, or NaN outside the
+source's coverage) a **price–volume** detector runs on those bars only: the bar's relative
+true range (high/low extended to the previous close) against its trailing month's median,
+and the quote volume against its trailing median when volume exists; the event must also
+move price ``pv_min_excursion`` median ranges away from its start. The kind comes from the
+direction of the move. Such events are weaker evidence: a wide, busy bar is not proof that
+positions were force-closed, so they carry ``detected_by="price_volume"`` and their score
+is a range ratio.
 """
 
 from __future__ import annotations
@@ -72,6 +90,39 @@ class FlushParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         float,
         msgspec.Meta(gt=0, description="Floor on the robust spread of log liq (quiet baselines)."),
     ] = 0.25
+    burst_oi_pct: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            description="A bar whose liquidations reach this % of the OI known before it is a "
+            "burst too (it still needs min_ratio); catches mid-sized clusters whose robust z "
+            "stays under z_threshold. 0 turns the rule off; without OI it does not apply.",
+        ),
+    ] = 0.24
+    min_oi_pct: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            description="When OI is known, a burst (by z or by OI share) must also be at "
+            "least this % of it: a tenfold jump in a dead-quiet hour is not a flush.",
+        ),
+    ] = 0.2
+    oi_ref_hours: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="OI shares are taken of the largest OI known over this many hours "
+            "before the bar (a month): a drained OI does not inflate the next cluster.",
+        ),
+    ] = 720.0
+    elevated_oi_pct: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            description="A neighbour with liquidations ≥ this % of OI (and elevated_ratio) "
+            "joins the event. 0 turns the rule off.",
+        ),
+    ] = 0.15
     merge_gap_hours: Annotated[
         float, msgspec.Meta(ge=0, description="Bursts this close belong to one cascade.")
     ] = 3.0
@@ -85,12 +136,20 @@ class FlushParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     oi_max_age_hours: Annotated[
         float, msgspec.Meta(ge=0, description="An 'OI before' older than this is not used.")
     ] = 6.0
+    pv_baseline_hours: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            description="Fallback: trailing window of the normal range and volume (a month: "
+            "after a quiet week any move looks wild).",
+        ),
+    ] = 720.0
     pv_range_ratio: Annotated[
         float, msgspec.Meta(gt=0, description="Fallback: bar range ≥ this × trailing median range.")
-    ] = 4.0
+    ] = 6.0
     pv_volume_ratio: Annotated[
         float, msgspec.Meta(gt=0, description="Fallback: volume ≥ this × trailing median volume.")
-    ] = 3.0
+    ] = 4.0
     pv_elevated_ratio: Annotated[
         float,
         msgspec.Meta(gt=0, description="Fallback: neighbour range ratio that joins an event."),
@@ -99,6 +158,15 @@ class FlushParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         float,
         msgspec.Meta(ge=1, description="Fallback without volume: range thresholds × this."),
     ] = 2.0
+    pv_min_excursion: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            description="Fallback: the event's largest move away from its start price, in "
+            "trailing median bar ranges, must reach this (a wide bar that goes nowhere is "
+            "not a flush).",
+        ),
+    ] = 12.0
     pv_min_body_share: Annotated[
         float,
         msgspec.Meta(ge=0, le=1, description="Fallback: net move / range below this = two-sided."),
@@ -179,6 +247,69 @@ def _spans(burst: np.ndarray, elevated: np.ndarray, gap: int) -> list[tuple[int,
             out[-1] = (out[-1][0], max(e, out[-1][1]))
         else:
             out.append((s, e))
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive ``(first, last)`` of each run of True in ``mask``."""
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    stops = np.flatnonzero(edges == -1) - 1
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))
+
+
+def _spans_within(
+    burst: np.ndarray, elevated: np.ndarray, gap: int, mask: np.ndarray
+) -> list[tuple[int, int]]:
+    """:func:`_spans` inside each run of ``mask`` separately (an event never crosses from
+    bars with a liquidation series into bars without one)."""
+    out: list[tuple[int, int]] = []
+    for a, b in _runs(mask):
+        out += [(s + a, e + a) for s, e in _spans(burst[a : b + 1], elevated[a : b + 1], gap)]
+    return out
+
+
+def liquidation_coverage(m: MarketSeries) -> np.ndarray:
+    """Bars covered by the liquidation series (boolean per bar; all False without one).
+
+    A bar is covered when a liquidation value exists for it, or for the bucket it belongs
+    to (coarse buckets: within one bucket length of a bar holding a value).
+    """
+    if m.liq_long is None or m.liq_short is None:
+        return np.zeros(m.n, dtype=bool)
+    finite = np.isfinite(m.liq_long) & np.isfinite(m.liq_short)
+    k = _bucket_bars(m)
+    if k == 1:
+        return finite
+    idx = np.flatnonzero(finite)
+    covered = np.zeros(m.n, dtype=bool)
+    if idx.shape[0]:
+        # distance to the nearest bar holding a value, either side
+        pos = np.searchsorted(idx, np.arange(m.n))
+        after = idx[np.minimum(pos, idx.shape[0] - 1)] - np.arange(m.n)
+        before = np.arange(m.n) - idx[np.maximum(pos - 1, 0)]
+        near = np.minimum(np.where(after >= 0, after, m.n), np.where(before >= 0, before, m.n))
+        covered = near < k
+    return covered
+
+
+def _bucket_bars(m: MarketSeries) -> int:
+    """Bars per liquidation bucket (1 unless the buckets are coarser than the grid)."""
+    if m.liq_interval_s is None or m.liq_interval_s <= m.step_s:
+        return 1
+    return max(1, round(m.liq_interval_s / m.step_s))
+
+
+def _fill_bucket(flags: np.ndarray, finite: np.ndarray, k: int) -> np.ndarray:
+    """Give the bars inside a coarse bucket the flag of the bar where the bucket closes."""
+    if k == 1:
+        return flags
+    out = flags.copy()
+    for j in np.flatnonzero(flags & finite).tolist():
+        lo = j - 1
+        while lo >= max(0, j - k + 1) and not finite[lo]:
+            out[lo] = True
+            lo -= 1
     return out
 
 
@@ -275,18 +406,84 @@ def _event(
     )
 
 
-def _detect_liquidations(
+def trailing_max(x: F64, window: int) -> F64:
+    """Largest finite value of the trailing window per bar (NaN where it has none)."""
+    out = np.full(x.shape[0], np.nan)
+    view = trailing_windows(x, window)
+    rows = np.flatnonzero(trailing_count(x, window) >= 1)
+    for lo in range(0, rows.shape[0], _CHUNK):
+        sel = rows[lo : lo + _CHUNK]
+        out[sel] = np.nanmax(view[sel], axis=1)
+    return out
+
+
+def _oi_reference(m: MarketSeries, k: int, p: FlushParams) -> F64 | None:
+    """OI a bucket's liquidations are measured against (causal), or None without OI.
+
+    The largest OI known over ``oi_ref_hours`` up to the close of the bar before the bucket
+    starts: after a flush has drained OI, the next cluster is not judged bigger for it.
+    NaN where the last OI before the bucket is unknown.
+    """
+    if m.oi_quote is None:
+        return None
+    oi = np.asarray(m.oi_quote, dtype=np.float64)
+    before = np.full(m.n, np.nan)
+    if k < m.n:
+        before[k:] = oi[:-k]
+    ref = np.fmax(trailing_max(before, max(1, hours_to_bars(p.oi_ref_hours, m.step_s))), before)
+    return np.where(np.isfinite(before) & (ref > 0), ref, np.nan)
+
+
+def _side_ratio(x: F64, window: int, min_values: int) -> F64:
+    """``x`` over its trailing median (inf when the median is 0 and ``x`` is not)."""
+    med = trailing_median(x, window, min_values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: F64 = np.where(med > 0, x / med, np.where(x > 0, np.inf, 0.0))
+    return out
+
+
+def _burst_flags(
     m: MarketSeries, long: F64, short: F64, p: FlushParams
+) -> tuple[np.ndarray, np.ndarray, F64]:
+    """Burst and elevated flags per bar, and the robust z of the total."""
+    total = long + short
+    k = _bucket_bars(m)
+    window = max(1, hours_to_bars(p.baseline_hours, m.step_s))
+    min_values = -(-hours_to_bars(p.min_history_hours, m.step_s) // k)  # buckets, rounded up
+    z, ratio = robust_log_z(total, window, min_values, p.min_log_spread)
+    finite = np.isfinite(total)
+    with np.errstate(invalid="ignore"):
+        burst = finite & (ratio >= p.min_ratio) & (z >= p.z_threshold)
+        elevated = finite & (ratio >= p.elevated_ratio) & (z >= p.elevated_z)
+        oi = _oi_reference(m, k, p)
+        if oi is not None:
+            # Absolute size against the positions open before the bar: a mid-sized cluster
+            # after a busy week has a modest z but still flushes a real share of OI. Judged
+            # per side, against that side's own trailing median (a $20M short squeeze in a
+            # week of long liquidations is news even when the total barely moves).
+            if p.burst_oi_pct > 0:
+                for side in (long, short):
+                    big = side / oi * 100.0 >= p.burst_oi_pct
+                    burst |= finite & big & (_side_ratio(side, window, min_values) >= p.min_ratio)
+            # A bar without a known OI keeps the z rule alone (no floor can be applied).
+            burst &= ~(total / oi * 100.0 < p.min_oi_pct)
+            if p.elevated_oi_pct > 0:
+                share = total / oi * 100.0
+                elevated |= finite & (ratio >= p.elevated_ratio) & (share >= p.elevated_oi_pct)
+    burst &= np.isfinite(z)  # no verdict before min_history_hours of baseline
+    burst = _fill_bucket(burst, finite, k)
+    elevated = _fill_bucket(elevated | burst, finite, k)
+    return burst, elevated, z
+
+
+def _detect_liquidations(
+    m: MarketSeries, long: F64, short: F64, covered: np.ndarray, p: FlushParams
 ) -> list[FlushEvent]:
     total = long + short
-    window = max(1, hours_to_bars(p.baseline_hours, m.step_s))
-    z, ratio = robust_log_z(
-        total, window, hours_to_bars(p.min_history_hours, m.step_s), p.min_log_spread
-    )
-    burst = (z >= p.z_threshold) & (ratio >= p.min_ratio)
-    elevated = (z >= p.elevated_z) & (ratio >= p.elevated_ratio)
+    burst, elevated, z = _burst_flags(m, long, short, p)
+    gap = hours_to_bars(p.merge_gap_hours, m.step_s)
     events = []
-    for s, e in _spans(burst, elevated | burst, hours_to_bars(p.merge_gap_hours, m.step_s)):
+    for s, e in _spans_within(burst, elevated, gap, covered):
         peak = s + int(np.nanargmax(total[s : e + 1]))
         liq = (float(np.nansum(long[s : e + 1])), float(np.nansum(short[s : e + 1])))
         kind = _kind_from_share(liq[0], liq[1], p.side_share)
@@ -295,8 +492,18 @@ def _detect_liquidations(
     return events
 
 
-def _detect_price_volume(m: MarketSeries, p: FlushParams) -> list[FlushEvent]:
-    window = max(1, hours_to_bars(p.baseline_hours, m.step_s))
+class _PriceVolume(msgspec.Struct, frozen=True):
+    """Per-bar inputs of the fallback detector."""
+
+    range_ratio: F64  # true range over its trailing median
+    vol_ratio: F64 | None  # quote volume over its trailing median (None without volume)
+    median_range: F64  # trailing median true range, as a fraction of price
+    prev: F64  # previous close
+    ref: F64  # price the bar's range is measured from
+
+
+def _price_volume_ratios(m: MarketSeries, p: FlushParams) -> _PriceVolume:
+    window = max(1, hours_to_bars(p.pv_baseline_hours, m.step_s))
     min_bars = hours_to_bars(p.min_history_hours, m.step_s)
     prev = np.concatenate(([np.nan], m.close[:-1]))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -304,37 +511,53 @@ def _detect_price_volume(m: MarketSeries, p: FlushParams) -> list[FlushEvent]:
         # (one print per bar, where high == low) still show a crash.
         ref = np.where(np.isfinite(prev), prev, m.open)
         rng = (np.fmax(m.high, prev) - np.fmin(m.low, prev)) / ref
-        range_ratio = rng / trailing_median(rng, window, min_bars)
-        # Without volume to confirm it, a range burst alone is weaker evidence: it must be
-        # `pv_no_volume_factor` times as extreme.
-        strict = 1.0 if m.volume_quote is not None else p.pv_no_volume_factor
-        burst = range_ratio >= p.pv_range_ratio * strict
+        median_range = trailing_median(rng, window, min_bars)
+        vol_ratio = None
         if m.volume_quote is not None:
             vol_ratio = m.volume_quote / trailing_median(m.volume_quote, window, min_bars)
-            burst &= vol_ratio >= p.pv_volume_ratio
-    elevated = (range_ratio >= p.pv_elevated_ratio * strict) | burst
+    return _PriceVolume(rng / median_range, vol_ratio, median_range, prev, ref)
+
+
+def _detect_price_volume(
+    m: MarketSeries, uncovered: np.ndarray, p: FlushParams
+) -> list[FlushEvent]:
+    pv = _price_volume_ratios(m, p)
+    prev, ref = pv.prev, pv.ref
+    # Without volume to confirm it, a range burst alone is weaker evidence: it must be
+    # `pv_no_volume_factor` times as extreme.
+    strict = 1.0 if pv.vol_ratio is not None else p.pv_no_volume_factor
+    with np.errstate(invalid="ignore"):
+        burst = pv.range_ratio >= p.pv_range_ratio * strict
+        if pv.vol_ratio is not None:
+            burst &= pv.vol_ratio >= p.pv_volume_ratio
+        elevated = (pv.range_ratio >= p.pv_elevated_ratio * strict) | burst
     events = []
-    for s, e in _spans(burst, elevated, hours_to_bars(p.merge_gap_hours, m.step_s)):
-        peak = s + int(np.nanargmax(range_ratio[s : e + 1]))
+    gap = hours_to_bars(p.merge_gap_hours, m.step_s)
+    for s, e in _spans_within(burst & uncovered, elevated & uncovered, gap, uncovered):
+        peak = s + int(np.nanargmax(pv.range_ratio[s : e + 1]))
         start_px = float(ref[s]) if np.isfinite(ref[s]) else float(m.open[s])
+        hi = float(np.nanmax(np.fmax(m.high[s : e + 1], prev[s : e + 1])))
+        lo = float(np.nanmin(np.fmin(m.low[s : e + 1], prev[s : e + 1])))
+        # A flush moves price far from where it started, not only widens a bar: the larger
+        # excursion from the start, in trailing median bar ranges (known before the start).
+        excursion = max(start_px - lo, hi - start_px) / start_px / float(pv.median_range[s])
+        if not excursion >= p.pv_min_excursion:
+            continue
         net = float(m.close[e]) - start_px
-        span_range = float(
-            np.nanmax(np.fmax(m.high[s : e + 1], prev[s : e + 1]))
-            - np.nanmin(np.fmin(m.low[s : e + 1], prev[s : e + 1]))
-        )
         kind: FlushKind = "long_flush" if net < 0 else "short_squeeze"
-        if span_range <= 0 or abs(net) < p.pv_min_body_share * span_range:
+        if hi - lo <= 0 or abs(net) < p.pv_min_body_share * (hi - lo):
             kind = "two_sided"
-        events.append(_event(m, (s, e), peak, float(range_ratio[peak]), kind, p, None))
+        events.append(_event(m, (s, e), peak, float(pv.range_ratio[peak]), kind, p, None))
     return events
 
 
 def detect_flushes(m: MarketSeries, p: FlushParams | None = None) -> list[FlushEvent]:
     """Return the flushes in ``m``, oldest first, sized with liquidations, OI and price.
 
-    Uses the liquidation detector when both liquidation sides exist, else the weaker
-    price–volume detector (see the module docstring). ``oi_drop_*_pct`` are positive when OI
-    fell; ``oi_drop_base_pct`` is an estimate when ``m.oi_base_derived`` is true.
+    Bars covered by the liquidation series are judged on liquidations; the weaker
+    price–volume detector runs only on the bars no liquidation series covers (see the
+    module docstring), and its events say so in ``detected_by``. ``oi_drop_*_pct`` are
+    positive when OI fell; ``oi_drop_base_pct`` is an estimate when ``m.oi_base_derived``.
 
     Examples
     --------
@@ -353,11 +576,15 @@ def detect_flushes(m: MarketSeries, p: FlushParams | None = None) -> list[FlushE
     p = p or FlushParams()
     if m.n == 0:
         return []
-    if m.liq_long is not None and m.liq_short is not None:
+    covered = liquidation_coverage(m)
+    events: list[FlushEvent] = []
+    if covered.any() and m.liq_long is not None and m.liq_short is not None:
         long = np.asarray(m.liq_long, dtype=np.float64)
         short = np.asarray(m.liq_short, dtype=np.float64)
-        return _detect_liquidations(m, long, short, p)
-    return _detect_price_volume(m, p)
+        events += _detect_liquidations(m, long, short, covered, p)
+    if not covered.all():
+        events += _detect_price_volume(m, ~covered, p)
+    return sorted(events, key=lambda e: e.start_ts)
 
 
 def flush_windows(events: list[FlushEvent]) -> list[tuple[int, int]]:

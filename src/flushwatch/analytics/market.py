@@ -36,6 +36,11 @@ class MarketSeries(msgspec.Struct, kw_only=True, frozen=True):
     liq_short: F64 | None = None
     #: True when liquidation totals come from throttled feeds (lower bounds, DOMAIN.md C1).
     liq_lower_bound: bool = False
+    #: Length of one liquidation bucket when it is longer than a bar (a 4-hour vendor bucket
+    #: on 1-hour bars): the bucket's USD sits on the bar where it closes and the bars before
+    #: it inside the bucket are NaN (their share is unknown, so none is invented). None: one
+    #: value per bar. Outside the liquidation source's coverage every bar is NaN.
+    liq_interval_s: int | None = None
     oi_quote: F64 | None = None
     oi_base: F64 | None = None
     #: True when ``oi_base`` was derived as ``oi_quote / close`` (not reported in coin units).
