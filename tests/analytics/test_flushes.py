@@ -541,3 +541,12 @@ def test_new_rules_are_causal() -> None:
     later_oi[SPIKE + 5 :] = 1e12
     changed = detect_flushes(_market(later_long, short, oi_quote=later_oi))
     assert [e for e in changed if e.end_ts < (SPIKE + 5) * H] == base
+
+
+def test_oi_burst_min_z_pinned() -> None:
+    long, short = _spiked(2.4e6)
+    z, _ = robust_log_z(long + short, 168, 48, 0.25)
+    p = FlushParams(z_threshold=99.0, oi_burst_min_z=float(z[SPIKE]))
+    assert len(detect_flushes(_market(long, short, **_oi(1e9)), p)) == 1
+    above = msgspec.structs.replace(p, oi_burst_min_z=float(z[SPIKE]) + 1e-9)
+    assert detect_flushes(_market(long, short, **_oi(1e9)), above) == []

@@ -123,7 +123,7 @@ def test_may_long_flushes(events: list[FlushEvent], when: str) -> None:
 def test_not_too_many_events(events: list[FlushEvent], market: MarketSeries) -> None:
     # Issue 12 asks for the mid-sized clusters too: these 180 days hold 70 notable clusters
     # (an hour ≥ $20M and ≥ 10× its side's 7-day median) in 61 episodes three hours apart, so
-    # a detector that finds ≥ 90 % of them reports about 60 events (the defaults give 63;
+    # a detector that finds ≥ 90 % of them reports about 60 events (the defaults give 61;
     # before issue 12 the bound was one every three days, 60, and the detector missed half
     # of the clusters). More than one every 2.5 days (72) would be noise; at least 10
     # because the file holds the multi-week Jan–Feb 2026 unwind.

@@ -21,7 +21,8 @@ When open interest is known, size counts too (issue 12: mid-sized clusters after
 week have a robust z just under the threshold):
 
 * a bar is also a burst when one side's liquidations reach ``burst_oi_pct`` % of the OI
-  reference and ``min_ratio`` × that side's own trailing median;
+  reference and ``min_ratio`` × that side's own trailing median, with a robust z of the
+  total of at least ``oi_burst_min_z`` (it must still stand out of the market's noise);
 * every burst must reach ``min_oi_pct`` % of it (a tenfold jump in a dead-quiet hour is not
   a flush);
 * the OI reference is the largest OI known over ``oi_ref_hours`` before the bar starts, so
@@ -99,6 +100,13 @@ class FlushParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             "stays under z_threshold. 0 turns the rule off; without OI it does not apply.",
         ),
     ] = 0.24
+    oi_burst_min_z: Annotated[
+        float,
+        msgspec.Meta(
+            description="A burst by OI share must still have a robust z of the total at "
+            "least this (where quiet hours already swing tenfold, one more is not news).",
+        ),
+    ] = 2.4
     min_oi_pct: Annotated[
         float,
         msgspec.Meta(
@@ -461,9 +469,11 @@ def _burst_flags(
             # after a busy week has a modest z but still flushes a real share of OI. Judged
             # per side, against that side's own trailing median (a $20M short squeeze in a
             # week of long liquidations is news even when the total barely moves).
+            # It must still stand out of the total's own noise (z ≥ oi_burst_min_z): in a
+            # market whose quiet hours swing tenfold, one such hour is not a cluster.
             if p.burst_oi_pct > 0:
                 for side in (long, short):
-                    big = side / oi * 100.0 >= p.burst_oi_pct
+                    big = (side / oi * 100.0 >= p.burst_oi_pct) & (z >= p.oi_burst_min_z)
                     burst |= finite & big & (_side_ratio(side, window, min_values) >= p.min_ratio)
             # A bar without a known OI keeps the z rule alone (no floor can be applied).
             burst &= ~(total / oi * 100.0 < p.min_oi_pct)

@@ -5,9 +5,12 @@ Choices are written into ``MarketSeries.sources`` so a reader can check them:
 * price: the perp trade-price bars with the most bars in the window (``--exchange``
   narrows the choice); the grid is their interval (or ``step_s`` when coarser: bars are
   resampled, never interpolated);
-* liquidations: vendor buckets of the same exchange as the price when present, else venue
-  prints summed per bar over every venue for the asset (marked as lower bounds when any feed
-  is throttled); vendor buckets and venue prints are never added together;
+* liquidations: vendor buckets of the same exchange as the price when present (of any
+  interval: a bucket longer than a bar is put whole on the bar where it closes, the bars
+  before it stay NaN, and the source says so), else venue prints summed per bar over every
+  venue for the asset (marked as lower bounds when any feed is throttled); vendor buckets and
+  venue prints are never added together. Bars outside the chosen source's coverage are NaN,
+  so the detector falls back to price and volume there only;
 * open interest, funding, spot price, depth: the last observation at or before each bar's
   close, preferring the price source's exchange;
 * basis: perp close over spot close minus one, when both exist.
@@ -311,7 +314,7 @@ def assemble(
         volume = _array(grid, "volume_base") * _array(grid, "close")
         sources["volume_quote"] = "base volume × close (estimate)"
 
-    liq_long, liq_short, lower = _liquidations(store, asset, src_ex, grid, t0, t1, step, sources)
+    liq = _liquidations(store, asset, src_ex, grid, t0, t1, step, sources)
 
     oi_quote, oi_base, derived = _open_interest(store, asset, src_ex, span, sources)
 
@@ -360,9 +363,10 @@ def assemble(
         low=_array(grid, "low"),
         close=_array(grid, "close"),
         volume_quote=volume,
-        liq_long=liq_long,
-        liq_short=liq_short,
-        liq_lower_bound=lower,
+        liq_long=None if liq is None else liq.long,
+        liq_short=None if liq is None else liq.short,
+        liq_lower_bound=liq is not None and liq.lower_bound,
+        liq_interval_s=None if liq is None else liq.interval_s,
         oi_quote=oi_quote,
         oi_base=oi_base,
         oi_base_derived=derived,
@@ -402,6 +406,60 @@ def _open_interest(
     return oi_quote, oi_base, derived
 
 
+class _Liq(msgspec.Struct, frozen=True, kw_only=True):
+    """The liquidation series on the grid (NaN outside its coverage)."""
+
+    long: F64
+    short: F64
+    lower_bound: bool = False
+    #: Bucket length when coarser than the grid (USD on the bar where a bucket closes).
+    interval_s: int | None = None
+
+
+def _covered_flow(
+    grid: pl.DataFrame, obs: pl.DataFrame, cols: list[str], step_ns: int, interval_ns: int
+) -> pl.DataFrame:
+    """Flow columns on the grid: NaN outside the source's span, 0 where it had no row.
+
+    Buckets no longer than a bar are summed into the bar they start in. A longer bucket is
+    put whole on the bar where it closes (its USD is known only then and its hourly split is
+    not measured); the bars before it inside the bucket are NaN, as are those of a missing
+    bucket, whose closing bar gets 0.
+    """
+    ts = grid.get_column("ts")
+    first, last = int(obs.get_column(_TS).min()), int(obs.get_column(_TS).max())  # type: ignore[arg-type]
+    if interval_ns <= step_ns:
+        placed = obs.with_columns(((pl.col(_TS) // step_ns) * step_ns).alias("ts"))
+        lo, hi = (first // step_ns) * step_ns, last + interval_ns  # bars [lo, hi)
+        slots = (ts >= lo) & (ts < hi)
+    else:
+
+        def close_bar(col: pl.Expr) -> pl.Expr:
+            return ((col + interval_ns - 1) // step_ns) * step_ns
+
+        placed = obs.with_columns(close_bar(pl.col(_TS)).alias("ts"))
+        # The bars where a bucket of the series closes, missing buckets included.
+        expected = pl.DataFrame(
+            {_TS: np.arange(first, last + 1, interval_ns, dtype=np.int64)}
+        ).select(close_bar(pl.col(_TS)).alias("ts"))
+        slots = ts.is_in(expected.get_column("ts").implode())
+    summed = placed.group_by("ts").agg([pl.col(c).sum() for c in cols])
+    out = grid.select("ts").join(summed, on="ts", how="left")
+    return out.with_columns(
+        [pl.when(slots).then(pl.col(c).fill_null(0.0)).otherwise(None).alias(c) for c in cols]
+    )
+
+
+def _coverage_note(flows: pl.DataFrame, col: str, n: int) -> str:
+    covered = flows.filter(pl.col(col).is_not_null()).get_column("ts")
+    if covered.len() == 0:
+        return ""
+    from flushwatch.domain.time import iso
+
+    text = f"; covers {iso(int(covered[0]))} → {iso(int(covered[-1]))}"
+    return text if covered.len() < n else ""
+
+
 def _liquidations(
     store: Reader,
     asset: str,
@@ -411,52 +469,88 @@ def _liquidations(
     t1: int,
     step: int,
     sources: dict[str, str],
-) -> tuple[F64 | None, F64 | None, bool]:
+) -> _Liq | None:
+    """The liquidation series on the grid, or None when the store has none in the window.
+
+    Bars outside the chosen source's coverage are NaN, so the detector can fall back to
+    price and volume there only (and say so) instead of reading "no liquidations".
+    """
     step_ns = step * 10**9
-    buckets = _for_asset(store, LiquidationBucket, asset, t0, t1).filter(
-        pl.col("interval_s") <= step
-    )
+    # A day back: a coarse bucket that started before the grid may close inside it.
+    buckets = _for_asset(store, LiquidationBucket, asset, t0 - 86_400 * 10**9, t1)
     if buckets.height:
         # One vendor series only: exports of different venue sets or bucket sizes overlap and
         # disagree (DOMAIN.md C13), so they are never added together. Prefer the one covering
-        # most bars, then a known venue set, then finer buckets.
+        # most of the grid, then a known venue set, then finer buckets.
         series = (
             _prefer(buckets, src_ex)
-            .with_columns(((pl.col(_TS) // step_ns) * step_ns).alias("_bar"))
+            .filter((pl.col(_TS) + pl.col("interval_s") * 10**9 > t0) & (pl.col(_TS) < t1))
             .group_by(["exchange", "symbol", "venues", "interval_s"])
-            .agg(pl.col("_bar").n_unique().alias("bars"))
+            .agg(
+                (
+                    pl.col(_TS).n_unique() * pl.max_horizontal(pl.col("interval_s").first(), step)
+                ).alias("covered_s"),
+            )
             .with_columns((pl.col("venues") != "unspecified").alias("known"))
-            .sort(["bars", "known", "interval_s", "venues"], descending=[True, True, False, False])
+            .sort(
+                ["covered_s", "known", "interval_s", "venues"],
+                descending=[True, True, False, False],
+            )
         )
-        pick = series.row(0, named=True)
-        chosen = buckets.filter(
-            (pl.col("exchange") == pick["exchange"])
-            & (pl.col("symbol") == pick["symbol"])
-            & (pl.col("venues") == pick["venues"])
-            & (pl.col("interval_s") == pick["interval_s"])
-        )
-        flows = _flow(grid, chosen, ["long_usd", "short_usd"], step_ns)
-        sources["liquidations"] = (
-            f"{pick['exchange']} {pick['symbol']} {pick['interval_s'] // 60}m vendor buckets "
-            f"(venues: {pick['venues']})"
-        )
-        if series.height > 1:
-            sources["liquidations"] += f"; {series.height - 1} overlapping export(s) not added"
-        return _array(flows, "long_usd"), _array(flows, "short_usd"), False
+        if series.height:
+            return _vendor_buckets(buckets, series, grid, step, sources)
     prints = _for_asset(store, Liquidation, asset, t0, t1)
     if prints.height == 0:
-        return None, None, False
+        return None
     prints = prints.with_columns(
         pl.when(pl.col("side") == "long").then(pl.col("notional")).otherwise(0.0).alias("l"),
         pl.when(pl.col("side") == "short").then(pl.col("notional")).otherwise(0.0).alias("s"),
     )
-    flows = _flow(grid, prints, ["l", "s"], step_ns)
+    flows = _covered_flow(grid, prints, ["l", "s"], step_ns, 1)
     lower = bool((prints.get_column("coverage") == "throttled").any())
     venues = ",".join(sorted(set(prints.get_column("exchange").to_list())))
-    sources["liquidations"] = f"venue prints summed over {venues}" + (
-        " (lower bound: throttled feeds)" if lower else ""
+    sources["liquidations"] = (
+        f"venue prints summed over {venues}"
+        + (" (lower bound: throttled feeds)" if lower else "")
+        + _coverage_note(flows, "l", grid.height)
     )
-    return _array(flows, "l"), _array(flows, "s"), lower
+    return _Liq(long=_array(flows, "l"), short=_array(flows, "s"), lower_bound=lower)
+
+
+def _vendor_buckets(
+    buckets: pl.DataFrame,
+    series: pl.DataFrame,
+    grid: pl.DataFrame,
+    step: int,
+    sources: dict[str, str],
+) -> _Liq:
+    pick = series.row(0, named=True)
+    interval = int(pick["interval_s"])
+    chosen = buckets.filter(
+        (pl.col("exchange") == pick["exchange"])
+        & (pl.col("symbol") == pick["symbol"])
+        & (pl.col("venues") == pick["venues"])
+        & (pl.col("interval_s") == interval)
+    )
+    flows = _covered_flow(grid, chosen, ["long_usd", "short_usd"], step * 10**9, interval * 10**9)
+    desc = (
+        f"{pick['exchange']} {pick['symbol']} {interval // 60}m vendor buckets "
+        f"(venues: {pick['venues']})"
+    )
+    if interval > step:
+        desc += (
+            f", each on the {step // 60}m bar where it closes (not spread over its bars; "
+            "the bars before it are empty)"
+        )
+    desc += _coverage_note(flows, "long_usd", grid.height)
+    if series.height > 1:
+        desc += f"; {series.height - 1} overlapping export(s) not added"
+    sources["liquidations"] = desc
+    return _Liq(
+        long=_array(flows, "long_usd"),
+        short=_array(flows, "short_usd"),
+        interval_s=interval if interval > step else None,
+    )
 
 
 def _spot(
