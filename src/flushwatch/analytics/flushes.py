@@ -286,7 +286,7 @@ def liquidation_coverage(m: MarketSeries) -> np.ndarray:
     if m.liq_long is None or m.liq_short is None:
         return np.zeros(m.n, dtype=bool)
     finite = np.isfinite(m.liq_long) & np.isfinite(m.liq_short)
-    k = _bucket_bars(m)
+    k = bucket_bars(m)
     if k == 1:
         return finite
     idx = np.flatnonzero(finite)
@@ -301,14 +301,14 @@ def liquidation_coverage(m: MarketSeries) -> np.ndarray:
     return covered
 
 
-def _bucket_bars(m: MarketSeries) -> int:
+def bucket_bars(m: MarketSeries) -> int:
     """Bars per liquidation bucket (1 unless the buckets are coarser than the grid)."""
     if m.liq_interval_s is None or m.liq_interval_s <= m.step_s:
         return 1
     return max(1, round(m.liq_interval_s / m.step_s))
 
 
-def _fill_bucket(flags: np.ndarray, finite: np.ndarray, k: int) -> np.ndarray:
+def fill_bucket(flags: np.ndarray, finite: np.ndarray, k: int) -> np.ndarray:
     """Give the bars inside a coarse bucket the flag of the bar where the bucket closes."""
     if k == 1:
         return flags
@@ -455,7 +455,7 @@ def _burst_flags(
 ) -> tuple[np.ndarray, np.ndarray, F64]:
     """Burst and elevated flags per bar, and the robust z of the total."""
     total = long + short
-    k = _bucket_bars(m)
+    k = bucket_bars(m)
     window = max(1, hours_to_bars(p.baseline_hours, m.step_s))
     min_values = -(-hours_to_bars(p.min_history_hours, m.step_s) // k)  # buckets, rounded up
     z, ratio = robust_log_z(total, window, min_values, p.min_log_spread)
@@ -481,8 +481,8 @@ def _burst_flags(
                 share = total / oi * 100.0
                 elevated |= finite & (ratio >= p.elevated_ratio) & (share >= p.elevated_oi_pct)
     burst &= np.isfinite(z)  # no verdict before min_history_hours of baseline
-    burst = _fill_bucket(burst, finite, k)
-    elevated = _fill_bucket(elevated | burst, finite, k)
+    burst = fill_bucket(burst, finite, k)
+    elevated = fill_bucket(elevated | burst, finite, k)
     return burst, elevated, z
 
 
