@@ -132,5 +132,6 @@ def test_config_file_tables_per_venue() -> None:
     assert venue_section(single, "bybit") == single  # one venue's keys at the top
     both = {"bybit": {"ws_base": "ws://127.0.0.1:9"}, "binance-spot": {"rest": "x"}}
     assert venue_section(both, "bybit") == {"ws_base": "ws://127.0.0.1:9"}
-    assert venue_section(both, "okx") == {}  # never another venue's settings
+    with pytest.raises(ConfigError, match="none for okx"):  # never another venue's settings
+        venue_section(both, "okx")
     assert venue_section({"ccxt:kraken": {"params": {}}}, "ccxt:kraken") == {"params": {}}

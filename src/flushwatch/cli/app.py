@@ -249,6 +249,13 @@ def _register_commands() -> None:
     cmd_record.register(app)
     cmd_backfill.register(app)
     cmd_watch.register(app)
+    from typer.core import TyperCommand
+
+    from flushwatch.cli.once import OnceCommand
+
+    for info in app.registered_commands:  # a single-value option given twice is refused
+        if info.cls in (None, TyperCommand):
+            info.cls = OnceCommand
 
 
 _register_commands()

@@ -18,7 +18,7 @@ from flushwatch.cli.options import JsonOpt, StoreOpt
 from flushwatch.cli.options import run as _run
 from flushwatch.cli.options import store_path as _store_path
 from flushwatch.connectors.factory import venues_help
-from flushwatch.errors import ConfigError
+from flushwatch.errors import ConfigError, ExchangeUnavailable
 
 if TYPE_CHECKING:
     from flushwatch.live.recorder import Recorder, RecordStats
@@ -63,6 +63,7 @@ def summary_lines(stats: RecordStats) -> list[str]:
             f"{len(stats.caught_up)} recordings"
         )
     lines += [f"error       {e}" for e in stats.errors[:5]]
+    lines += [f"unreachable {url}: {why}" for url, why in sorted(stats.unreachable.items())]
     return lines
 
 
@@ -78,7 +79,11 @@ def run_record(
     config: Path | None,
     json_out: bool,
 ) -> RecordStats:
-    """Record until Ctrl-C or ``duration`` seconds; print and return the summary."""
+    """Record until Ctrl-C or ``duration`` seconds; print and return the summary.
+
+    Raises :class:`~flushwatch.errors.ExchangeUnavailable` (after the summary) when a stream
+    was still unreachable at the end, so the command exits non-zero instead of silently.
+    """
     import msgspec
 
     from flushwatch.live.recorder import Recorder, RecorderConfig
@@ -99,6 +104,9 @@ def run_record(
         typer.echo(msgspec.json.encode(stats).decode())
     else:
         typer.echo("\n".join(summary_lines(stats)))
+    if stats.unreachable:
+        urls = ", ".join(sorted(stats.unreachable))
+        raise ExchangeUnavailable(f"cannot connect to {urls} (still unreachable at the end)")
     return stats
 
 

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
     from flushwatch.alerts.config import AlertsConfig
+    from flushwatch.alerts.dispatch import Delivery
     from flushwatch.alerts.rules import Alert
     from flushwatch.analytics.cascade_gain import GainProfile
     from flushwatch.analytics.market import MarketSeries
@@ -50,6 +52,14 @@ if TYPE_CHECKING:
 
 REFRESH_S = 1.0
 NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    """What a watch ended with: every alert raised, and every delivery that failed for good."""
+
+    alerts: list[Alert]
+    failures: list[Delivery]
 
 
 class Band(msgspec.Struct, frozen=True, kw_only=True):
@@ -373,14 +383,16 @@ async def run_watch(
     write: Callable[[str], object] | None = None,
     stop_when: Callable[[list[Alert]], bool] | None = None,
     notes: Sequence[str] = (),
-) -> list[Alert]:
+    on_failure: Callable[[Delivery], object] | None = None,
+) -> WatchResult:
     """Feed the monitor from every connector, refresh the view and send alerts each second.
 
     Refreshing on a timer, not on frames, is what lets a silent feed raise its stale alert.
     ``write`` replaces the console for terminal alerts; ``stop_when`` ends the watch early
     (checked after each refresh with the alerts raised so far); ``notes`` are shown under the
-    view (e.g. why a market was not primed). Returns every alert raised (before
-    de-duplication).
+    view (e.g. why a market was not primed). A delivery that failed for good (after its
+    retries) goes to ``on_failure`` as it happens (default: one red line on the console).
+    Returns every alert raised (before de-duplication) and every failed delivery.
     """
     from rich.live import Live
 
@@ -398,7 +410,8 @@ async def run_watch(
         for conn in connectors:
             await stack.enter_async_context(conn)
         repeat = {r.name: r.repeat_after_s for r in rules.rules}
-        dispatcher = Dispatcher(sinks, repeat_after_s=repeat)
+        report = on_failure or (lambda d: console.print(d.describe(), markup=False, style="red"))
+        dispatcher = Dispatcher(sinks, repeat_after_s=repeat, on_failure=report)
         feeder = asyncio.create_task(_merged(connectors, queue))
         pending: set[asyncio.Task[Any]] = set()
         live = stack.enter_context(Live(console=console, auto_refresh=False))
@@ -438,7 +451,7 @@ async def run_watch(
                 await feeder
             if pending:
                 await asyncio.wait(pending, timeout=30.0)
-    return raised
+    return WatchResult(alerts=raised, failures=list(dispatcher.failures))
 
 
 async def _watch(
@@ -451,7 +464,7 @@ async def _watch(
     spot: bool,
     prime_hours: float | None = None,
     book_stream: str | None = None,
-) -> None:
+) -> WatchResult:
     from rich.console import Console
 
     from flushwatch.alerts.config import AlertsConfig, load_alerts
@@ -478,7 +491,7 @@ async def _watch(
     if store is not None and hours > 0:
         notes = prime_from_store(store, monitor, hours=hours, until_ns=time.time_ns(), venue=venue)
     bands, gains = _store_extras(store, symbols)
-    await run_watch(
+    return await run_watch(
         [c for _, c in built],
         monitor,
         rules,
@@ -546,15 +559,25 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Watch liquidations, OI, funding, basis and the flush checklist live, with alerts."""
+        """Watch liquidations, OI, funding, basis and the flush checklist live, with alerts.
+
+        Exits 1 when any alert could not be delivered to a sink (each failure is printed
+        as it happens), 2 on a configuration or connection error.
+        """
         try:
-            asyncio.run(
+            result = asyncio.run(
                 _watch(
                     venue, symbols, alerts, store, config, duration, spot, prime_hours, book_stream
                 )
             )
         except FlushwatchError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            from flushwatch.redact import redact_text
+
+            typer.echo(f"error: {redact_text(str(exc))}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             raise typer.Exit(0) from None
+        if result.failures:
+            n = len(result.failures)
+            typer.echo(f"error: {n} alert deliver{'y' if n == 1 else 'ies'} failed", err=True)
+            raise typer.Exit(1)

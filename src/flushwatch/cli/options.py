@@ -44,7 +44,9 @@ def run(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except (FlushwatchError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        from flushwatch.redact import redact_text
+
+        typer.echo(f"error: {redact_text(str(exc))}", err=True)
         raise typer.Exit(2) from None
 
 

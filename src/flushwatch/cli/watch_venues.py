@@ -102,7 +102,8 @@ def build_connectors(
 
         raise ConfigError(f"--venue {venue!r}: watch supports {venues_help()}")
     raw = read_config(config)
-    section = venue_section(raw, venue)
+    source = f"--config {config}"
+    section = venue_section(raw, venue, source=source)
     streams = WATCH_STREAMS[key] + ((book_stream,) if book_stream else ())
     out = [(venue, build_connector(venue, symbols, streams, section))]
     companion = _SPOT.get(venue)
@@ -111,11 +112,24 @@ def build_connectors(
         sym = list(dict.fromkeys(spot_symbol(venue, s) for s in symbols))
         if spot_venue == venue:  # same venue: same endpoints, the spot category
             spot_section = {**section, **extra}
-        else:  # its own table, [binance-spot] or [binance], else the defaults
-            own = raw.get(f"{spot_venue}-spot", raw.get(spot_venue))
-            spot_section = dict(own) if isinstance(own, dict) else {}
+        else:  # its own table: [binance-spot] or [binance]
+            spot_section = _spot_section(raw, spot_venue, source)
         out.append((spot_venue, build_connector(spot_venue, sym, spot_streams, spot_section)))
     return out
+
+
+def _spot_section(raw: Mapping[str, Any], spot_venue: str, source: str) -> dict[str, Any]:
+    """The spot companion's table; a file without one (other venues' tables, or the perp's
+    keys at the top) is refused rather than the companion silently using production hosts."""
+    from flushwatch.connectors.factory import venue_section
+
+    own = f"{spot_venue}-spot"
+    if raw and not isinstance(raw.get(own, raw.get(spot_venue)), dict):
+        raise ConfigError(
+            f"{source} has no [{own}] or [{spot_venue}] table for the spot companion: add one "
+            "(an empty table uses the production endpoints) or pass --no-spot"
+        )
+    return venue_section(raw, own, source=source, also=(spot_venue,))
 
 
 def url_prefixes(venue: str, connector: Any) -> dict[str, str]:

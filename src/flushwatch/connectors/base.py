@@ -3,9 +3,9 @@
 A connector is an async context manager whose :meth:`Connector.frames` is an async iterator
 of :class:`RawFrame` (exactly the text received, with its local receive time and the URL of
 the stream it came on — the same triple the ``ws-lines`` recording format stores) and
-:class:`FeedEvent` (connected, disconnected, gap, stale, resync, rate limited). Frames are
-decoded by the venue decoders in :mod:`flushwatch.venues` (``decoder_for(exchange, url)``),
-so the live path and the importers share one normalization.
+:class:`FeedEvent` (connected, disconnected, unreachable, gap, stale, resync, rate limited).
+Frames are decoded by the venue decoders in :mod:`flushwatch.venues`
+(``decoder_for(exchange, url)``), so the live path and the importers share one normalization.
 
 Capabilities say what a connector can stream; asking for anything else raises
 :class:`flushwatch.errors.NotSupported`, never returns nothing.
@@ -44,7 +44,14 @@ class RawFrame(msgspec.Struct, frozen=True, kw_only=True):
 
 
 FeedEventKind = Literal[
-    "connected", "disconnected", "gap", "stale", "resync", "rate_limited", "backpressure"
+    "connected",
+    "disconnected",
+    "unreachable",
+    "gap",
+    "stale",
+    "resync",
+    "rate_limited",
+    "backpressure",
 ]
 
 

@@ -46,18 +46,41 @@ DEFAULT_STREAMS: dict[str, tuple[str, ...]] = {
 }
 
 
-def venue_section(raw: Mapping[str, Any], venue: str) -> dict[str, Any]:
+def _named_venues(raw: Mapping[str, Any]) -> list[str]:
+    return [k for k in raw if k in NATIVE or k.startswith(CCXT) or k.endswith("-spot")]
+
+
+def venue_section(
+    raw: Mapping[str, Any], venue: str, *, source: object = "--config", also: Sequence[str] = ()
+) -> dict[str, Any]:
     """The ``--config`` table of ``venue``: ``[venue]``, or the whole file when it names none.
 
     A file may hold one table per venue (``[binanceusdm]``, ``[bybit]``, ``["ccxt:kraken"]``)
-    or a single venue's keys at the top; a file with other venues' tables but not this one's
-    gives an empty table (the defaults), never another venue's settings.
+    or a single venue's keys at the top. A file with other venues' tables but not this one's
+    (nor one of ``also``, tables that may stand in for it) is refused with a
+    :class:`ConfigError` naming ``source``: it was meant for another venue, and resolving
+    the venue's production endpoints from it would be silent. An empty ``[venue]`` table
+    asks for the defaults explicitly.
+
+    Examples
+    --------
+    >>> venue_section({"bybit": {"ws_base": "ws://127.0.0.1:9"}}, "bybit")
+    {'ws_base': 'ws://127.0.0.1:9'}
+    >>> venue_section({"binanceusdm": {}}, "binanceusdm")  # the defaults, asked for
+    {}
     """
-    found = raw.get(venue)
-    if isinstance(found, dict):
-        return dict(found)
-    named = [k for k in raw if k in NATIVE or k.startswith(CCXT) or k.endswith("-spot")]
-    return {} if named else dict(raw)
+    for name in (venue, *also):
+        found = raw.get(name)
+        if isinstance(found, dict):
+            return dict(found)
+    named = _named_venues(raw)
+    if not named:
+        return dict(raw)
+    wanted = " or ".join(f"[{n}]" for n in (venue, *also))
+    raise ConfigError(
+        f"{source} has tables for {', '.join(named)} but none for {venue}: add {wanted} "
+        "(an empty table uses the venue's production endpoints)"
+    )
 
 
 def read_config(path: Path | None) -> dict[str, Any]:
@@ -72,7 +95,7 @@ def read_config(path: Path | None) -> dict[str, Any]:
 
 def load_venue_config(path: Path | None, venue: str) -> dict[str, Any]:
     """Read a ``--config`` TOML file and return ``venue``'s table (see :func:`venue_section`)."""
-    return venue_section(read_config(path), venue)
+    return venue_section(read_config(path), venue, source=f"--config {path}")
 
 
 def venues_help() -> str:

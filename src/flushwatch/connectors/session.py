@@ -7,7 +7,8 @@ float`` (STYLE item 7: ``True`` retry with backoff, a float retry after that man
 
 * stamps every frame with ``ts_recv = time.time_ns()`` and yields it unmodified;
 * reconnects with exponential backoff and jitter, reporting ``disconnected`` / ``connected``
-  with the span of the gap;
+  with the span of the gap, and ``unreachable`` when a connection attempt fails (on attempts
+  1, 2, 4, 8, ...), so an endpoint nobody listens on is said, never waited on in silence;
 * watches every stream against its expected interval and reports ``stale`` (then reconnects)
   when a connected stream stays silent past it — the legacy-path failure of DOMAIN.md C3;
 * reconnects before the venue's 24 h limit with an overlap, dropping frames the new
@@ -123,7 +124,15 @@ class WsSession:
                     close_timeout=2,
                 )
             except Exception as exc:
-                delay = self._judge(map_ws_error(exc), attempt)
+                mapped = map_ws_error(exc)
+                if attempt & (attempt + 1) == 0:  # attempts 1, 2, 4, 8, ...: said, not spammed
+                    self.channel.event(
+                        "unreachable",
+                        self.url,
+                        f"cannot connect (attempt {attempt + 1}): {mapped}",
+                        gap_start=gap_start,
+                    )
+                delay = self._judge(mapped, attempt)
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue

@@ -10,9 +10,11 @@ Layout of the recordings folder (every recording re-imports with ``flushwatch im
     feed-events.json                              feed events (gaps, stale, reconnects), JSON lines
 
 ``<group>`` names the websocket connection (its last path segment and a hash of its URL), so a
-file only ever holds one connection's frames. REST bodies go to a file of their own because a
-``ws-lines`` line cannot say which URL a body came from; the hftbacktest convention of a bare
-snapshot line only works when a file holds a single symbol.
+file only ever holds one connection's frames. Secrets in URLs (a key in the query, a password
+in the userinfo) are masked wherever a URL is written (:mod:`flushwatch.redact`). REST bodies
+go to a file of their own because a ``ws-lines`` line cannot say which URL a body came from;
+the hftbacktest convention of a bare snapshot line only works when a file holds a single
+symbol.
 
 Frames are decoded on arrival by the venue decoders (one per stream URL, REST bodies sharing the
 decoder :func:`~flushwatch.venues.registry.routing_url` names) and records go to the store in
@@ -45,6 +47,7 @@ from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.domain.records import BookDelta
 from flushwatch.errors import ConfigError, FlushwatchError
 from flushwatch.live.rotation import RecordingFile, prune, salvage, stamp, unique_final
+from flushwatch.redact import redact_text, redact_url
 from flushwatch.venues.registry import decoder_for, exchange_from_url, file_prefix, routing_url
 
 if TYPE_CHECKING:
@@ -100,6 +103,9 @@ class RecordStats(msgspec.Struct, kw_only=True):
     caught_up: list[str] = msgspec.field(default_factory=list)
     deleted: list[str] = msgspec.field(default_factory=list)
     errors: list[str] = msgspec.field(default_factory=list)
+    #: Streams whose last connection attempt failed and that have not connected since:
+    #: stream → why (the session's ``unreachable`` event).
+    unreachable: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 @dataclass
@@ -199,16 +205,16 @@ class Recorder:
         records = self._decode(exchange, frame, text)
         if records is None or text.lstrip()[:1] not in ("{", "["):
             self.stats.rejected += 1
-            key, line = (exchange, "rejected"), f"{frame.ts_recv} {frame.url} {text}"
+            key, line = (exchange, "rejected"), f"{frame.ts_recv} {redact_url(frame.url)} {text}"
         elif frame.http:
             self.stats.http_frames += 1
             key = (exchange, "rest")
             secs = str(Decimal(frame.ts_recv).scaleb(-9))
-            line = json.dumps({"t": "http", "ts": secs, "url": frame.url, "data": text})
+            line = json.dumps({"t": "http", "ts": secs, "url": redact_url(frame.url), "data": text})
         else:
             key, line = (exchange, group_of(frame.url)), f"{frame.ts_recv} {text}"
             if key[1] not in self._streams:
-                self._streams[key[1]] = frame.url
+                self._streams[key[1]] = redact_url(frame.url)
                 self._write_streams()
         out = self._file(key, frame.ts_recv)
         out.add(line.encode())
@@ -229,9 +235,16 @@ class Recorder:
                 self._push()
 
     def event(self, event: FeedEvent) -> None:
-        """Log a feed event, count it and pass it on."""
+        """Log a feed event (secrets in its URLs masked), count it and pass it on."""
+        event = msgspec.structs.replace(
+            event, stream=redact_url(event.stream), detail=redact_text(event.detail)
+        )
         self._events[event.kind] += 1
         self.stats.events = dict(self._events)
+        if event.kind == "unreachable":
+            self.stats.unreachable[event.stream] = event.detail
+        elif event.kind == "connected":
+            self.stats.unreachable.pop(event.stream, None)
         self._event_lines.append(self._encoder.encode(event) + b"\n")
         if self.on_event is not None:
             self.on_event(event)
@@ -251,7 +264,8 @@ class Recorder:
             return decoder.on_message(text, frame.ts_recv)
         except (FlushwatchError, msgspec.MsgspecError, ValueError, KeyError, TypeError) as exc:
             if len(self.stats.errors) < 20:
-                self.stats.errors.append(f"{frame.url}: {type(exc).__name__}: {exc}")
+                why = redact_text(f"{frame.url}: {type(exc).__name__}: {exc}")
+                self.stats.errors.append(why)
             return None
 
     def _file(self, key: tuple[str, str], ts_recv: int) -> RecordingFile:
