@@ -337,7 +337,8 @@ def test_user_mapping_names_unmapped_columns(shared_data: Path, tmp_path: Path) 
     assert any("timestamp, totalUsd" in n for n in parsed.notes)
 
 
-_DECIMAL = st.decimals(min_value=-5, max_value=5, places=6, allow_nan=False, allow_infinity=False)
+#: Funding rates beyond ±1 (100 % per interval) are refused at import (ingest.validate).
+_DECIMAL = st.decimals(min_value=-1, max_value=1, places=6, allow_nan=False, allow_infinity=False)
 
 
 @settings(max_examples=25, deadline=None)

@@ -50,6 +50,10 @@ class Record(msgspec.Struct, frozen=True, kw_only=True):
     non_negative: ClassVar[tuple[str, ...]] = ()
     #: Rows of this dataset must not go back in time within one source file.
     ordered: ClassVar[bool] = False
+    #: Columns naming one observation of a series (instrument, time and what tells series
+    #: apart), for datasets with one value per timestamp; empty: rows are events, identified
+    #: by all their fields. The store keeps one row per natural key: the first version.
+    natural: ClassVar[tuple[str, ...]] = ()
 
     ts_event: int
     exchange: str
@@ -103,6 +107,7 @@ class Funding(Record, frozen=True, kw_only=True):
 
     dataset: ClassVar[str] = "funding"
     ordered: ClassVar[bool] = True
+    natural: ClassVar[tuple[str, ...]] = ("exchange", "market", "symbol", "ts_event", "is_settled")
 
     rate: float
     is_settled: bool
@@ -120,6 +125,7 @@ class OpenInterest(Record, frozen=True, kw_only=True):
 
     dataset: ClassVar[str] = "open_interest"
     non_negative: ClassVar[tuple[str, ...]] = ("oi_base", "oi_quote")
+    natural: ClassVar[tuple[str, ...]] = ("exchange", "market", "symbol", "ts_event")
 
     oi_base: float | None = None
     oi_quote: float | None = None
@@ -136,6 +142,14 @@ class Bar(Record, frozen=True, kw_only=True):
     positive: ClassVar[tuple[str, ...]] = ("open", "high", "low", "close")
     non_negative: ClassVar[tuple[str, ...]] = ("volume_base", "volume_quote")
     ordered: ClassVar[bool] = True
+    natural: ClassVar[tuple[str, ...]] = (
+        "exchange",
+        "market",
+        "symbol",
+        "ts_event",
+        "price_kind",
+        "interval_s",
+    )
 
     price_kind: PriceKind
     interval_s: int
@@ -266,6 +280,7 @@ class DepthBand(Record, frozen=True, kw_only=True):
 
     dataset: ClassVar[str] = "depth_bands"
     non_negative: ClassVar[tuple[str, ...]] = ("depth_base", "notional")
+    natural: ClassVar[tuple[str, ...]] = ("exchange", "market", "symbol", "ts_event", "pct")
 
     pct: float
     depth_base: float
@@ -277,6 +292,7 @@ class LongShortRatio(Record, frozen=True, kw_only=True):
 
     dataset: ClassVar[str] = "long_short_ratio"
     non_negative: ClassVar[tuple[str, ...]] = ("ratio",)
+    natural: ClassVar[tuple[str, ...]] = ("exchange", "market", "symbol", "ts_event", "kind")
 
     kind: RatioKind
     ratio: float
@@ -292,6 +308,14 @@ class LiquidationBucket(Record, frozen=True, kw_only=True):
     dataset: ClassVar[str] = "liquidation_buckets"
     non_negative: ClassVar[tuple[str, ...]] = ("long_usd", "short_usd")
     ordered: ClassVar[bool] = True
+    natural: ClassVar[tuple[str, ...]] = (
+        "exchange",
+        "market",
+        "symbol",
+        "ts_event",
+        "interval_s",
+        "venues",
+    )
 
     interval_s: int
     long_usd: float

@@ -140,6 +140,14 @@ def interval_seconds(interval: str | None, spans_s: pl.Series, lines: pl.Series,
         if expected is None:
             raise InputError("cannot tell the kline interval of an empty file", path=path)
         return expected
+    if spans_s.null_count():  # an empty open_time or close_time: a cut or edited row
+        idx = int(spans_s.is_null().arg_true()[0])
+        raise ParseError(
+            "close_time or open_time is empty: the row is incomplete",
+            path=path,
+            line=int(lines[idx]),
+            field="close_time",
+        )
     first = int(spans_s[0])
     if expected is None:
         if 28 * 86400 <= first <= 31 * 86400:

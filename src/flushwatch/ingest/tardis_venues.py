@@ -198,7 +198,8 @@ def _deribit(symbol: str) -> Terms:
     # and for open_interest alike (Deribit API docs, public/ticker and public/get_book_summary).
     # Contract sizes: BTC 10 USD, ETH 1 USD (https://www.deribit.com/kb/deribit-inverse-perpetual).
     size = {"BTC": 10.0, "ETH": 1.0}.get(parts[0])
-    expiry = _deribit_expiry(parts[1]) if market is Market.FUTURE else None
+    # a bare name ("BTC") has no expiry part: unknown terms, never an IndexError
+    expiry = _deribit_expiry(parts[1]) if market is Market.FUTURE and len(parts) > 1 else None
     known = size is not None and (market is Market.PERP or expiry is not None)
     inst = (
         _instrument("deribit", market, symbol, (parts[0], "USD"), Margin.INVERSE, size, expiry)

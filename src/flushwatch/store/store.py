@@ -93,6 +93,24 @@ class ImportSummary(msgspec.Struct, kw_only=True):
         return sum(self.rows_added.values())
 
 
+def _conflict_notes(conflicts: Sequence[Conflict], source: int) -> list[str]:
+    """One note per dataset: rows of input ``source`` that lost to an earlier version."""
+    totals: dict[str, list[Conflict]] = {}
+    for c in conflicts:
+        if c.source == source:
+            totals.setdefault(c.dataset, []).append(c)
+    notes = []
+    for dataset, found in totals.items():
+        c = found[0]
+        where = f"line {c.line}, " if c.line is not None else ""
+        notes.append(
+            f"{sum(x.rows for x in found)} {dataset} rows repeat an instrument and time already "
+            f"held with other values; the first version was kept (e.g. {where}field "
+            f"{c.field!r}: kept {c.kept!r}, ignored {c.ignored!r})"
+        )
+    return notes
+
+
 class SeriesInfo(msgspec.Struct, kw_only=True):
     """One stored series: a dataset for one instrument, with its extent."""
 
@@ -179,8 +197,13 @@ class Store:
         else:
             raise StoreError(f"no flushwatch store at {root}; import something first")
         store = cls(root)
-        if any(root.glob(f"{STAGING}*")) and os.access(root, os.W_OK):
-            with store._locked():  # a writer died mid-commit: undo it before anyone reads
+        if any(root.glob(f"{STAGING}*")):  # a writer died mid-commit: undo it before any read
+            if not os.access(root, os.W_OK):
+                raise StoreError(
+                    f"the store at {root} holds a write interrupted mid-commit, and this "
+                    "process cannot roll it back (read-only): open it once with write access"
+                )
+            with store._locked():
                 recover(root)
         return store
 
@@ -230,6 +253,7 @@ class Store:
         shas = [file_sha256(p.path) for p in parsed]
         added: list[dict[str, int]] = [{} for _ in parsed]
         chunks: dict[tuple[Path, str], list[tuple[int, type[Record], pl.DataFrame]]] = {}
+        conflicts: list[Conflict] = []
         for i, p in enumerate(parsed):
             for cls, df in p.frames.items():
                 for where, part in self._partitions(cls, df):
@@ -237,7 +261,8 @@ class Store:
         for (folder, day), items in chunks.items():
             cls = items[0][1]
             parts = list_parts(folder, day)
-            fresh, counts = _fresh_rows(parts, cls, items)
+            fresh, counts, found = _fresh_rows(parts, cls, items)
+            conflicts += found
             for i, _, _ in items:
                 added[i][cls.dataset] = added[i].get(cls.dataset, 0) + counts.get(i, 0)
             if fresh.height:
@@ -255,7 +280,7 @@ class Store:
                 rows_read={cls.dataset: df.height for cls, df in p.frames.items()},
                 rows_added=dict(added[i]),
                 seen_before=sha in ledger,
-                notes=list(p.notes),
+                notes=list(p.notes) + _conflict_notes(conflicts, i),
             )
             for i, (p, sha) in enumerate(zip(parsed, shas, strict=True))
         ]
@@ -268,7 +293,10 @@ class Store:
     def _partitions(
         self, cls: type[Record], df: pl.DataFrame
     ) -> Iterator[tuple[tuple[Path, str], pl.DataFrame]]:
-        df = df.drop(LINE, strict=False).with_columns((pl.col("ts_event") // _DAY_NS).alias("_day"))
+        line = pl.col(LINE) if LINE in df.columns else pl.lit(None)
+        df = df.with_columns(
+            line.cast(pl.Int64).alias(LINE), (pl.col("ts_event") // _DAY_NS).alias("_day")
+        )  # the source line travels to the de-duplication, to name a conflicting row
         for (exchange, market, symbol, n), part in df.group_by(
             ["exchange", "market", "symbol", "_day"], maintain_order=True
         ):
@@ -500,10 +528,33 @@ class Store:
                 raise refusal(exc) from exc
 
 
+#: Values closer than this (relative) are the same value written twice (float noise: the
+#: freqtrade CSV and JSON of the same candles differ in the last digit).
+REL_TOL = 1e-9
+
+
+class Conflict(msgspec.Struct, frozen=True, kw_only=True):
+    """Rows of one input that repeat a natural key already held with other values."""
+
+    source: int  # index of the input
+    dataset: str
+    rows: int
+    line: int | None  # of the first such row in its file, when known
+    field: str
+    kept: object
+    ignored: object
+
+
 def _fresh_rows(
     parts: list[Part], cls: type[Record], items: list[tuple[int, type[Record], pl.DataFrame]]
-) -> tuple[pl.DataFrame, dict[int, int]]:
+) -> tuple[pl.DataFrame, dict[int, int], list[Conflict]]:
     """Rows of ``items`` that no part holds and no earlier item repeats; rows added per input.
+
+    Rows are the same when equal on :func:`keys_of` (events), or on the record's
+    ``natural`` key (one value per instrument and time: bars, funding, OI, ...): the first
+    version wins (stored before incoming, earlier inputs and lines before later ones), and a
+    later version whose values differ beyond :data:`REL_TOL` is reported as a
+    :class:`Conflict` instead of being stored beside it.
 
     Only stored rows within the incoming ``ts_event`` range are read: a duplicate has the
     same ``ts_event`` (a key column), so no row outside the range can be one.
@@ -519,14 +570,58 @@ def _fresh_rows(
     stored = read_window(parts, cls, lo, hi).with_columns(
         pl.lit(-1, pl.Int64).alias(_SRC), pl.lit(None, incoming.schema[_ROW]).alias(_ROW)
     )
-    kept = (
-        pl.concat([stored, incoming.select([*keys, _SRC, _ROW])], how="vertical")
-        .unique(subset=keys, keep="first", maintain_order=True)
-        .filter(pl.col(_SRC) >= 0)
-    )
+    both = pl.concat([stored, incoming.select([*keys, _SRC, _ROW])], how="vertical")
+    natural = list(cls.natural) or list(keys)
+    first = both.unique(subset=natural, keep="first", maintain_order=True)
+    kept = first.filter(pl.col(_SRC) >= 0)
+    conflicts = _conflicts(cls, incoming, first, natural) if cls.natural else []
     counts = dict(kept.group_by(_SRC).len().iter_rows())
     fresh = incoming.select(pl.all().gather(kept.get_column(_ROW))).drop(_SRC, _ROW)
-    return fresh, {int(k): int(v) for k, v in counts.items()}
+    fresh = fresh.drop(LINE, strict=False)
+    return fresh, {int(k): int(v) for k, v in counts.items()}, conflicts
+
+
+def _conflicts(
+    cls: type[Record], incoming: pl.DataFrame, first: pl.DataFrame, natural: list[str]
+) -> list[Conflict]:
+    """Incoming rows that lost to an earlier version of their natural key with other values."""
+    values = [c for c in keys_of(cls) if c not in natural]
+    kept_rows = first.get_column(_ROW).drop_nulls()
+    lost = incoming.filter(~pl.col(_ROW).is_in(kept_rows.implode()))
+    if lost.height == 0 or not values:
+        return []
+    winners = first.select([*natural, *(pl.col(c).alias(f"{c}__kept") for c in values)])
+    joined = lost.join(winners, on=natural, how="inner", nulls_equal=True)
+    differs = []
+    for c in values:
+        a, b = pl.col(c), pl.col(f"{c}__kept")
+        if joined.schema[c].is_float():
+            same = (a - b).abs() <= REL_TOL * pl.max_horizontal(a.abs(), b.abs())
+            d = ~(same.fill_null(value=False) | (a.is_null() & b.is_null()))
+        else:
+            d = a.ne_missing(b)
+        differs.append(d.alias(c))
+    flags = joined.select(differs)
+    any_diff = flags.select(pl.any_horizontal(pl.all())).to_series()
+    out: list[Conflict] = []
+    bad = joined.filter(any_diff)
+    flags = flags.filter(any_diff)
+    for (src,), group in bad.with_row_index("_i").group_by([_SRC], maintain_order=True):
+        i = int(group.get_column("_i")[0])
+        field = next(c for c in values if flags.get_column(c)[i])
+        row = bad.row(i, named=True)
+        out.append(
+            Conflict(
+                source=int(src),
+                dataset=cls.dataset,
+                rows=group.height,
+                line=row.get(LINE),
+                field=field,
+                kept=row[f"{field}__kept"],
+                ignored=row[field],
+            )
+        )
+    return out
 
 
 __all__ = ["DATASETS", "CompactSummary", "ImportSummary", "SeriesInfo", "Store"]
