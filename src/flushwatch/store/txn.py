@@ -8,6 +8,17 @@ ledger last. An exception anywhere (a real OS error, a KeyboardInterrupt) undoes
 applied, newest first. A process killed half-way leaves its staging folder and journal
 behind; :func:`recover` (run under the lock before the next write) undoes it the same way.
 Either way the store is left exactly as it was, byte for byte.
+
+Durability (issue 14: an import used to make no fsync call at all), in this order:
+
+1. every staged file is fsynced, so no rename can publish a file whose bytes are not on disk;
+2. the journal is written, fsynced and renamed into place, and the staging folder fsynced;
+3. the backup hard links of every file to be replaced or removed are made, then the staging
+   folder fsynced again: a crash after any rename finds its backup;
+4. the renames and removals are applied, then every folder they touched is fsynced;
+5. the ledger line is appended and fsynced; the journal removed.
+
+A crash before step 4 completes is undone by :func:`recover`; one after it is committed.
 """
 
 from __future__ import annotations
@@ -70,24 +81,36 @@ class Txn:
         """Apply every planned change, then append ``lines`` to the ledger; all or nothing."""
         size = ledger.prepare_append() if ledger is not None and lines else None
         plan = [(t, s, self.staging / f"backup-{n}") for n, (t, s) in enumerate(self._ops)]
+        for _, staged, _ in plan:
+            if staged is not None:
+                fsync_path(staged)
         journal = {
             "ops": [[self._rel(t), self._rel(s), self._rel(b)] for t, s, b in plan],
             "ledger": [self._rel(ledger.path), size] if ledger and size is not None else None,
         }
         tmp = self.staging / "journal.tmp"
         tmp.write_text(json.dumps(journal), encoding="utf-8")
+        fsync_path(tmp)
         tmp.replace(self.staging / _JOURNAL)  # complete before the first change, or absent
+        fsync_path(self.staging)
         try:
-            for target, staged, backup in plan:
-                if target.exists():
+            for target, _, backup in plan:  # every backup exists before the first change
+                if target.exists() and not backup.exists():
                     os.link(target, backup)
+            fsync_path(self.staging)
+            touched: set[Path] = set()
+            for target, staged, _ in plan:
                 if staged is None:
-                    target.unlink()
+                    target.unlink(missing_ok=True)
                 else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
+                    touched.update(_made_dirs(target.parent, self.root))
                     staged.replace(target)
+                touched.add(target.parent)
+            for folder in sorted(touched, key=lambda p: len(p.parts), reverse=True):
+                fsync_path(folder)
             if ledger is not None and size is not None:
                 ledger.append(lines)
+                fsync_path(ledger.path)
             (self.staging / _JOURNAL).unlink()  # committed: nothing left for recover to undo
         except BaseException:
             _undo(self.root, self.staging)
@@ -95,6 +118,26 @@ class Txn:
 
     def _rel(self, path: Path | None) -> str | None:
         return None if path is None else path.relative_to(self.root).as_posix()
+
+
+def fsync_path(path: Path) -> None:
+    """Make a file's bytes, or a folder's entries, durable (``os.fsync``)."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _made_dirs(folder: Path, root: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return the folders whose entries changed."""
+    missing = []
+    for parent in (folder, *folder.parents):
+        if parent.exists() or parent == root:
+            break
+        missing.append(parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [m.parent for m in missing]
 
 
 def _undo(root: Path, staging: Path) -> None:
