@@ -22,6 +22,15 @@ batches through a bounded queue. When the store falls behind, a ``backpressure``
 emitted, the batch is dropped from the queue, the raw frames are still written, and the
 recordings that held them are imported later (the store is idempotent, so overlap is free).
 The same catch-up runs on start for recordings salvaged after a crash.
+
+Double faults (issue 14: a kill during salvage or catch-up lost rows for good): the names of
+every recording that may hold rows the store lacks are kept, durably, in ``.catchup.json``.
+A name goes in before its file gets its first line (and before a crashed session's ``.part``
+is salvaged), and comes out only once its rows are known to be stored: after its catch-up
+import, or at a clean end of the session that wrote it. A session that starts with names
+left there therefore imports them again, however many times it was killed before (the store
+is idempotent), and reports the span it could not record (the last durable line of the
+crashed session to its own start) as a ``gap`` event on the stream ``recorder``.
 """
 
 from __future__ import annotations
@@ -46,7 +55,15 @@ import msgspec
 from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.domain.records import BookDelta
 from flushwatch.errors import ConfigError, FlushwatchError
-from flushwatch.live.rotation import RecordingFile, prune, salvage, stamp, unique_final
+from flushwatch.live.rotation import (
+    PART,
+    RecordingFile,
+    prune,
+    readable_lines,
+    salvage,
+    stamp,
+    unique_final,
+)
 from flushwatch.redact import redact_text, redact_url
 from flushwatch.venues.registry import decoder_for, exchange_from_url, file_prefix, routing_url
 
@@ -56,6 +73,7 @@ if TYPE_CHECKING:
     from flushwatch.venues.base import Decoder
 
 EVENTS = "feed-events.json"
+PENDING = ".catchup.json"
 STREAMS = "streams.json"
 _SLUG = re.compile(r"[^A-Za-z0-9.-]+")
 _NS = 1_000_000_000
@@ -85,6 +103,21 @@ class RecorderConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"recorder {name} must be > 0")
+
+
+def _last_ts(part: Path) -> int | None:
+    """Receive time of the last complete ws-lines line of a crashed part (None: none)."""
+    if ".lines" not in part.name:
+        return None
+    try:
+        lines = readable_lines(part)
+    except OSError:
+        return None
+    for line in reversed(lines):
+        head = line.split(b" ", 1)[0]
+        if head.isdigit():
+            return int(head)
+    return None
 
 
 class RecordStats(msgspec.Struct, kw_only=True):
@@ -167,17 +200,21 @@ class Recorder:
         self._event_lines: list[bytes] = []
         self._event_fh: BinaryIO | None = None
         self._encoder = msgspec.json.Encoder()
+        self._pending: set[str] = set()  # recordings that may hold rows the store lacks
+        self._restart_gap: FeedEvent | None = None
+        self._store_failed = False  # a batch or catch-up write failed: keep the names
 
     # -- public ------------------------------------------------------------------------------
     async def run(self, source: AsyncIterator[RawFrame | FeedEvent]) -> RecordStats:
         """Record everything ``source`` yields until it ends or this task is cancelled."""
         folder = self.config.recordings
         folder.mkdir(parents=True, exist_ok=True)
-        self.stats.salvaged = [str(p) for p in salvage(folder)]
-        if self.store is not None:  # frames of a crashed session may not have reached the store
-            self._st.catchup.update(Path(p) for p in self.stats.salvaged)
+        self._recover(folder)
         with (folder / EVENTS).open("ab") as events:
             self._event_fh = events
+            if self._restart_gap is not None:
+                self.event(self._restart_gap)
+                self.flush()  # durable now: a kill during the catch-up keeps the report
             writer = asyncio.create_task(self._writer())
             ticker = asyncio.create_task(self._ticker())
             try:
@@ -249,6 +286,68 @@ class Recorder:
         if self.on_event is not None:
             self.on_event(event)
 
+    # -- crash recovery ----------------------------------------------------------------------
+    def _recover(self, folder: Path) -> None:
+        """Salvage a crashed session's parts and queue every file it may not have stored."""
+        parts = sorted(folder.glob(f".*{PART}"))
+        stamps = [t for p in parts if (t := _last_ts(p)) is not None]
+        last = max(stamps, default=None)
+        if self.store is None:  # raw frames only: nothing to catch up
+            self.stats.salvaged = [str(p) for p in salvage(folder)]
+        else:
+            self._pending = self._read_pending() | {p.name[1 : -len(PART)] for p in parts}
+            self._write_pending()  # before salvage renames anything: a kill now loses no name
+            self.stats.salvaged = [str(p) for p in salvage(folder)]
+            self._pending |= {Path(p).name for p in self.stats.salvaged}
+            self._write_pending()
+            # frames of a crashed session may not have reached the store
+            self._st.catchup.update(folder / n for n in self._pending if (folder / n).exists())
+        if (self._pending or self.stats.salvaged) and last is not None:
+            now = time.time_ns()
+            self._restart_gap = FeedEvent(
+                ts=now,
+                kind="gap",
+                exchange=self.exchange or "",
+                stream="recorder",
+                detail=(
+                    f"restarted after a crash: frames received between {stamp(last)} and "
+                    f"{stamp(now)} were not recorded"
+                ),
+                gap_start=last,
+                gap_end=now,
+            )
+
+    def _read_pending(self) -> set[str]:
+        path = self.config.recordings / PENDING
+        try:
+            names = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return set()
+        except ValueError:  # torn by a crash mid-write: the rename makes that impossible
+            return set()
+        return {str(n) for n in names if "/" not in str(n)}
+
+    def _write_pending(self) -> None:
+        folder = self.config.recordings
+        tmp = folder / f"{PENDING}.tmp"
+        with tmp.open("w", encoding="utf-8") as fh:
+            json.dump(sorted(self._pending), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(folder / PENDING)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _stored(self, paths: list[Path] | set[Path]) -> None:
+        """Forget recordings whose rows are in the store now."""
+        names = {p.name for p in paths}
+        if names & self._pending:
+            self._pending -= names
+            self._write_pending()
+
     # -- frames ------------------------------------------------------------------------------
     def _decode(self, exchange: str, frame: RawFrame, text: str) -> list[Record] | None:
         route = _route_of(frame.url) or (None if frame.http else frame.url)
@@ -287,6 +386,9 @@ class Recorder:
             if group == "rest":
                 name = _cryptofeed_name(exchange) or exchange
                 header = json.dumps({"t": "header", "exchange": name, "format": 2}).encode()
+            if self.store is not None:  # named durably before its first line exists
+                self._pending.add(final.name)
+                self._write_pending()
             cur = self._files[key] = RecordingFile(final, end_ts=end, header=header)
         return cur
 
@@ -372,6 +474,10 @@ class Recorder:
                 self.stats.rows_added += added
                 self.stats.caught_up.extend(str(p) for p in paths)
                 self.stats.errors.extend(errors)
+                if errors:
+                    self._store_failed = True
+                else:
+                    self._stored(paths)
                 continue
             batch = await self._queue.get()
             if batch is None:
@@ -385,6 +491,7 @@ class Recorder:
             self.stats.batches_written += 1
             if error:
                 self.stats.errors.append(error)
+                self._store_failed = True
             if self._queue.empty() and self._st.behind:
                 self._st.behind = False
                 for key in [k for k, f in self._files.items() if f.final in self._st.catchup]:
@@ -412,5 +519,8 @@ class Recorder:
             self.stats.rows_added += added
             self.stats.caught_up.extend(str(p) for p in paths)
             self.stats.errors.extend(errors)
+            self._store_failed = self._store_failed or bool(errors)
+        if self.store is not None and not self._store_failed:  # every batch and catch-up stored
+            self._stored({self.config.recordings / n for n in self._pending})
         self.flush()
         self._prune()
