@@ -47,6 +47,13 @@ def _write(root: Path) -> Store:
         for k in range(FIRST_BUCKET, LAST_BUCKET + 1)
         if k != MISSING_BUCKET
     ]  # fmt: skip
+    # A 30-minute export of another venue set over the first 80 hours (160 buckets): it covers
+    # 80 hours of the grid, fewer than the 4-hour series' 140, so it is not the one chosen.
+    buckets += [
+        LiquidationBucket(ts_event=T0 + k * H // 2, exchange="vendor", market="perp",
+            symbol="BTC", interval_s=1800, long_usd=1e5, short_usd=1e4, venues="Binance")
+        for k in range(160)
+    ]  # fmt: skip
     src = root.parent / "constructed.txt"
     src.write_text("constructed bars and 4-hour liquidation buckets")
     p = Parsed(path=src, format="test")
@@ -83,6 +90,7 @@ def test_coarse_buckets_sit_on_their_closing_bar(store: Store) -> None:
     assert "240m vendor buckets" in text
     assert "where it closes" in text
     assert "covers 2026-01-03T03:00" in text  # the first bucket closes at 04:00
+    assert "1 overlapping export(s) not added" in text  # the 30-minute one
 
 
 def test_detector_uses_the_buckets_and_falls_back_only_outside_them(store: Store) -> None:

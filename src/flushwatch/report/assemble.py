@@ -485,10 +485,13 @@ def _liquidations(
         series = (
             _prefer(buckets, src_ex)
             .filter((pl.col(_TS) + pl.col("interval_s") * 10**9 > t0) & (pl.col(_TS) < t1))
+            .with_columns(pl.max_horizontal(pl.col("interval_s"), step).alias("_slot"))
             .group_by(["exchange", "symbol", "venues", "interval_s"])
             .agg(
+                # Seconds of the grid covered: distinct slots of max(bucket, bar) each (30-minute
+                # buckets cover an hour bar twice, not two hours).
                 (
-                    pl.col(_TS).n_unique() * pl.max_horizontal(pl.col("interval_s").first(), step)
+                    (pl.col(_TS) // (pl.col("_slot") * 10**9)).n_unique() * pl.col("_slot").first()
                 ).alias("covered_s"),
             )
             .with_columns((pl.col("venues") != "unspecified").alias("known"))
