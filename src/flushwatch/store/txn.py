@@ -11,7 +11,8 @@ Either way the store is left exactly as it was, byte for byte.
 
 Durability (issue 14: an import used to make no fsync call at all), in this order:
 
-1. every staged file is fsynced, so no rename can publish a file whose bytes are not on disk;
+1. every staged file is fsynced (one ``os.sync()`` for more than :data:`SYNC_ALL_ABOVE`), so
+   no rename can publish a file whose bytes are not on disk;
 2. the journal is written, fsynced and renamed into place, and the staging folder fsynced;
 3. the backup hard links of every file to be replaced or removed are made, then the staging
    folder fsynced again: a crash after any rename finds its backup;
@@ -81,9 +82,7 @@ class Txn:
         """Apply every planned change, then append ``lines`` to the ledger; all or nothing."""
         size = ledger.prepare_append() if ledger is not None and lines else None
         plan = [(t, s, self.staging / f"backup-{n}") for n, (t, s) in enumerate(self._ops)]
-        for _, staged, _ in plan:
-            if staged is not None:
-                fsync_path(staged)
+        durable([staged for _, staged, _ in plan if staged is not None])
         journal = {
             "ops": [[self._rel(t), self._rel(s), self._rel(b)] for t, s, b in plan],
             "ledger": [self._rel(ledger.path), size] if ledger and size is not None else None,
@@ -106,8 +105,7 @@ class Txn:
                     touched.update(_made_dirs(target.parent, self.root))
                     staged.replace(target)
                 touched.add(target.parent)
-            for folder in sorted(touched, key=lambda p: len(p.parts), reverse=True):
-                fsync_path(folder)
+            durable(sorted(touched, key=lambda p: len(p.parts), reverse=True))
             if ledger is not None and size is not None:
                 ledger.append(lines)
                 fsync_path(ledger.path)
@@ -127,6 +125,21 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: Above this many paths one ``os.sync()`` replaces their fsyncs: a bulk import stages
+#: hundreds of parts per commit, and one flush of the file system costs far less than
+#: hundreds of separate cache flushes (measured: per-file fsync doubled a 47k-part import).
+SYNC_ALL_ABOVE = 16
+
+
+def durable(paths: list[Path]) -> None:
+    """Make ``paths`` (files or folders) durable: one fsync each, or one ``os.sync()``."""
+    if len(paths) > SYNC_ALL_ABOVE:
+        os.sync()
+        return
+    for path in paths:
+        fsync_path(path)
 
 
 def _made_dirs(folder: Path, root: Path) -> list[Path]:
