@@ -144,3 +144,13 @@ def test_fuzz_tracebacks_become_one_line_errors(tmp_path: Path, shared_data: Pat
     code, out, _ = _import(tmp_path / "store2", cut)
     assert code == 2, out
     assert "line 3, field 'close_time': close_time or open_time is empty" in out.replace("\n", "")
+
+
+def test_a_last_row_cut_short_is_refused_not_stored_with_nulls(tmp_path: Path) -> None:
+    path = _bars(tmp_path / "in", [*GOOD[:2], "2024-08-05T02:00:00.000Z,101.0,101.5,98.0,99.0"])
+    path.write_text(path.read_text().rstrip("\n"))  # a download cut before the last field
+    code, out, _ = _import(tmp_path / "store", path)
+    assert code == 2, out
+    flat = out.replace("\n", "")
+    assert "line 4, field 'volume': the last line has 5 fields, the header 6" in flat
+    assert not (tmp_path / "store" / "bars").exists()

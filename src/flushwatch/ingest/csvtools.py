@@ -7,6 +7,7 @@ an empty value becomes null and the validator decides whether null is allowed.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,7 +48,27 @@ def read_csv_strings(
     if names is not None and not has_header and df.width != len(names):
         raise ParseError(f"expected {len(names)} columns, found {df.width}", path=path, line=1)
     first = 2 if has_header else 1
+    if df.height:
+        _check_last_line(data, df.columns, first + df.height - 1, path)
     return df.with_columns(pl.int_range(first, first + df.height, dtype=pl.Int64).alias(LINE))
+
+
+def _check_last_line(data: bytes, columns: Sequence[str], line: int, path: Path) -> None:
+    """Refuse a file whose last row was cut short (Polars pads a short row with nulls).
+
+    A download or a copy cut mid-row leaves a last line with fewer fields than the header;
+    its missing values would be stored as nulls (issue 14: 28 such rows were stored).
+    """
+    last = data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].rstrip(b"\r")
+    fields = next(csv.reader([last.decode("utf-8", errors="replace")]), [])
+    if len(fields) < len(columns):
+        raise ParseError(
+            f"the last line has {len(fields)} fields, the header {len(columns)}: the file is "
+            "cut short",
+            path=path,
+            line=line,
+            field=columns[len(fields)],
+        )
 
 
 def require_columns(df: pl.DataFrame, needed: Sequence[str], path: Path) -> None:
