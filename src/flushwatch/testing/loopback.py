@@ -264,6 +264,7 @@ class LoopbackExchange(Bound):
         self._last_price: dict[str, str] = {}
         self._symbols = {stream.split("@", 1)[0].upper() for stream, _ in recording.frames}
         self._clock_ms = 0  # event time of the last frame replayed: the replay's "now"
+        self._oi_last: dict[str, tuple[int, float]] = {}  # symbol → (time served, when)
         self._oi_polls: dict[str, int] = {}
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -490,7 +491,14 @@ class LoopbackExchange(Bound):
             self._clock_ms = next((int(m.group(1)) for m in found if m), 0)
         n = self._oi_polls.get(symbol, 0)
         self._oi_polls[symbol] = n + 1
-        body = open_interest_body(api, symbol, n, self._clock_ms)
+        # Binance stamps the body with its server time, so successive polls never share a
+        # time: when the replay has not moved since the last poll, the clock runs on by the
+        # wall time that passed (the store keeps the first version of a timestamp).
+        now = time.monotonic()
+        last_ms, last_at = self._oi_last.get(symbol, (0, now))
+        ts_ms = max(self._clock_ms, last_ms + max(1, round((now - last_at) * 1000)))
+        self._oi_last[symbol] = (ts_ms, now)
+        body = open_interest_body(api, symbol, n, ts_ms)
         self.oi_served.append(body)
         return _json(ws, 200, body)
 
