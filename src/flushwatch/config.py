@@ -24,6 +24,7 @@ from flushwatch.analytics.accounting import AccountingParams
 from flushwatch.analytics.checklist import ChecklistParams
 from flushwatch.analytics.flushes import FlushParams
 from flushwatch.analytics.levels import LevelParams
+from flushwatch.analytics.outcomes import OutcomeParams
 from flushwatch.analytics.trap import TrapParams
 from flushwatch.analytics.verdict import VerdictParams
 from flushwatch.errors import ConfigError
@@ -38,6 +39,7 @@ class ReportConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     checklist: ChecklistParams = msgspec.field(default_factory=ChecklistParams)
     verdict: VerdictParams = msgspec.field(default_factory=VerdictParams)
     accounting: AccountingParams = msgspec.field(default_factory=AccountingParams)
+    outcomes: OutcomeParams = msgspec.field(default_factory=OutcomeParams)
 
     def __post_init__(self) -> None:
         """Numbers must be finite; shared definitions must agree ("key level" means one thing)."""

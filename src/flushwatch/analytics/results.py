@@ -101,6 +101,27 @@ class RuleResult(msgspec.Struct, frozen=True, kw_only=True):
     evidence: list[str]
 
 
+class Probability(msgspec.Struct, frozen=True, kw_only=True):
+    """P(outcome) for one event, with the base rate it must beat and how it was made."""
+
+    #: The model's probability (the base rate while too few events exist to fit it).
+    p: float | None
+    #: Walk-forward base rate of the outcome (Laplace-smoothed share of past positives).
+    base_rate: float | None
+    #: Past events with a known outcome the numbers were computed from.
+    n_train: int
+    #: "model" (fitted walk-forward), "vol_band" (too few events to fit; the band's own
+    #: probability, new_extreme only), "base_rate" (too few events) or "not_available".
+    method: str
+    #: Volatility-band probability (``new_extreme`` only; random walk reaching the extreme).
+    p_band: float | None = None
+    #: Past flushes whose walk-forward prediction of this outcome is already scored.
+    track_n: int = 0
+    #: Did those predictions beat the base rate (block-bootstrap CI of the Brier difference
+    #: below zero)? None: too few to tell.
+    beats_base_rate: bool | None = None
+
+
 class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     """The conclusion, how sure it is, and why."""
 
@@ -108,3 +129,6 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     confidence: float
     reasons: list[str]
     missing_inputs: list[str]
+    #: Walk-forward probabilities of concrete outcomes by id (``new_extreme_3d``, ...), each
+    #: with the base rate it must beat; empty where the report does not judge a flush.
+    probabilities: dict[str, Probability] = msgspec.field(default_factory=dict)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from flushwatch.analytics.market import F64, MarketSeries
     from flushwatch.analytics.mechanics import LiqResult, TierTable
     from flushwatch.analytics.results import FlushEvent
+    from flushwatch.analytics.scorecard import OutcomeScore
     from flushwatch.analytics.stops import StopCluster
     from flushwatch.domain.records import Instrument
     from flushwatch.report.model import FlushReport
@@ -238,6 +239,59 @@ class MapBacktest(msgspec.Struct, frozen=True, kw_only=True):
             "levels": _table(doc["levels"]),
             "bars": pl.DataFrame(dict(self.series)) if len(lengths) == 1 else pl.DataFrame(),
         }
+
+
+class Scorecard(msgspec.Struct, frozen=True, kw_only=True):
+    """Every flush judged point-in-time and scored against simple baselines (``scorecard``).
+
+    ``outcomes.<id>`` pools all assets; ``per_asset`` repeats the scores asset by asset with
+    the detector's own card; ``events`` lists each judged flush with its probabilities.
+    """
+
+    as_of_ts: int | None
+    judge_after_hours: float
+    horizons_hours: tuple[float, ...]
+    events_scored: int
+    outcomes: dict[str, OutcomeScore]
+    per_asset: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``scorecard --json`` document."""
+        out: dict[str, Any] = jsonable(self)
+        out["as_of"] = None if self.as_of_ts is None else _iso(self.as_of_ts)
+        return out
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """Pooled scores (one row per outcome), per-asset scores and the judged events."""
+        doc = self.to_dict()
+        pooled = [{"outcome": k, **_flat(v)} for k, v in doc["outcomes"].items()]
+        assets = [
+            {"asset": a["asset"], "outcome": k, **_flat(v)}
+            for a in doc["per_asset"]
+            for k, v in a["outcomes"].items()
+        ]
+        return {
+            "outcomes": _table(pooled),
+            "per_asset": _table(assets),
+            "events": _table(doc["events"]),
+        }
+
+
+def _flat(score: dict[str, Any]) -> dict[str, Any]:
+    """An outcome score without its nested reliability table, the CI split in two columns."""
+    ci = score.get("brier_diff_ci") or [None, None]
+    keep = {
+        k: v for k, v in score.items() if k not in ("reliability", "baselines", "brier_diff_ci")
+    }
+    return {**keep, "brier_diff_lo": ci[0], "brier_diff_hi": ci[1], **score.get("baselines", {})}
+
+
+def _iso(ts: int) -> str:
+    from flushwatch.domain.time import iso
+
+    return iso(ts)
 
 
 class LiqPrice(msgspec.Struct, frozen=True, kw_only=True):

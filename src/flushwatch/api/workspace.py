@@ -10,8 +10,11 @@ an ``end`` after ``at`` is refused. The workspace never writes to the store.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from flushwatch.api.times import TimeLike, window
 from flushwatch.errors import ConfigError, InputError
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
         LiqPrice,
         MapBacktest,
         Report,
+        Scorecard,
         SqlResult,
         StoreInfo,
     )
@@ -276,6 +280,51 @@ class Workspace:
         result, series = backtest_market(market, BacktestParams(warmup_hours=warmup_hours))
         return MapBacktest(result=result, series=series)
 
+    def scorecard(
+        self,
+        assets: Sequence[str] | None = None,
+        *,
+        at: TimeLike | None = None,
+        horizons: Sequence[str | int] | None = None,
+        judge_after: str | int | None = None,
+        step: str | int | None = "1h",
+        config: ReportConfig | Path | str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> Scorecard:
+        """Judge every flush point-in-time and score what followed against simple baselines.
+
+        ``assets`` default to every asset with prices in the store; ``horizons`` and
+        ``judge_after`` take ``"1d"``/``"24h"`` or seconds (default: the config's
+        ``[outcomes]``). ``at`` bounds the whole run: nothing after it is read.
+        """
+        from flushwatch.api.results import Scorecard
+        from flushwatch.api.scorecard import run, view
+
+        cfg = _config(config)
+        p = cfg.outcomes
+        if horizons is not None:
+            p = msgspec.structs.replace(p, horizons_hours=tuple(_hours(h) for h in horizons))
+        if judge_after is not None:
+            p = msgspec.structs.replace(p, judge_after_hours=_hours(judge_after, zero=True))
+        cfg = msgspec.structs.replace(cfg, outcomes=p)
+        reader, _, as_of = self._reader(None, None, None, at)
+        names = (
+            sorted({_asset(s.symbol) for s in self._store.series() if s.dataset in _PRICED})
+            if assets is None
+            else [a.upper() for a in assets]
+        )
+        parts = run(reader, names, cfg, step_s=step_seconds(step), progress=progress)
+        return Scorecard(
+            as_of_ts=as_of,
+            judge_after_hours=p.judge_after_hours,
+            horizons_hours=p.horizons_hours,
+            events_scored=sum(a["events_scored"] for a in parts["per_asset"]),
+            outcomes=parts["outcomes"],
+            per_asset=parts["per_asset"],
+            events=view(parts["predictions"]),
+            notes=parts["notes"],
+        )
+
     def liq_price(self, venue: str, side: str, entry: float, **kwargs: object) -> LiqPrice:
         """The same as :func:`flushwatch.api.liq_price` (no store needed)."""
         return liq_price(venue, side, entry, **kwargs)  # type: ignore[arg-type]
@@ -294,6 +343,18 @@ class Workspace:
 
         names, rows = self._store.query(query)
         return SqlResult(columns=names, rows=rows)
+
+
+def _hours(value: str | int, *, zero: bool = False) -> float:
+    """``"3d"``, ``"24h"``, ``"90m"`` or seconds → hours (> 0, or ≥ 0 with ``zero``)."""
+    if isinstance(value, str) and value.strip() in ("0", "0h", "0d") and zero:
+        return 0.0
+    try:
+        seconds = step_seconds(value)
+    except ConfigError:
+        raise ConfigError(f"{value!r}: use a duration such as 6h, 1d or 3d") from None
+    assert seconds is not None
+    return seconds / 3600.0
 
 
 def _asset(symbol: str) -> str:
