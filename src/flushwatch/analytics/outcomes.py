@@ -36,6 +36,13 @@ from flushwatch.analytics.results import FlushEvent
 
 HOUR_NS = 3600 * 10**9
 OUTCOMES = ("new_extreme", "up", "oi_back", "funding_reset")
+#: What each outcome means, for people (the flushed side's view: "new extreme" is bad news).
+OUTCOME_TEXT = {
+    "new_extreme": "price goes beyond the flush extreme",
+    "up": "price is higher than when judged",
+    "oi_back": "open interest is back to its pre-flush level",
+    "funding_reset": "funding turns against the flushed side",
+}
 #: Feature names, in the order of :attr:`EventRow.features` (per horizon where it depends).
 FEATURES = ("rw_logit", "momentum_1d", "trend_30d", "oi_rebuild", "funding", "size")
 

@@ -156,3 +156,28 @@ def outcome_odds(
         )
         out[oid] = msgspec.structs.replace(prob, track_n=track.n, beats_base_rate=beats)
     return out
+
+
+def odds_sentence(probs: dict[str, Probability], horizon: str = "3d") -> str | None:
+    """One line for the verdict: the headline outcome's odds and whether they have skill yet.
+
+    The headline is ``new_extreme`` at ``horizon`` (does the flush turn into a trend?); the
+    sentence always names the base rate beside the estimate, and says plainly when the
+    procedure has not beaten that base rate on the past flushes it could be scored on.
+    """
+    from flushwatch.analytics.outcomes import OUTCOME_TEXT
+
+    oid = f"new_extreme_{horizon}"
+    prob = probs.get(oid)
+    if prob is None or prob.p is None or prob.base_rate is None:
+        return None
+    head = (
+        f"Estimate: P({OUTCOME_TEXT['new_extreme']} within {horizon}) = {prob.p:.0%} "
+        f"({prob.method.replace('_', ' ')}; base rate {prob.base_rate:.0%} over "
+        f"{prob.n_train} past flushes)"
+    )
+    if prob.beats_base_rate is True:
+        return f"{head}; it beat the base rate on {prob.track_n} scored past flushes"
+    if prob.beats_base_rate is False:
+        return f"{head}; no better than the base rate on {prob.track_n} scored past flushes"
+    return f"{head}; too few scored past flushes ({prob.track_n}) to know if it beats the base rate"

@@ -21,6 +21,7 @@ from rich.table import Table
 from flushwatch.analytics.results import FlushEvent
 from flushwatch.domain.records import Instrument
 from flushwatch.domain.time import iso
+from flushwatch.report import odds
 from flushwatch.report.model import FlushReport, level_state
 from flushwatch.store import ImportSummary, SeriesInfo
 
@@ -214,6 +215,15 @@ def _verdict_lines(report: FlushReport) -> None:
     )
     for reason in v.reasons:
         console.print(f"  • {reason}")
+    if v.probabilities:
+        t = Table(title="What happens next (estimates)", title_justify="left")
+        t.add_column("outcome")
+        for h in odds.horizons(v.probabilities):
+            t.add_column(f"within {h}")
+        for text, cells in odds.rows(v.probabilities):
+            t.add_row(text, *cells)
+        console.print(t)
+        console.print(f"[dim]{odds.footnote(v.probabilities)}[/]")
 
 
 def _checks(report: FlushReport) -> None:

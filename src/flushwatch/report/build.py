@@ -17,6 +17,7 @@ from flushwatch.analytics.checklist import post_flush_checklist
 from flushwatch.analytics.flushes import detect_flushes
 from flushwatch.analytics.levels import event_indices, key_levels, reference_event
 from flushwatch.analytics.market import MarketSeries
+from flushwatch.analytics.probability import odds_sentence, outcome_odds
 from flushwatch.analytics.results import FlushEvent, KeyLevel
 from flushwatch.analytics.trap import trap_flags
 from flushwatch.analytics.verdict import risk_box, verdict
@@ -95,6 +96,11 @@ def analyse(
     rules = risk_box(m, focus, items, ref_levels.get("BTC", []), cfg.verdict)
     v = verdict(items, rules, cfg.verdict)
     v = msgspec.structs.replace(v, reasons=list(dict.fromkeys(v.reasons)))  # BTC is its own ref
+    if as_of_ts is not None:  # the odds are walk-forward: only a report as of a time has them
+        odds = outcome_odds(m, events, focus, as_of_ts, cfg.outcomes, cfg.flush.merge_gap_hours)
+        line = odds_sentence(odds)
+        reasons = [*v.reasons, line] if line is not None else v.reasons
+        v = msgspec.structs.replace(v, probabilities=odds, reasons=reasons)
     sections.update(checklist=items, risk_box=rules, verdict=v)
     return events, focus, sections
 

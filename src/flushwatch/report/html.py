@@ -16,6 +16,8 @@ from plotly.io import to_html
 from plotly.subplots import make_subplots
 
 from flushwatch.analytics.market import MarketSeries
+from flushwatch.analytics.results import Probability
+from flushwatch.report import odds
 from flushwatch.report.model import FlushReport, level_state
 
 _LEVEL_COLOURS = {
@@ -168,6 +170,24 @@ def _when(ts: int) -> str:
     return str(np.datetime_as_string(np.datetime64(ts, "ns"), unit="m"))
 
 
+def _odds_html(probs: dict[str, Probability]) -> str:
+    """The outcome odds table (empty when the report has none)."""
+    if not probs:
+        return ""
+    head = "".join(f"<th>within {html.escape(h)}</th>" for h in odds.horizons(probs))
+    body = "".join(
+        f"<tr><td>{html.escape(text)}</td>"
+        + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+        + "</tr>"
+        for text, cells in odds.rows(probs)
+    )
+    return (
+        "<h3>What happens next (estimates)</h3>"
+        f"<table class='odds'><tr><th>outcome</th>{head}</tr>{body}</table>"
+        f"<p class='note'>{html.escape(odds.footnote(probs))}</p>"
+    )
+
+
 def render_html(report: FlushReport, m: MarketSeries, *, simulated: bool = False) -> str:
     """The whole page as a string (Plotly's JavaScript inlined: no network needed)."""
     chart = to_html(figure(report, m), include_plotlyjs=True, full_html=False)
@@ -177,6 +197,7 @@ def render_html(report: FlushReport, m: MarketSeries, *, simulated: bool = False
         f"(confidence {v.confidence:.0%})</p><ul>"
         + "".join(f"<li>{html.escape(r)}</li>" for r in v.reasons)
         + "</ul>"
+        + _odds_html(v.probabilities)
         if v is not None
         else "<p class='verdict'>No flush had ended by the as-of time: no verdict.</p>"
     )
