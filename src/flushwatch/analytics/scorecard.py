@@ -55,6 +55,10 @@ class OutcomeScore(msgspec.Struct, frozen=True, kw_only=True):
     #: Hit rates (and the band's Brier) of the other simple baselines, by name.
     baselines: dict[str, float | None]
     reliability: list[ReliabilityBin]
+    #: 95 % block-bootstrap interval of ``brier − vol_band_brier`` on the events the band
+    #: covers (``new_extreme`` only), and whether it lies below zero.
+    band_diff_ci: tuple[float, float] | None = None
+    beats_vol_band: bool | None = None
 
 
 class Scored(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,10 +145,13 @@ def score(
     ci = _block_ci(days, diff, n_boot, seed)
     baselines: dict[str, float | None] = {}
     band = np.array([math.nan if s.prob.p_band is None else s.prob.p_band for s in kept])
+    band_ci: tuple[float, float] | None = None
     if np.isfinite(band).any():
         ok = np.isfinite(band)
         baselines["vol_band_brier"] = float(((band[ok] - y[ok]) ** 2).mean())
         baselines["vol_band_hit_rate"] = _hit(np.where(ok, band >= 0.5, np.nan), y)
+        band_diff = (p[ok] - y[ok]) ** 2 - (band[ok] - y[ok]) ** 2
+        band_ci = _block_ci(days[ok], band_diff, n_boot, seed + 1)
     for name, call in _calls(kept, outcome_id).items():
         baselines[f"{name}_hit_rate"] = _hit(call.astype(float), y)
     return OutcomeScore(
@@ -159,4 +166,34 @@ def score(
         baseline_hit_rate=_hit((b >= 0.5).astype(float), y),
         baselines=baselines,
         reliability=_reliability(p, y),
+        band_diff_ci=band_ci,
+        beats_vol_band=None if band_ci is None else band_ci[1] < 0,
     )
+
+
+def skill_summary(outcomes: dict[str, OutcomeScore]) -> list[str]:
+    """Plain sentences: which outcomes the estimates beat every baseline on, and which not.
+
+    "Beats" means the 95 % block-bootstrap interval of the Brier difference lies below zero
+    against the base rate and, where the volatility band exists, against the band too.
+    """
+    scored = {k: s for k, s in outcomes.items() if s.n > 0}
+    if not scored:
+        return ["No flush could be scored: nothing to say about skill."]
+    wins = [k for k, s in scored.items() if s.beats_base_rate and s.beats_vol_band is not False]
+    band_only = [k for k, s in scored.items() if s.beats_base_rate and s.beats_vol_band is False]
+    lines = []
+    if wins:
+        lines.append(f"Beat every baseline (95% CI): {', '.join(wins)}.")
+    if band_only:
+        lines.append(
+            f"Beat the base rate but not the volatility band: {', '.join(band_only)} "
+            "(use the band, it has no fitted parameter)."
+        )
+    rest = [k for k in scored if k not in wins and k not in band_only]
+    if rest:
+        lines.append(
+            f"No better than the base rate (CI includes 0 or above): {', '.join(rest)}. "
+            "For these, the verdict's odds are the base rate in disguise."
+        )
+    return lines

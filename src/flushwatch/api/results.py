@@ -256,6 +256,9 @@ class Scorecard(msgspec.Struct, frozen=True, kw_only=True):
     per_asset: list[dict[str, Any]]
     events: list[dict[str, Any]]
     notes: list[str]
+    #: Which outcomes the estimates beat every baseline on, in words (never a claim of skill
+    #: the intervals do not support).
+    summary: list[str]
 
     def to_dict(self) -> dict[str, Any]:
         """The ``scorecard --json`` document."""
@@ -283,9 +286,19 @@ def _flat(score: dict[str, Any]) -> dict[str, Any]:
     """An outcome score without its nested reliability table, the CI split in two columns."""
     ci = score.get("brier_diff_ci") or [None, None]
     keep = {
-        k: v for k, v in score.items() if k not in ("reliability", "baselines", "brier_diff_ci")
+        k: v
+        for k, v in score.items()
+        if k not in ("reliability", "baselines", "brier_diff_ci", "band_diff_ci")
     }
-    return {**keep, "brier_diff_lo": ci[0], "brier_diff_hi": ci[1], **score.get("baselines", {})}
+    band = score.get("band_diff_ci") or [None, None]
+    return {
+        **keep,
+        "brier_diff_lo": ci[0],
+        "brier_diff_hi": ci[1],
+        "band_diff_lo": band[0],
+        "band_diff_hi": band[1],
+        **score.get("baselines", {}),
+    }
 
 
 def _iso(ts: int) -> str:

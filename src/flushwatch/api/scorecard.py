@@ -52,7 +52,7 @@ def run(
     cfg: ReportConfig,
     *,
     step_s: int | None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """The scorecard's parts: pooled and per-asset scores, the detector cards, the rows."""
     from flushwatch.report.assemble import assemble
@@ -62,9 +62,9 @@ def run(
     per_asset: list[dict[str, Any]] = []
     rows_all: list[EventRow] = []
     notes: list[str] = []
-    for asset in assets:
+    for i, asset in enumerate(assets):
         if progress is not None:
-            progress(asset)
+            progress(asset, i, len(assets))
         try:
             m = assemble(reader, asset, step_s=step_s)
         except InputError as exc:

@@ -289,13 +289,14 @@ class Workspace:
         judge_after: str | int | None = None,
         step: str | int | None = "1h",
         config: ReportConfig | Path | str | None = None,
-        progress: Callable[[str], None] | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> Scorecard:
         """Judge every flush point-in-time and score what followed against simple baselines.
 
         ``assets`` default to every asset with prices in the store; ``horizons`` and
         ``judge_after`` take ``"1d"``/``"24h"`` or seconds (default: the config's
         ``[outcomes]``). ``at`` bounds the whole run: nothing after it is read.
+        ``progress(asset, index, total)`` is called before each asset.
         """
         from flushwatch.api.results import Scorecard
         from flushwatch.api.scorecard import run, view
@@ -314,6 +315,8 @@ class Workspace:
             else [a.upper() for a in assets]
         )
         parts = run(reader, names, cfg, step_s=step_seconds(step), progress=progress)
+        from flushwatch.analytics.scorecard import skill_summary
+
         return Scorecard(
             as_of_ts=as_of,
             judge_after_hours=p.judge_after_hours,
@@ -323,6 +326,7 @@ class Workspace:
             per_asset=parts["per_asset"],
             events=view(parts["predictions"]),
             notes=parts["notes"],
+            summary=skill_summary(parts["outcomes"]),
         )
 
     def liq_price(self, venue: str, side: str, entry: float, **kwargs: object) -> LiqPrice:

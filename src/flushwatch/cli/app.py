@@ -236,6 +236,7 @@ def _register_commands() -> None:
         cmd_map,
         cmd_mechanics,
         cmd_record,
+        cmd_scorecard,
         cmd_simulate,
         cmd_watch,
     )
@@ -244,6 +245,7 @@ def _register_commands() -> None:
     cmd_map.register(app)
     cmd_cascade.register(app)
     cmd_backtest.register(app)
+    cmd_scorecard.register(app)
     cmd_simulate.register(app)
     cmd_demo.register(app)
     cmd_record.register(app)
