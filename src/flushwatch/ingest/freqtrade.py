@@ -92,7 +92,9 @@ def parse_name(path: Path) -> FileName | None:
 def _read_feather(path: Path) -> pl.DataFrame:
     try:
         df = pl.read_ipc(path)
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    # A corrupt buffer can make Polars' IPC reader panic (a Rust panic arrives as
+    # PanicException, a BaseException): a corrupt file, not a bug to show as a traceback.
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
         raise InputError(
             f"cannot read feather file: {str(exc).splitlines()[0]}", path=path
         ) from exc
