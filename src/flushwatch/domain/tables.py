@@ -18,7 +18,15 @@ import numpy as np
 import polars as pl
 
 from flushwatch.domain.enums import BookSide
-from flushwatch.domain.records import MARKET_RECORDS, BookDelta, BookUpdate, Instrument, Record
+from flushwatch.domain.records import (
+    MARKET_RECORDS,
+    BookDelta,
+    BookUpdate,
+    Funding,
+    Instrument,
+    Record,
+)
+from flushwatch.domain.time import FUNDING_GRID_NS, FUNDING_JITTER_NS
 
 #: Column added by importers to carry the source line of each row; dropped before storing.
 LINE = "_line"
@@ -184,3 +192,23 @@ def conform(cls: type[Record] | type[Instrument], df: pl.DataFrame) -> pl.DataFr
     if LINE in df.columns:
         exprs.append(pl.col(LINE).cast(pl.Int64))
     return df.select(exprs)
+
+
+def canonical(cls: type[Record], df: pl.DataFrame) -> pl.DataFrame:
+    """Stamp rows with the instant they stand for, before the natural key is applied.
+
+    Settled funding is written a few milliseconds after its instant, differently per source
+    (:func:`flushwatch.domain.time.funding_instant`); without this, the Binance REST row at
+    …00:00:00.022 and the freqtrade row at …00:00:00.017 would be two versions of one
+    settlement. Predicted (unsettled) funding keeps its observation time. Other datasets are
+    returned unchanged.
+    """
+    if cls is not Funding or df.height == 0:
+        return df
+    ts = pl.col("ts_event")
+    half = FUNDING_GRID_NS // 2
+    snapped = (ts + half) // FUNDING_GRID_NS * FUNDING_GRID_NS
+    near = (ts - snapped).abs() <= FUNDING_JITTER_NS
+    return df.with_columns(
+        pl.when(pl.col("is_settled") & near).then(snapped).otherwise(ts).alias("ts_event")
+    )

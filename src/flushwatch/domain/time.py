@@ -22,6 +22,29 @@ MIN_TS_NS = 1_262_304_000 * NS_PER_S
 MAX_TS_NS = 4_102_444_800 * NS_PER_S
 
 
+#: Settled funding happens on the minute (Binance on the hour) but venues stamp it a few ms
+#: late, differently per source: Binance's ``fundingTime`` 1621036800022 (…00:00:00.022) is the
+#: 00:00 settlement that freqtrade files stamp …00:00:00.017 or …00:00:00.000 (issue 14).
+FUNDING_GRID_NS = 60 * NS_PER_S
+#: Snap a settled funding time to the minute only when it is this close: a time further off is
+#: not jitter and is kept as sent.
+FUNDING_JITTER_NS = 5 * NS_PER_S
+
+
+def funding_instant(ts_ns: int) -> int:
+    """Return the funding instant a settled funding time with jitter stands for.
+
+    Examples
+    --------
+    >>> funding_instant(1_621_036_800_022_000_000)  # 2021-05-15T00:00:00.022Z
+    1621036800000000000
+    >>> funding_instant(1_621_036_830_000_000_000)  # 30 s off the minute: not jitter
+    1621036830000000000
+    """
+    snapped = (ts_ns + FUNDING_GRID_NS // 2) // FUNDING_GRID_NS * FUNDING_GRID_NS
+    return snapped if abs(ts_ns - snapped) <= FUNDING_JITTER_NS else ts_ns
+
+
 def to_ns(value: int | float, unit: Unit) -> int:
     """Convert an epoch number in ``unit`` to integer nanoseconds.
 

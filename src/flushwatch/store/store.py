@@ -40,7 +40,7 @@ import msgspec
 import polars as pl
 
 from flushwatch.domain.records import MARKET_RECORDS, Instrument, Record
-from flushwatch.domain.tables import DATASETS, LINE, frame_from_records
+from flushwatch.domain.tables import DATASETS, LINE, canonical, frame_from_records
 from flushwatch.errors import StoreError, StoreVersionError
 from flushwatch.ingest.base import Parsed
 from flushwatch.store.io import (
@@ -256,7 +256,7 @@ class Store:
         conflicts: list[Conflict] = []
         for i, p in enumerate(parsed):
             for cls, df in p.frames.items():
-                for where, part in self._partitions(cls, df):
+                for where, part in self._partitions(cls, canonical(cls, df)):
                     chunks.setdefault(where, []).append((i, cls, part))
         for (folder, day), items in chunks.items():
             cls = items[0][1]
