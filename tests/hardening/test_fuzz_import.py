@@ -13,6 +13,7 @@ Bounded and deterministic (``derandomize``): a few examples per seed here, thous
 from __future__ import annotations
 
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -93,3 +94,38 @@ def test_a_corrupt_feather_file_is_a_one_line_error(shared_data: Path, tmp_path:
             assert seed.name in verdict.outcome.message
             assert "\n" not in verdict.outcome.message
     assert hits > 0
+
+
+def test_an_integer_beyond_64_bits_in_a_recording_names_its_line(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Found by the fuzz bench: a trade time of 2**64 ms in a REAL ws-lines head made the frame
+    build overflow (polars ComputeError/OverflowError, a traceback). Now: file, line, field."""
+    seed = next(s for s in SEEDS if s.name == "usdm_btcusdt_20240808")
+    lines = seed_bytes(seed, shared_data).split(b"\n")
+    n = next(i for i, line in enumerate(lines) if b'"e":"trade"' in line)
+    lines[n] = re.sub(rb'"T":\d+', b'"T":18446744073709551616', lines[n], count=1)
+    path = tmp_path / "in" / seed.name
+    path.parent.mkdir()
+    path.write_bytes(b"\n".join(lines))
+    outcome = judge(path, tmp_path / "store").outcome
+    assert outcome.kind == "error", outcome.message
+    assert f"line {n + 1}, field 'ts_event'" in outcome.message
+    assert "out of range for a 64-bit integer" in outcome.message
+
+
+def test_a_csv_with_lone_carriage_returns_is_an_error_not_a_traceback(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Found by the fuzz bench (its input #309): the REAL COIN-M klines excerpt whose header and
+    first row are joined by a lone CR, that line repeated last, made the cut-short check's csv
+    reader raise ``_csv.Error``."""
+    seed = next(s for s in SEEDS if s.name == "cm-BTCUSD_PERP-1h-2023-10-27-excerpt.csv")
+    lines = seed_bytes(seed, shared_data).rstrip(b"\n").split(b"\n")
+    joined = lines[0] + b"\r" + lines[1]  # header and first row, one CR apart
+    data = b"\n".join([joined, *lines[2:], b"", joined])
+    path = tmp_path / "in" / seed.name
+    path.parent.mkdir()
+    path.write_bytes(data)
+    outcome = judge(path, tmp_path / "store").outcome
+    assert outcome.kind != "traceback", outcome.message

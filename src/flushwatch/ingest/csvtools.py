@@ -59,8 +59,12 @@ def _check_last_line(data: bytes, columns: Sequence[str], line: int, path: Path)
     A download or a copy cut mid-row leaves a last line with fewer fields than the header;
     its missing values would be stored as nulls (issue 14: 28 such rows were stored).
     """
-    last = data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].rstrip(b"\r")
-    fields = next(csv.reader([last.decode("utf-8", errors="replace")]), [])
+    lines = data.rstrip(b"\r\n").splitlines()  # any line end: \n, \r\n or a lone \r
+    last = lines[-1] if lines else b""
+    try:
+        fields = next(csv.reader([last.decode("utf-8", errors="replace")]), [])
+    except csv.Error as exc:  # e.g. a NUL byte
+        raise ParseError(f"not a well-formed CSV line ({exc})", path=path, line=line) from exc
     if len(fields) < len(columns):
         raise ParseError(
             f"the last line has {len(fields)} fields, the header {len(columns)}: the file is "

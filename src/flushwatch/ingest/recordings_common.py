@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import msgspec
+import polars as pl
 
 from flushwatch.domain.records import Record
 from flushwatch.domain.tables import frame_from_records, row_class
@@ -87,7 +88,35 @@ class Sink:
     def into(self, parsed: Parsed) -> None:
         """Add every collected dataset to ``parsed``."""
         for cls, (records, lines) in self._rows.items():
-            parsed.add(row_class(cls), frame_from_records(cls, records, lines))
+            try:
+                frame = frame_from_records(cls, records, lines)
+            except (OverflowError, pl.exceptions.PolarsError) as exc:
+                raise _out_of_range(parsed.path, records, lines, exc) from exc
+            parsed.add(row_class(cls), frame)
+
+
+#: Integer columns are 64-bit: a decoded value outside this range cannot be stored.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+
+def _out_of_range(
+    path: Path, records: list[Record], lines: list[int], exc: BaseException
+) -> ParseError:
+    """Name the line and field of the first integer no 64-bit column holds (issue 14 fuzzing:
+    a trade id or a time of 1e38 in a recording made the frame build fail with a traceback)."""
+    for rec, line in zip(records, lines, strict=True):
+        for name, value in msgspec.structs.asdict(rec).items():
+            values = value if isinstance(value, list) else [value]
+            for v in values:
+                if isinstance(v, int) and not isinstance(v, bool) and not _INT_MIN <= v <= _INT_MAX:
+                    return ParseError(
+                        f"{v} is out of range for a 64-bit integer",
+                        path=path,
+                        line=line,
+                        field=name,
+                    )
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ParseError(f"a decoded value cannot be stored: {first}", path=path)
 
 
 class Router:
