@@ -55,6 +55,7 @@ import msgspec
 from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.domain.records import BookDelta
 from flushwatch.errors import ConfigError, FlushwatchError
+from flushwatch.live.idgap import IdGaps
 from flushwatch.live.rotation import (
     PART,
     RecordingFile,
@@ -65,7 +66,13 @@ from flushwatch.live.rotation import (
     unique_final,
 )
 from flushwatch.redact import redact_text, redact_url
-from flushwatch.venues.registry import decoder_for, exchange_from_url, file_prefix, routing_url
+from flushwatch.venues.registry import (
+    decoder_for,
+    exchange_from_url,
+    exchange_of_prefix,
+    file_prefix,
+    routing_url,
+)
 
 if TYPE_CHECKING:
     from flushwatch.domain.records import Record
@@ -203,6 +210,7 @@ class Recorder:
         self._pending: set[str] = set()  # recordings that may hold rows the store lacks
         self._restart_gap: FeedEvent | None = None
         self._store_failed = False  # a batch or catch-up write failed: keep the names
+        self._idgaps = IdGaps()  # last ids of a crashed session, until the new first ids
 
     # -- public ------------------------------------------------------------------------------
     async def run(self, source: AsyncIterator[RawFrame | FeedEvent]) -> RecordStats:
@@ -249,10 +257,7 @@ class Recorder:
             secs = str(Decimal(frame.ts_recv).scaleb(-9))
             line = json.dumps({"t": "http", "ts": secs, "url": redact_url(frame.url), "data": text})
         else:
-            key, line = (exchange, group_of(frame.url)), f"{frame.ts_recv} {text}"
-            if key[1] not in self._streams:
-                self._streams[key[1]] = redact_url(frame.url)
-                self._write_streams()
+            key, line = self._ws_line(exchange, frame, text, records)
         out = self._file(key, frame.ts_recv)
         out.add(line.encode())
         if records:
@@ -270,6 +275,19 @@ class Recorder:
             st.pending_rows += rows
             if st.pending_rows >= self.config.batch_records:
                 self._push()
+
+    def _ws_line(
+        self, exchange: str, frame: RawFrame, text: str, records: list[Record]
+    ) -> tuple[tuple[str, str], str]:
+        """File key and line of a websocket frame; its URL noted, its ids checked after a crash."""
+        group = group_of(frame.url)
+        if group not in self._streams:
+            self._streams[group] = redact_url(frame.url)
+            self._write_streams()
+        if self._idgaps and records:
+            for gap in self._idgaps.check(group, text, records, exchange):
+                self.event(gap)
+        return (exchange, group), f"{frame.ts_recv} {text}"
 
     def event(self, event: FeedEvent) -> None:
         """Log a feed event (secrets in its URLs masked), count it and pass it on."""
@@ -291,6 +309,8 @@ class Recorder:
         """Salvage a crashed session's parts and queue every file it may not have stored."""
         parts = sorted(folder.glob(f".*{PART}"))
         stamps = [t for p in parts if (t := _last_ts(p)) is not None]
+        for part in parts:
+            self._learn_ids(part)
         last = max(stamps, default=None)
         if self.store is None:  # raw frames only: nothing to catch up
             self.stats.salvaged = [str(p) for p in salvage(folder)]
@@ -316,6 +336,27 @@ class Recorder:
                 gap_start=last,
                 gap_end=now,
             )
+
+    def _learn_ids(self, part: Path) -> None:
+        """Remember the last trade/update ids of a crashed ws-lines part (for the id gap)."""
+        name = part.name[1:]
+        pieces = name.split("_")
+        if ".lines" not in name or len(pieces) < 3:
+            return
+        exchange = exchange_of_prefix(pieces[0]) or self.exchange
+        streams = self.config.recordings / STREAMS
+        try:
+            url = json.loads(streams.read_text(encoding="utf-8")).get(pieces[1])
+            lines = readable_lines(part)
+        except (OSError, ValueError, AttributeError):
+            return
+        if exchange is None or not isinstance(url, str):
+            return
+        try:
+            decoder = decoder_for(exchange, _route_of(url) or url)
+        except FlushwatchError:
+            return
+        self._idgaps.learn(pieces[1], lines, decoder)
 
     def _read_pending(self) -> set[str]:
         path = self.config.recordings / PENDING
