@@ -73,7 +73,7 @@ SESSION = textwrap.dedent(
     from flushwatch.store import Store
 
     if {then!r} == "die-in-catch-up":
-        def die(store, paths):
+        def die(store, paths, *args):
             os._exit(9)
         storewrite.import_files = die
     config = RecorderConfig(recordings=Path({rec!r}), flush_s=0.05, batch_s=1000.0)

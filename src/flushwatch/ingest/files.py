@@ -6,11 +6,13 @@ Binance Vision ships one CSV per zip with a ``<zip>.CHECKSUM`` file beside it ho
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import zstandard
@@ -97,6 +99,37 @@ def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
         with path.open("rb") as fh:
             return fh.read(size)
     except (zipfile.BadZipFile, EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError) as exc:
+        raise InputError(
+            f"cannot decompress ({exc}); the file is truncated or corrupt", path=path
+        ) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+
+
+def iter_lines(path: Path) -> Iterator[bytes]:
+    """Yield the decompressed lines of ``path`` one by one (without line ends), never the
+    whole file at once: what lets a catch-up import a large recording in bounded memory.
+
+    Plain, ``.gz`` (any number of members) and ``.zst`` stream; a ``.zip`` is read whole.
+    """
+    lower = path.name.lower()
+    try:
+        if lower.endswith(".zip"):
+            yield from read_bytes(path).split(b"\n")
+            return
+        with contextlib.ExitStack() as stack:
+            raw = stack.enter_context(path.open("rb"))
+            fh: Iterable[bytes]
+            if lower.endswith(".gz"):
+                fh = stack.enter_context(gzip.GzipFile(fileobj=raw))
+            elif lower.endswith(".zst"):
+                reader = zstandard.ZstdDecompressor().stream_reader(raw)
+                fh = stack.enter_context(io.BufferedReader(reader))
+            else:
+                fh = raw
+            for line in fh:
+                yield line.rstrip(b"\n")
+    except (EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError) as exc:
         raise InputError(
             f"cannot decompress ({exc}); the file is truncated or corrupt", path=path
         ) from exc

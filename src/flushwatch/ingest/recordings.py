@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+from flushwatch.domain.records import BookDelta
 from flushwatch.errors import InputError, ParseError
 from flushwatch.ingest.base import Format, Hints, Parsed, Progress
-from flushwatch.ingest.files import read_bytes
+from flushwatch.ingest.files import iter_lines, read_bytes
 from flushwatch.ingest.recordings_common import PROGRESS_EVERY, Sink, build_decoder, call, finish
 from flushwatch.ingest.recordings_cryptofeed import CryptofeedJsonl, CryptofeedRaw
 from flushwatch.venues.binance import snapshot_url
@@ -132,6 +134,48 @@ class WsLines:
             progress(len(lines))
         parsed = Parsed(path=path, format=self.name)
         return finish(parsed, sink, {exchange: decoder})
+
+
+def ws_lines_chunks(path: Path, hints: Hints, max_rows: int) -> Iterator[Parsed]:
+    """Parse a ws-lines recording in pieces of about ``max_rows`` store rows, streaming.
+
+    What the recorder's catch-up uses (issue 14: importing a whole rotated file at once grew
+    the recorder with the rotation size): memory is bounded by ``max_rows`` plus one line's
+    rows, whatever the size of the file. One decoder sees every line in order, so book
+    sequences and contract sizes carry over between pieces. A bare depth snapshot line
+    (hftbacktest's convention, never written by ``flushwatch record``) is refused: use
+    ``flushwatch import``, which reads the file whole. Pieces are not validated here.
+    """
+    exchange = _exchange(path, hints)
+    decoder = build_decoder(path, exchange, _recorded_url(path))
+    sink, rows = Sink(), 0
+    for index, raw in enumerate(iter_lines(path)):
+        number = index + 1
+        line = raw.rstrip(b"\r")
+        if not line.strip():
+            continue
+        head, sep, frame = line.partition(b" ")
+        if not sep or not head.isdigit() or not frame.strip():
+            raise ParseError(
+                "expected '<receive time in ns> <json frame>'",
+                path=path,
+                line=number,
+                field="local_receive_ns" if not head.isdigit() else "frame",
+            )
+        if exchange in _BINANCE and b'"lastUpdateId"' in frame[:32]:
+            raise ParseError(
+                "a bare depth snapshot line: import this file with `flushwatch import`",
+                path=path,
+                line=number,
+            )
+        records = call(path, number, decoder.on_message, frame, int(head))
+        sink.add(records, number, exchange)
+        rows += sum(r.levels if type(r) is BookDelta else 1 for r in records)
+        if rows >= max_rows:
+            yield finish(Parsed(path=path, format=WsLines.name), sink, {exchange: decoder})
+            sink, rows = Sink(), 0
+    if rows:
+        yield finish(Parsed(path=path, format=WsLines.name), sink, {exchange: decoder})
 
 
 FORMATS: tuple[Format, ...] = (WsLines(), CryptofeedJsonl(), CryptofeedRaw())

@@ -100,13 +100,14 @@ class RecorderConfig:
     batch_s: float = 5.0  # write records to the store at least this often
     batch_records: int = 100_000  # ... or when this many store rows are pending
     queue_batches: int = 4  # batches waiting for the store before backpressure
+    catchup_rows: int = 200_000  # store rows per piece when catching up from a recording
 
     def __post_init__(self) -> None:
         """Reject bounds that cannot work, naming the option."""
         for name in ("rotate_s", "flush_s", "batch_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"recorder {name} must be > 0")
-        for name in ("batch_records", "queue_batches", "rotate_bytes", "max_bytes"):
+        for name in ("batch_records", "queue_batches", "rotate_bytes", "max_bytes", "catchup_rows"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"recorder {name} must be > 0")
@@ -511,7 +512,9 @@ class Recorder:
             if store is not None and self._queue.empty() and self._catchup_ready():
                 paths = sorted(p for p in self._st.catchup if not self._is_open(p))
                 self._st.catchup.difference_update(paths)
-                added, errors = await asyncio.to_thread(import_files, store, paths)
+                added, errors = await asyncio.to_thread(
+                    import_files, store, paths, self.config.catchup_rows
+                )
                 self.stats.rows_added += added
                 self.stats.caught_up.extend(str(p) for p in paths)
                 self.stats.errors.extend(errors)
@@ -556,7 +559,9 @@ class Recorder:
 
             paths = sorted(self._st.catchup)
             self._st.catchup.clear()
-            added, errors = await asyncio.to_thread(import_files, self.store, paths)
+            added, errors = await asyncio.to_thread(
+                import_files, self.store, paths, self.config.catchup_rows
+            )
             self.stats.rows_added += added
             self.stats.caught_up.extend(str(p) for p in paths)
             self.stats.errors.extend(errors)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from flushwatch.domain.tables import frames_by_type
 from flushwatch.errors import FlushwatchError
 from flushwatch.ingest.base import Hints, Parsed
+from flushwatch.live.rotation import RECORDING
 from flushwatch.venues.registry import exchange_of_prefix
 
 if TYPE_CHECKING:
@@ -56,8 +57,20 @@ def write_batch(
     return sum(s.added for s in summaries), None
 
 
-def import_files(store: Store, paths: Sequence[Path]) -> tuple[int, list[str]]:
-    """Import recordings the store has not seen whole (catch-up); return (rows added, errors)."""
+#: Store rows per piece when the catch-up streams a recording (RecorderConfig.catchup_rows).
+CATCHUP_ROWS = 200_000
+
+
+def import_files(
+    store: Store, paths: Sequence[Path], chunk_rows: int = CATCHUP_ROWS
+) -> tuple[int, list[str]]:
+    """Import recordings the store has not seen whole (catch-up); return (rows added, errors).
+
+    The recorder's own websocket recordings are streamed in pieces of about ``chunk_rows``
+    store rows, each validated and written on its own (issue 14: a whole rotated file in
+    memory grew the recorder with the rotation size). A piece written before a crash is
+    written again by the next catch-up and adds nothing: the store is idempotent.
+    """
     from flushwatch.ingest.registry import parse
 
     added = 0
@@ -67,9 +80,24 @@ def import_files(store: Store, paths: Sequence[Path]) -> tuple[int, list[str]]:
             continue
         exchange = exchange_of_prefix(path.name.split("_", 1)[0])
         try:
+            if RECORDING.match(path.name) and ".lines" in path.name:
+                added += _stream_into(store, path, Hints(exchange=exchange), chunk_rows)
+                continue
             parsed = parse(path, hints=Hints(exchange=exchange))
         except FlushwatchError as exc:
             errors.append(f"catch-up of {path.name} failed: {exc}")
             continue
         added += sum(s.added for s in store.write([parsed]))
     return added, errors
+
+
+def _stream_into(store: Store, path: Path, hints: Hints, chunk_rows: int) -> int:
+    from flushwatch.ingest.recordings import ws_lines_chunks
+    from flushwatch.ingest.validate import validate
+
+    added = 0
+    for piece in ws_lines_chunks(path, hints, chunk_rows):
+        for cls, df in piece.frames.items():
+            validate(cls, df, path)
+        added += sum(s.added for s in store.write([piece]))
+    return added
