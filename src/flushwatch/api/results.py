@@ -241,6 +241,32 @@ class MapBacktest(msgspec.Struct, frozen=True, kw_only=True):
         }
 
 
+class MapForecast(msgspec.Struct, frozen=True, kw_only=True):
+    """The map scored as a next-day forecast against baselines (issue 13's protocol).
+
+    ``to_dict()`` is ``backtest-map --protocol forecast --json``: ``{"forecast": {...}}`` with
+    ``forecast.long`` / ``forecast.short`` (``map_share``, ``baselines``, ``best_baseline``,
+    ``diff_ci_low``, ``diff_ci_high``, ``days``, ``out_of_sample``), ``holdout``,
+    ``walk_forward``, ``sensitivity`` and the ``statement`` printed even when the map loses.
+    """
+
+    result: Any  # flushwatch.api.forecast.ForecastResult
+    series: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``backtest-map --protocol forecast --json`` document."""
+        return {"forecast": jsonable(self.result)}
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """Per-side scores, the sensitivity table and the captured USD per issue time."""
+        doc = self.to_dict()["forecast"]
+        return {
+            "sides": _table([doc["long"], doc["short"]]),
+            "sensitivity": _table(doc["sensitivity"]),
+            "days": pl.DataFrame(self.series),
+        }
+
+
 class Scorecard(msgspec.Struct, frozen=True, kw_only=True):
     """Every flush judged point-in-time and scored against simple baselines (``scorecard``).
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         LiqMap,
         LiqPrice,
         MapBacktest,
+        MapForecast,
         Report,
         Scorecard,
         SqlResult,
@@ -279,6 +280,46 @@ class Workspace:
         market = assemble(reader, asset, exchange=exchange, step_s=step_seconds(step))
         result, series = backtest_market(market, BacktestParams(warmup_hours=warmup_hours))
         return MapBacktest(result=result, series=series)
+
+    def forecast_map(
+        self,
+        asset: str = "BTC",
+        *,
+        end: TimeLike | None = None,
+        exchange: str | None = None,
+        step: str | int | None = None,
+        k_sigma: float = 2.0,
+        cadence_hours: float = 24.0,
+        realized: str = "auto",
+        n_boot: int = 1000,
+    ) -> MapForecast:
+        """Score the map as a forecast issued at 00:00 UTC (and every ``cadence_hours``).
+
+        Each issue time ranks a bin set fixed before it (``k_sigma`` × trailing σ around the
+        last close); the next ``cadence_hours`` of realized liquidation USD are scored on it
+        beside the baselines, walk-forward, with block-bootstrap intervals. Only data before
+        ``end`` is read: a store holding later data gives the same answer.
+        """
+        from flushwatch.analytics.forecast_map import ForecastParams
+        from flushwatch.api.forecast import run
+        from flushwatch.api.results import MapForecast
+
+        try:
+            params = ForecastParams(
+                k_sigma=k_sigma,
+                cadence_hours=cadence_hours,
+                horizon_hours=cadence_hours,
+                n_boot=n_boot,
+            )
+            msgspec.convert(msgspec.to_builtins(params), ForecastParams)
+        except (msgspec.ValidationError, TypeError) as exc:
+            raise ConfigError(f"forecast settings: {exc}") from None
+        reader, _, _ = self._reader(asset, None, end, None)
+        _, result, series = run(
+            reader, asset, exchange=exchange, step_s=step_seconds(step), params=params,
+            realized=realized,
+        )  # fmt: skip
+        return MapForecast(result=result, series=series)
 
     def scorecard(
         self,

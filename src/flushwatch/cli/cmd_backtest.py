@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,6 +16,7 @@ from flushwatch.cli.options import store_path
 
 if TYPE_CHECKING:
     from flushwatch.analytics.backtest_map import BacktestResult
+    from flushwatch.api.results import MapBacktest
 
 
 def run(
@@ -27,24 +28,100 @@ def run(
     warmup_hours: float,
     json_out: bool,
     html: Path | None,
+    protocol: str = "both",
+    k_sigma: float = 2.0,
+    cadence_hours: float = 24.0,
 ) -> None:
     """Ask the API for the backtest, print it, and write the chart on request."""
     from flushwatch.api.workspace import open_workspace
     from flushwatch.cli import render
+    from flushwatch.errors import ConfigError
 
-    result = open_workspace(store_root).backtest_map(
-        asset, exchange=exchange, step=step, warmup_hours=warmup_hours
-    )
+    if protocol not in ("both", "forecast", "nowcast"):
+        raise ConfigError(f"--protocol {protocol!r}: use both, forecast or nowcast")
+    ws = open_workspace(store_root)
+    result = None
+    if protocol != "forecast":
+        result = ws.backtest_map(asset, exchange=exchange, step=step, warmup_hours=warmup_hours)
+    fc: dict[str, Any] | None = None
+    series: dict[str, Any] = {}
+    skipped = ""
+    if protocol != "nowcast":
+        try:
+            forecast = ws.forecast_map(
+                asset, exchange=exchange, step=step, k_sigma=k_sigma, cadence_hours=cadence_hours
+            )
+            fc, series = forecast.to_dict()["forecast"], forecast.series
+        except ConfigError as exc:
+            if protocol == "forecast":
+                raise
+            skipped = f"forecast protocol not run: {exc}"
     if html is not None:
-        from flushwatch.report.backtest_html import write_html
-
-        write_html(html, result.result, result.series)
+        _write_html(html, result, fc, series)
     if json_out:
-        render.print_json(result.to_dict())
+        render.print_json(_json_doc(result, fc, skipped, protocol))
         return
-    _print_table(result.result)
+    if result is not None:
+        _print_table(result.result)
+    if fc is not None:
+        _print_forecast(fc)
+    elif skipped:
+        typer.echo(skipped)
     if html is not None:
         typer.echo(f"chart written to {html}")
+
+
+def _json_doc(
+    result: MapBacktest | None, fc: dict[str, Any] | None, skipped: str, protocol: str
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    if result is not None:
+        doc = result.to_dict() | {
+            "nowcast": "hourly scores use the same hour's traded range: a nowcast, not a forecast"
+        }
+    if protocol != "nowcast":
+        doc["forecast"] = fc
+        if skipped:
+            doc["forecast_skipped"] = skipped
+    return doc
+
+
+def _write_html(
+    path: Path, result: MapBacktest | None, fc: dict[str, Any] | None, series: dict[str, Any]
+) -> None:
+    if fc is not None:
+        from flushwatch.report.forecast_html import write_html as write_forecast
+
+        nowcast = (result.result, result.series) if result is not None else None
+        write_forecast(path, fc, series, nowcast)
+    elif result is not None:
+        from flushwatch.report.backtest_html import write_html
+
+        write_html(path, result.result, result.series)
+
+
+def _print_forecast(fc: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from flushwatch.report.forecast_html import side_rows
+
+    console = Console(width=max(Console().width, 150))
+    p = fc["protocol"]
+    console.print(
+        f"[bold]{fc['asset']} map as a next-day forecast[/] (issued every "
+        f"{p['cadence_hours']:g} h from 00:00 UTC; bin set ±{p['k_sigma']:g}σ, "
+        f"{p['bins_per_side']} bins per side; out of sample {fc['start']} → {fc['end']})"
+    )
+    for side in ("long", "short"):
+        s = fc[side]
+        t = Table(f"{side} ({s['days']} days)", "top-quarter share")
+        for name, value in side_rows(s):
+            t.add_row(name, value)
+        console.print(t)
+    console.print(f"[bold]{fc['statement']}[/]")
+    for n in fc["notes"]:
+        console.print(f"[dim]{n}[/]")
 
 
 def _pct(x: float) -> str:
@@ -116,6 +193,19 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="Also write a self-contained HTML chart.")
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        protocol: Annotated[
+            str,
+            typer.Option(
+                help="forecast (next-day, bin set fixed before the day, vs baselines), "
+                "nowcast (hourly, same-hour range) or both."
+            ),
+        ] = "both",
+        k_sigma: Annotated[
+            float, typer.Option(help="Forecast bin set: ± this many σ of trailing volatility.")
+        ] = 2.0,
+        cadence: Annotated[
+            float, typer.Option(help="Forecast issue cadence in hours from 00:00 UTC (horizon).")
+        ] = 24.0,
     ) -> None:
         """Backtest the estimated liquidation map on the store's realized liquidations.
 
@@ -123,11 +213,19 @@ def register(app: typer.Typer) -> None:
         in the range traded below the open and the short USD above it. Printed beside the
         naive baseline (range × open interest) and chance: top-quarter capture, Spearman, the
         partial Spearman of the map beyond the baseline (with p-value), and the price-level
-        capture at each day's 00:00 map.
+        capture at each day's 00:00 map. That hourly score is a nowcast (it uses the hour's
+        own range).
+
+        The forecast protocol (issue 13): at 00:00 UTC (and every --cadence hours) the map
+        ranks a bin set fixed before the day (±k σ of trailing volatility); the next window's
+        realized liquidation USD is scored on it beside the 1σ volatility band, the 24 h
+        low/high break, side-nearest and uniform baselines, walk-forward, with paired
+        day-block bootstrap intervals of map − best baseline, printed even when the map loses.
         """
         run_cli(
             lambda: run(
                 store_path(store), asset, exchange=exchange, step=step,
                 warmup_hours=warmup_hours, json_out=json_out, html=html,
+                protocol=protocol, k_sigma=k_sigma, cadence_hours=cadence,
             )
         )  # fmt: skip
