@@ -205,3 +205,23 @@ def test_priced_prints_plumbing_on_the_okx_day(shared_data: Path) -> None:
         assert s["realized_usd_in_set"] + s["realized_usd_outside_set"] == pytest.approx(
             expected, rel=1e-9
         )
+
+
+def test_the_map_states_the_measured_skill(btc: tuple[object, dict[str, list[float]]]) -> None:
+    """The statement every map prints is the protocol's own measurement, not a claim."""
+    from flushwatch.analytics.forecast_map import FORECAST_SKILL
+    from flushwatch.api.results import jsonable
+
+    doc = jsonable(btc[0])
+    assert FORECAST_SKILL["beats_baselines"] is doc["beats_every_baseline"]
+    for side in ("long", "short"):
+        skill = FORECAST_SKILL[side]
+        assert isinstance(skill, dict)
+        assert skill["map_share"] == pytest.approx(doc[side]["map_share"], abs=5e-4)
+        for b in ("vol_band_1sigma", "side_nearest"):
+            assert skill[b] == pytest.approx(doc[side]["baselines"][b], abs=5e-4)
+    assert doc["long"]["days"] == 141
+    shown = flushwatch.open(store_for(MARKETS["coinglass_btc_1h"][0]).root).map(
+        "BTC", at="2026-02-05T12:00Z"
+    )
+    assert "does NOT beat" in shown.to_dict()["forecast_skill"]["statement"]

@@ -51,6 +51,26 @@ BASELINES = ("vol_band_1sigma", "range_break_oi", "side_nearest", "uniform")
 MODELS = ("map", "map_x_reach")
 SIDES = ("long", "short")
 
+#: What the map is worth as a forecast, measured with this protocol (issue 13;
+#: ``bench/map_forecast.py``,
+#: ``flushwatch backtest-map --protocol forecast``). Printed with every map so that no one
+#: reads skill into it that was not measured.
+FORECAST_SKILL = {
+    "beats_baselines": False,
+    "measured_on": "CoinGlass BTC hourly liquidations 2025-12-04 to 2026-06-02, 141 "
+    "out-of-sample days (walk-forward), bin set ±2σ fixed at 00:00 UTC, top quarter of 20 "
+    "bins per side; realized USD spread over each hour's range (the data has no prices)",
+    "long": {"map_share": 0.253, "vol_band_1sigma": 0.292, "side_nearest": 0.370,
+             "diff_ci_vs_best": [-0.191, -0.057]},
+    "short": {"map_share": 0.240, "vol_band_1sigma": 0.242, "side_nearest": 0.386,
+              "diff_ci_vs_best": [-0.225, -0.084]},
+    "statement": "Measured as a next-day forecast, this map does NOT beat the volatility band "
+    "or the nearest-bins baseline (BTC, 141 days: long 25.3% of realized liquidation USD in "
+    "its top quarter of bins vs 29.2% for the 1σ band and 37.0% for the nearest bins; short "
+    "24.0% vs 24.2% and 38.6%; uniform = 25%). Read it as an estimate of positioning, not as "
+    "a forecast of where liquidations will happen.",
+}  # fmt: skip
+
 
 class ForecastParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The protocol's fixed settings (none of them is tuned on the data)."""

@@ -27,6 +27,9 @@ def render(doc: dict[str, Any]) -> None:
         f"(last closed bar ends {doc['asof']}; "
         f"(price {doc['price']:,.2f}, {doc['bars_used']} bars) — an estimate, read it relatively"
     )
+    skill = doc.get("forecast_skill")
+    if skill:
+        con.print(f"[yellow]{skill['statement']}[/]")
     for side, where in (("short", "above"), ("long", "below")):
         t = Table(title=f"Estimated {side} liquidation bands {where} price ({BAND_PCT}% wide)")
         for col in ("from", "to", "distance", "notional (est.)"):

@@ -121,6 +121,9 @@ def write_map_html(
         "(see <code>flushwatch map --json</code> for the parameters). Stop clusters are a "
         "<b>heuristic</b>, kept separate from liquidation mass.</p>"
     )
+    from flushwatch.analytics.forecast_map import FORECAST_SKILL
+
+    note += f"<p><b>{html.escape(str(FORECAST_SKILL['statement']))}</b></p>"
     body = to_html(figure(m, state, clusters), include_plotlyjs=True, full_html=False)
     title = html.escape(f"{m.asset} estimated liquidation map")
     page = (
