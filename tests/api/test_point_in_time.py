@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from flushwatch.api import Workspace
 from flushwatch.cli.app import app
 from flushwatch.domain.time import parse_iso
 from flushwatch.errors import ConfigError, InputError
+from flushwatch.testing.cut_copy import copy_cut
 
 FOLDER = "coinglass-btc-liq-oi-funding-2025-2026"
 FUNDING = "binance-btcusdt-funding-event-windows"
@@ -43,31 +43,7 @@ TIMES = ("2026-02-06T00:00Z", "2026-02-07T00:00Z", "2026-03-15T12:30Z")
 
 
 def _copy(shared: Path, out: Path, cut_ms: int | None) -> None:
-    """Copy the files (and their sidecars) into ``out``, keeping rows stamped ≤ ``cut_ms``."""
-    import polars as pl
-
-    for folder, name, col in FILES:
-        src, dst = shared / folder / name, out / folder / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        for side in src.parent.iterdir():
-            if side.suffix in (".json", ".md") and not (dst.parent / side.name).exists():
-                shutil.copy(side, dst.parent / side.name)  # metadata the importers read
-        if src.suffix == ".feather":
-            df = pl.read_ipc(src)
-            ms = pl.col(col).dt.epoch("ms")
-            keep = (ms >= FEATHER_FROM_MS) & (ms <= (cut_ms if cut_ms is not None else 2**62))
-            df.filter(keep).write_ipc(dst)
-            continue
-        if cut_ms is None:
-            shutil.copy(src, dst)
-            continue
-        with src.open(newline="") as fh, dst.open("w", newline="") as out_fh:
-            reader = csv.reader(fh)
-            writer = csv.writer(out_fh, lineterminator="\n")
-            header = next(reader)
-            writer.writerow(header)
-            i = header.index(col)
-            writer.writerows(r for r in reader if int(r[i]) <= cut_ms)
+    copy_cut(shared, out, FILES, cut_ms, keep_from_ms=FEATHER_FROM_MS)
 
 
 def _import(files: Path, store: Path) -> Workspace:
