@@ -43,7 +43,9 @@ def read_csv_strings(
         )
     except pl.exceptions.ComputeError as exc:
         raise ParseError(
-            f"not a well-formed CSV file: {str(exc).splitlines()[0]}", path=path
+            f"not a well-formed CSV file: {str(exc).splitlines()[0]}",
+            path=path,
+            line=bad_csv_line(data),
         ) from exc
     if names is not None and not has_header and df.width != len(names):
         raise ParseError(f"expected {len(names)} columns, found {df.width}", path=path, line=1)
@@ -51,6 +53,32 @@ def read_csv_strings(
     if df.height:
         _check_last_line(data, df.columns, first + df.height - 1, path)
     return df.with_columns(pl.int_range(first, first + df.height, dtype=pl.Int64).alias(LINE))
+
+
+def bad_csv_line(data: bytes) -> int | None:
+    """The 1-based line where a CSV that Polars refused goes wrong, when it can be told.
+
+    The first byte that is not UTF-8, else the first line with an odd number of quotes (an
+    unclosed quoted field swallows what follows) or with more fields than the first line.
+    Polars names none of these; the user should not have to bisect the file.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data[: exc.start].count(b"\n") + 1
+    width: int | None = None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.count('"') % 2:
+            return number
+        try:
+            fields = next(csv.reader([line.rstrip("\r")]), [])
+        except csv.Error:
+            return number
+        if width is None:
+            width = len(fields)
+        elif len(fields) > width:
+            return number
+    return None
 
 
 def _check_last_line(data: bytes, columns: Sequence[str], line: int, path: Path) -> None:
