@@ -156,12 +156,14 @@ def _rule_oi(m: MarketSeries, event: FlushEvent, p: VerdictParams) -> RuleResult
     reclaimed = best < ref if squeeze else best > ref
     reloaded = r.flushed > 0 and r.regained_pct_max >= p.oi_reload_pct
     label = "prior low" if squeeze else "prior high"
-    oi_txt = (
-        f"OI regained {r.regained_pct_max:.0f}% of the flushed amount within "
-        f"{p.oi_reload_hours:.0f}h (rule: ≥ {p.oi_reload_pct:.0f}%)"
-        if r.flushed > 0
-        else "OI did not fall during the event: nothing to reload"
-    )
+    within = f"within {p.oi_reload_hours:.0f}h (rule: ≥ {p.oi_reload_pct:.0f}% regained)"
+    if r.flushed <= 0:
+        oi_txt = "OI did not fall during the event: nothing to reload"
+    elif r.regained_pct_max < 0:  # never back to the post-flush level: it kept falling
+        oi_txt = f"OI kept falling: at best {-r.regained_pct_max:.0f}% of the flushed amount "
+        oi_txt += f"below its post-flush level {within}"
+    else:
+        oi_txt = f"OI regained {r.regained_pct_max:.0f}% of the flushed amount {within}"
     evidence = [
         oi_txt,
         f"best close after the flush {best:,.6g} vs {label} {ref:,.6g}: "

@@ -187,10 +187,15 @@ def _usd(x: float | None) -> str:
     return f"${x:,.0f}"
 
 
+def _change(pct: float) -> str:
+    """A signed change with a real minus sign: ``−17.4%``, ``+0.4%`` (never ``−-0.4%``)."""
+    return f"{'−' if pct < 0 else '+'}{abs(pct):.1f}%"
+
+
 def _event_line(e: FlushEvent) -> str:
-    oi = "OI n/a" if e.oi_drop_quote_pct is None else f"OI −{e.oi_drop_quote_pct:.1f}% (USD)"
+    oi = "OI n/a" if e.oi_drop_quote_pct is None else f"OI {_change(-e.oi_drop_quote_pct)} (USD)"
     if e.oi_drop_base_pct is not None:
-        oi += f", −{e.oi_drop_base_pct:.1f}% (coins)"
+        oi += f", {_change(-e.oi_drop_base_pct)} (coins)"
     liq = (
         f"longs {_usd(e.liq_long_usd)} / shorts {_usd(e.liq_short_usd)}"
         + (" (lower bound)" if e.liq_lower_bound else "")
