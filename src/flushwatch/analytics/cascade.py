@@ -202,9 +202,14 @@ class MonteCarloResult(msgspec.Struct, frozen=True, kw_only=True):
     seed: int
     shock_pct_median: float
     thresholds_pct: list[float]
-    #: P(|final move| ≥ threshold); runs that exhaust the known book count as beyond.
+    #: P(|final move| ≥ threshold) among the runs that stayed inside the known depth: a run
+    #: that exhausts it has no known final move ("beyond known depth"), so it is left out
+    #: here and counted in ``prob_book_exhausted`` instead (NaN when every run exhausts it).
     prob_beyond: list[float]
-    #: 5th, 50th and 95th percentile of the move size (signed like the move), percent.
+    #: Runs that stayed inside the known depth (the denominator of ``prob_beyond``).
+    runs_within_depth: int
+    #: 5th, 50th and 95th percentile of the move size (signed like the move), percent, over
+    #: the runs inside the known depth.
     move_p05_pct: float
     move_p50_pct: float
     move_p95_pct: float
@@ -234,11 +239,18 @@ def monte_carlo(
     shocks = abs(shock_pct) * np.exp(m.shock_sigma * z[0])
     mult = np.exp(m.depth_sigma * z[1])
     st = run_batch(shock_to_usd(depth, shocks, mult), mult, flow, depth, params)
-    move = 100.0 * st.final
-    beyond = [float(np.mean((move >= t) | st.exhausted)) for t in map(abs, thresholds_pct)]
-    q = np.percentile(_signed(flow.direction, st.final), [5, 50, 95])
+    inside = ~st.exhausted
+    move = 100.0 * st.final[inside]
+    n_in = int(inside.sum())
+    nan = float("nan")
+    beyond = [float(np.mean(move >= t)) if n_in else nan for t in map(abs, thresholds_pct)]
+    q = (
+        np.percentile(_signed(flow.direction, st.final[inside]), [5, 50, 95])
+        if n_in
+        else np.full(3, nan)
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
-        amp = np.where(st.shock_move > 0, st.final / st.shock_move, np.nan)
+        amp = np.where(st.shock_move > 0, st.final / st.shock_move, np.nan)[inside]
     lo_hi = (q[0], q[2]) if flow.direction == "up" else (q[2], q[0])
     return MonteCarloResult(
         direction=flow.direction,
@@ -247,6 +259,7 @@ def monte_carlo(
         shock_pct_median=float(_signed(flow.direction, abs(shock_pct) / 100.0)),
         thresholds_pct=[float(abs(t)) for t in thresholds_pct],
         prob_beyond=beyond,
+        runs_within_depth=n_in,
         move_p05_pct=float(lo_hi[0]),
         move_p50_pct=float(q[1]),
         move_p95_pct=float(lo_hi[1]),

@@ -247,7 +247,20 @@ def run_batch(
             path.liq.append(float(flow.mass(x_exec[:1], stops=False)[0]))
             path.stops.append(float(m_exec[0] - path.liq[-1]))
             path.flow.append(float(q0[0] + m_exec[0]))
-    liq = flow.mass(x_exec, stops=False)
+    # A run that exhausts the known depth has traded through every level up to the book's
+    # end: those positions are triggered even though the loop stops before executing them.
+    # They count as liquidated (so liquidated USD never falls as the shock grows) and, with
+    # no known depth left to absorb them, as unabsorbed (so depth taken + unabsorbed =
+    # shock + forced flow still holds). Such runs are flagged ``exhausted``.
+    # A run that converges stops once the mass still to execute is below the tolerance;
+    # it too is counted to the deepest price reached, so tolerance noise cannot make a
+    # bigger shock show less.
+    liq_to = np.maximum(x_exec, deep)
+    pending = np.where(exhausted, flow.mass(liq_to, stops=p.include_stops) - m_exec, 0.0)
+    pending = np.maximum(pending, 0.0)
+    m_exec = m_exec + pending
+    over = over + pending
+    liq = flow.mass(liq_to, stops=False)
     return RunState(
         shock_usd=q0,
         shock_move=_walk(q0, mult, depth)[0],
@@ -255,7 +268,7 @@ def run_batch(
         deepest=deep,
         executed_to=x_exec,
         liquidated_usd=liq,
-        stops_usd=m_exec - liq,
+        stops_usd=np.maximum(m_exec - liq, 0.0),
         refilled_usd=refilled,
         unabsorbed_usd=over,
         residual_usd=flow.mass(deep, stops=p.include_stops) - m_exec,

@@ -101,7 +101,8 @@ def show_cascade(
         console.print(t)
         console.print(
             f"Median move {mc.move_p50_pct:+.2f}% (5–95%: {mc.move_p05_pct:+.2f}% to "
-            f"{mc.move_p95_pct:+.2f}%); book exhausted in {100 * mc.prob_book_exhausted:.1f}%."
+            f"{mc.move_p95_pct:+.2f}%) over the {mc.runs_within_depth:,} runs inside the known "
+            f"depth; beyond known depth (excluded): {100 * mc.prob_book_exhausted:.1f}%."
         )
     if html is not None:
         console.print(f"HTML written to [bold]{html}[/]")
