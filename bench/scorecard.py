@@ -1,0 +1,114 @@
+"""The verdict scorecard over a whole store of the shared data, and issue 12's targets.
+
+Run: ``.venv/bin/python bench/scorecard.py --store DIR [--assets BTC,ETH] [--json out.json]
+[--html out.html]``
+
+``--store`` is a store holding the shared data, e.g. one built with::
+
+    flushwatch import --store DIR --keep-going \\
+        ../shared/data/freqtrade-binance-perp-spot-mark-funding-2018-2026 \\
+        ../shared/data/coinglass-btc-liq-oi-funding-2025-2026 \\
+        ../shared/data/multivenue-hourly-candles-funding-oi-liqprints-2025-2026
+
+It is only read. This is exactly ``flushwatch scorecard --store DIR --json`` (the same API
+call), plus the targets of issue 12's "Done when", printed as met / not met:
+
+* ≥ 150 flushes scored on ≥ 10 assets;
+* at least one outcome whose pooled out-of-sample Brier score beats its walk-forward base rate
+  with a 95 % calendar-day block-bootstrap interval below zero.
+
+A quality bench, not a speed one (the wall time is printed for orientation only): assembling
+40 assets of hourly history since 2019 takes minutes. This script never fails on a target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import flushwatch
+from flushwatch.report.scorecard_html import render_html, write_html
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--store", type=Path, required=True)
+    ap.add_argument("--assets", default=None, help="comma-separated (default: every asset)")
+    ap.add_argument("--json", type=Path, default=None, help="write the scorecard JSON here")
+    ap.add_argument("--html", type=Path, default=None, help="write the HTML page here")
+    args = ap.parse_args(argv)
+
+    ws = flushwatch.open(args.store)
+    assets = args.assets.split(",") if args.assets else None
+    t0 = time.perf_counter()
+
+    def progress(asset: str, i: int, n: int) -> None:
+        print(f"[{i + 1}/{n}] {asset}  ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+
+    card = ws.scorecard(assets, progress=progress)
+    elapsed = time.perf_counter() - t0
+    doc = card.to_dict()
+    if args.json:
+        args.json.write_text(json.dumps(doc, indent=2))
+    if args.html:
+        page = render_html(
+            outcomes=card.outcomes,
+            per_asset=card.per_asset,
+            summary=card.summary,
+            notes=card.notes,
+            events_scored=card.events_scored,
+            judge_after_hours=card.judge_after_hours,
+            as_of=doc["as_of"],
+        )
+        write_html(args.html, page)
+
+    scored_assets = [a for a in card.per_asset if a["events_scored"] > 0]
+    print(f"scorecard over {len(card.per_asset)} assets in {elapsed:.0f} s")
+    print(f"{'asset':8} {'flushes':>8} {'scored':>7}  detected by")
+    for a in card.per_asset:
+        found = ",".join(a["detected_by"])
+        print(f"{a['asset']:8} {a['events']:8d} {a['events_scored']:7d}  {found}")
+    print()
+    head = (
+        f"{'outcome':18} {'n':>5} {'rate':>6} {'Brier':>7} {'base':>7} "
+        f"{'diff 95% CI':>20} {'band':>7} {'hit':>5} {'maj':>5} {'mom':>5} {'drift':>5}"
+    )
+    print(head)
+    for oid, s in card.outcomes.items():
+        ci = s.brier_diff_ci
+        cis = "n/a" if ci is None else f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"
+        b = s.baselines
+
+        def f(x: float | None, pct: bool = False) -> str:
+            if x is None:
+                return "n/a"
+            return f"{100 * x:.0f}%" if pct else f"{x:.4f}"
+
+        print(
+            f"{oid:18} {s.n:5d} {f(s.observed_rate, True):>6} {f(s.brier):>7} "
+            f"{f(s.baseline_brier):>7} {cis:>20} {f(b.get('vol_band_brier')):>7} "
+            f"{f(s.hit_rate, True):>5} {f(s.baseline_hit_rate, True):>5} "
+            f"{f(b.get('momentum_hit_rate'), True):>5} {f(b.get('drift_hit_rate'), True):>5}"
+        )
+    print()
+    for line in card.summary:
+        print(line)
+    many = card.events_scored >= 150 and len(scored_assets) >= 10
+    beats = [k for k, s in card.outcomes.items() if s.beats_base_rate]
+    print()
+    print(
+        f"target ≥150 flushes on ≥10 assets: {card.events_scored} on {len(scored_assets)} → "
+        + ("met" if many else "NOT met")
+    )
+    print(
+        "target: an outcome beats its base rate (CI < 0): "
+        + (f"met ({', '.join(beats)})" if beats else "NOT met")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
