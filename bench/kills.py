@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,7 @@ from _common import machine_info, print_machine, print_table, text_out, write_js
 from flushwatch.domain.records import MARKET_RECORDS
 from flushwatch.domain.tables import key_columns
 from flushwatch.store import Store
+from flushwatch.store.txn import STAGING
 from flushwatch.testing.loopback import LoopbackExchange
 from flushwatch.testing.loopback_replay import Recording, load_recording
 from flushwatch.testing.shared import data_path
@@ -104,18 +106,39 @@ def import_trial(
     """Kill ``flushwatch import`` ``kills`` times at random moments, then let it finish."""
     store = work / "store"
     cmd = [*CLI, "import", "--store", str(store), "--json", *map(str, inputs)]
-    moments, landed = [], 0
+    moments, phases, landed = [], [], 0
     for _ in range(kills):
-        at = rng.uniform(0.3, span)
-        code, killed = _kill_after(cmd, at)
+        if rng.random() < 0.5:  # at a random moment of the run
+            at = rng.uniform(0.3, span)
+            code, killed = _kill_after(cmd, at)
+        else:  # the moment the commit's journal exists: files are being renamed into place
+            at, killed = _kill_when(cmd, functools.partial(_committing, store), 0.0)
+            code = 0
         moments.append(round(at, 2))
+        phases.append(_phase(store) if killed else "ended")
         landed += killed
         if not killed and code != 0:
             raise RuntimeError(f"import ended with {code} before its kill")
     _run(cmd)
-    return {"command": "import", "kills": kills, "landed": landed, "at_s": moments} | compare(
-        store, clean
-    )
+    return {
+        "command": "import",
+        "kills": kills,
+        "landed": landed,
+        "at_s": moments,
+        "phases": phases,
+    } | compare(store, clean)
+
+
+def _committing(store: Path) -> bool:
+    return any((s / "journal.json").exists() for s in store.glob(f"{STAGING}*"))
+
+
+def _phase(store: Path) -> str:
+    """Where the kill left the store: before staging, files staged, or mid-commit (journal)."""
+    staging = list(store.glob(f"{STAGING}*"))
+    if any((s / "journal.json").exists() for s in staging):
+        return "commit"
+    return "staged" if staging else "parse"
 
 
 # -- record ------------------------------------------------------------------------------------
@@ -162,8 +185,8 @@ def _kill_when(cmd: list[str], ready: Callable[[], bool], then: float) -> tuple[
     try:
         while not ready():
             if child.poll() is not None or time.monotonic() - start > 120:
-                raise RuntimeError(f"record ended ({child.returncode}) before its kill")
-            time.sleep(0.02)
+                return time.monotonic() - start, False  # ended before the moment came
+            time.sleep(0.001)
         try:
             child.wait(then)
         except subprocess.TimeoutExpired:
@@ -269,6 +292,8 @@ def main() -> None:
         ["trials", "n", "kills landed", "rows compared", "lost", "duplicated", "extra"], rows, out
     )
     total = {k: sum(r[k] for r in results) for k in ("landed", "lost", "duplicated", "extra")}
+    phases = Counter(p for r in results for p in r.get("phases", []))
+    print(f"import kills landed in: {dict(phases)}", file=out)
     print(
         f"{total['landed']} kill -9s landed in {len(results)} trials ({seconds:.0f} s): "
         f"{total['lost']} rows lost, {total['duplicated']} duplicated, "
@@ -284,6 +309,7 @@ def main() -> None:
             "seconds": seconds,
             "clean_import_s": span,
             "totals": total,
+            "import_kill_phases": dict(phases),
             "trials": results,
         },
     )
