@@ -18,6 +18,8 @@ Not a timing benchmark: the seconds are printed only to size the run.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import random
 import shutil
 import tempfile
@@ -28,8 +30,26 @@ from typing import Any
 
 from _common import machine_info, print_machine, print_table, text_out, write_json
 
+from flushwatch.cli.commands import run_import
 from flushwatch.testing.fuzz import SEEDS, judge, mutate, seed_bytes, snapshot, template_store
 from flushwatch.testing.shared import data_path
+
+
+def cli_import(path: Path, store: Path) -> None:
+    """``flushwatch import --json PATH --store STORE``: the command's own function, output
+    discarded (what the fuzz harness passes as its importer)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        run_import(
+            [path],
+            store,
+            format_name=None,
+            exchange=None,
+            market=None,
+            symbol=None,
+            mapping=None,
+            keep_going=False,
+            json_out=True,
+        )
 
 
 def _args() -> argparse.Namespace:
@@ -58,7 +78,7 @@ def main() -> None:
         seeds = []
         for n, seed in enumerate(SEEDS):
             folder = work / f"seed{n}"
-            store = template_store(seed, root, folder)
+            store = template_store(seed, root, folder, cli_import)
             seeds.append((seed, seed_bytes(seed, root), store, snapshot(store)))
         for i in range(args.inputs):
             seed, data, template, _ = rng.choice(seeds)
@@ -69,7 +89,7 @@ def main() -> None:
             path.write_bytes(mutant.data)
             store = case / "store"
             shutil.copytree(template, store)
-            verdict = judge(path, store)
+            verdict = judge(path, store, cli_import)
             outcome = verdict.outcome
             kinds[outcome.kind] += 1
             by_format.setdefault(seed.format, Counter())[outcome.kind] += 1

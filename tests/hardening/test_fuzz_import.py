@@ -12,6 +12,8 @@ Bounded and deterministic (``derandomize``): a few examples per seed here, thous
 
 from __future__ import annotations
 
+import contextlib
+import io
 import random
 import re
 import shutil
@@ -22,9 +24,27 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flushwatch.cli.commands import run_import
 from flushwatch.testing.fuzz import SEEDS, Seed, judge, mutate, seed_bytes, template_store
 
 EXAMPLES = 8  # per seed: 32 seeds x 8 = 256 imports, about 10 s on 2 cores
+
+
+def cli_import(path: Path, store: Path) -> None:
+    """``flushwatch import --json PATH --store STORE``: the command's own function, output
+    discarded (what the fuzz harness passes as its importer)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        run_import(
+            [path],
+            store,
+            format_name=None,
+            exchange=None,
+            market=None,
+            symbol=None,
+            mapping=None,
+            keep_going=False,
+            json_out=True,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +53,11 @@ def templates(
 ) -> dict[Seed, tuple[bytes, Path]]:
     """Each seed's bytes and a store holding its clean import (built once)."""
     root = tmp_path_factory.mktemp("fuzz-templates")
-    return {
-        seed: (seed_bytes(seed, shared_data), template_store(seed, shared_data, root / f"s{n}"))
-        for n, seed in enumerate(SEEDS)
-    }
+    out = {}
+    for n, seed in enumerate(SEEDS):
+        store = template_store(seed, shared_data, root / f"s{n}", cli_import)
+        out[seed] = (seed_bytes(seed, shared_data), store)
+    return out
 
 
 @pytest.mark.parametrize("seed", SEEDS, ids=lambda s: f"{s.format}:{s.name}")
@@ -61,7 +82,7 @@ def test_a_mutated_real_file_imports_or_fails_cleanly(
         path.parent.mkdir(parents=True)
         path.write_bytes(mutant.data)
         shutil.copytree(template, case / "store")
-        verdict = judge(path, case / "store")
+        verdict = judge(path, case / "store", cli_import)
         outcome = verdict.outcome
         assert outcome.kind != "traceback", f"{mutant.steps}: {outcome.message}"
         assert not verdict.store_changed, f"{mutant.steps}: a failed import changed the store"
@@ -88,7 +109,7 @@ def test_a_corrupt_feather_file_is_a_one_line_error(shared_data: Path, tmp_path:
         path = tmp_path / f"a{attempt}" / seed.name
         path.parent.mkdir()
         path.write_bytes(bytes(mutant))
-        verdict = judge(path, tmp_path / f"a{attempt}" / "store")
+        verdict = judge(path, tmp_path / f"a{attempt}" / "store", cli_import)
         assert verdict.outcome.kind != "traceback", verdict.outcome.message
         if verdict.outcome.kind == "error":
             hits += 1
@@ -109,7 +130,7 @@ def test_an_integer_beyond_64_bits_in_a_recording_names_its_line(
     path = tmp_path / "in" / seed.name
     path.parent.mkdir()
     path.write_bytes(b"\n".join(lines))
-    outcome = judge(path, tmp_path / "store").outcome
+    outcome = judge(path, tmp_path / "store", cli_import).outcome
     assert outcome.kind == "error", outcome.message
     assert f"line {n + 1}, field 'ts_event'" in outcome.message
     assert "out of range for a 64-bit integer" in outcome.message
@@ -128,7 +149,7 @@ def test_a_csv_with_lone_carriage_returns_is_an_error_not_a_traceback(
     path = tmp_path / "in" / seed.name
     path.parent.mkdir()
     path.write_bytes(data)
-    outcome = judge(path, tmp_path / "store").outcome
+    outcome = judge(path, tmp_path / "store", cli_import).outcome
     assert outcome.kind != "traceback", outcome.message
 
 
@@ -152,7 +173,7 @@ def test_a_malformed_csv_line_is_named(
     path = tmp_path / "in" / seed.name
     path.parent.mkdir()
     path.write_bytes(b"\n".join(rows))
-    outcome = judge(path, tmp_path / "store").outcome
+    outcome = judge(path, tmp_path / "store", cli_import).outcome
     assert outcome.exception == "ParseError", outcome.message
     assert f"{seed.name}, line {line}:" in outcome.message
     assert "not a well-formed CSV file" in outcome.message

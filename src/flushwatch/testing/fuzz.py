@@ -6,9 +6,10 @@ whole (freqtrade feather and JSON.gz). A *mutation* changes it the way bad luck 
 would: cut it short, swap digits, put a huge number, NaN, inf, an empty value, a long or odd
 symbol or a bad timestamp into one field, drop or repeat lines, re-encode it (UTF-16, Latin-1,
 a BOM, NUL bytes), or flip bytes of a compressed or binary file. :func:`import_outcome` runs
-the real import (:func:`flushwatch.cli.commands.run_import`, what ``flushwatch import`` runs)
-into a store and says what happened: it succeeded, it failed with a :class:`FlushwatchError`
-(whose message must name the file), or anything else escaped (a *traceback*, the bug class).
+the real import (the caller passes :func:`flushwatch.cli.commands.run_import`, what
+``flushwatch import`` runs) into a store and says what happened: it succeeded, it failed with
+a :class:`FlushwatchError` (whose message must name the file), or anything else escaped (a
+*traceback*, the bug class).
 A failed import must leave the store byte-identical (:func:`snapshot`).
 
 The mutations take a :class:`random.Random`: hypothesis drives it in the test suite
@@ -17,9 +18,7 @@ The mutations take a :class:`random.Random`: hypothesis drives it in the test su
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import io
 import random
 import re
 import zlib
@@ -366,23 +365,16 @@ class Outcome:
     exception: str = ""
 
 
-def import_outcome(path: Path, store: Path) -> Outcome:
-    """Run the real ``flushwatch import --json PATH`` and classify how it ended."""
-    from flushwatch.cli.commands import run_import
+#: Imports one file into a store the way ``flushwatch import`` does, raising what it raises.
+#: The caller passes the real command (tests and bench give ``cli.commands.run_import``; this
+#: kit may not import the CLI, a front end).
+Importer = Callable[[Path, Path], object]
 
+
+def import_outcome(path: Path, store: Path, run: Importer) -> Outcome:
+    """Run ``run(path, store)`` (the real import) and classify how it ended."""
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            run_import(
-                [path],
-                store,
-                format_name=None,
-                exchange=None,
-                market=None,
-                symbol=None,
-                mapping=None,
-                keep_going=False,
-                json_out=True,
-            )
+        run(path, store)
     except FlushwatchError as exc:
         return Outcome("error", str(exc), type(exc).__name__)
     except KeyboardInterrupt:
@@ -403,22 +395,22 @@ class Verdict:
     unnamed: bool
 
 
-def judge(path: Path, store: Path) -> Verdict:
+def judge(path: Path, store: Path, run: Importer) -> Verdict:
     """Import ``path`` into ``store`` and check the promises."""
     before = snapshot(store)
-    outcome = import_outcome(path, store)
+    outcome = import_outcome(path, store, run)
     changed = outcome.kind != "ok" and snapshot(store) != before
     unnamed = outcome.kind == "error" and path.name not in outcome.message
     return Verdict(outcome, changed, unnamed)
 
 
-def template_store(seed: Seed, data_root: Path, folder: Path) -> Path:
+def template_store(seed: Seed, data_root: Path, folder: Path, run: Importer) -> Path:
     """A store holding the clean import of ``seed`` (what a fuzzed import must not damage)."""
     clean = folder / "clean" / seed.name
     clean.parent.mkdir(parents=True, exist_ok=True)
     clean.write_bytes(seed_bytes(seed, data_root))
     store = folder / "store"
-    outcome = import_outcome(clean, store)
+    outcome = import_outcome(clean, store, run)
     if outcome.kind != "ok":
         raise RuntimeError(f"seed {seed.name} does not import cleanly: {outcome.message}")
     return store
