@@ -5,9 +5,10 @@ Run: ``.venv/bin/python bench/kills.py [--trials 10] [--seed 0] [--json out.json
 
 Import trials: the real ``flushwatch import`` (a child process) of REAL files (the hftbacktest
 USD-M BTCUSDT ws-lines recording, 532,923 rows, and the freqtrade XRPUSDT folder) into a fresh
-store is killed with SIGKILL at a random moment in its run (parse, write or commit), in double
-trials killed again at a random moment of the next run (recovery of the interrupted commit
-included), then run to the end. The store must equal a clean import of the same files.
+store is killed with SIGKILL, each time either at a random moment of its run or the moment
+its commit's journal exists (files being renamed into place); double trials kill the next run
+too (its recovery of the interrupted commit included), then it runs to the end. The store
+must equal a clean import of the same files. Each kill reports the phase it hit.
 
 Record trials: the real ``flushwatch record`` (a child process) records the same real
 recording replayed at full speed by the loopback exchange (``flushwatch.testing.loopback`` on
@@ -108,14 +109,15 @@ def import_trial(
     cmd = [*CLI, "import", "--store", str(store), "--json", *map(str, inputs)]
     moments, phases, landed = [], [], 0
     for _ in range(kills):
+        before = _stagings(store)  # a killed commit's folder stays until recovered
         if rng.random() < 0.5:  # at a random moment of the run
             at = rng.uniform(0.3, span)
             code, killed = _kill_after(cmd, at)
         else:  # the moment the commit's journal exists: files are being renamed into place
-            at, killed = _kill_when(cmd, functools.partial(_committing, store), 0.0)
+            at, killed = _kill_when(cmd, functools.partial(_committing, store, before), 0.0)
             code = 0
         moments.append(round(at, 2))
-        phases.append(_phase(store) if killed else "ended")
+        phases.append(_phase(store, before) if killed else "ended")
         landed += killed
         if not killed and code != 0:
             raise RuntimeError(f"import ended with {code} before its kill")
@@ -129,13 +131,19 @@ def import_trial(
     } | compare(store, clean)
 
 
-def _committing(store: Path) -> bool:
-    return any((s / "journal.json").exists() for s in store.glob(f"{STAGING}*"))
+def _stagings(store: Path) -> set[str]:
+    return {s.name for s in store.glob(f"{STAGING}*")}
 
 
-def _phase(store: Path) -> str:
-    """Where the kill left the store: before staging, files staged, or mid-commit (journal)."""
-    staging = list(store.glob(f"{STAGING}*"))
+def _committing(store: Path, before: set[str]) -> bool:
+    """A commit of this run has written its journal (and is renaming files into place)."""
+    fresh = [s for s in store.glob(f"{STAGING}*") if s.name not in before]
+    return any((s / "journal.json").exists() for s in fresh)
+
+
+def _phase(store: Path, before: set[str]) -> str:
+    """Where the kill left this run: before staging, files staged, or mid-commit (journal)."""
+    staging = [s for s in store.glob(f"{STAGING}*") if s.name not in before]
     if any((s / "journal.json").exists() for s in staging):
         return "commit"
     return "staged" if staging else "parse"
