@@ -73,6 +73,7 @@ class IdGaps:
 
     def __init__(self) -> None:
         self._last: dict[Key, Seq] = {}
+        self._waiting: set[tuple[str, str, str]] = set()  # (group, kind, symbol) of _last
 
     def __bool__(self) -> bool:
         """Whether any sequence still waits for its first id after the restart."""
@@ -94,6 +95,7 @@ class IdGaps:
                 seq = seq_of(rec)
                 if seq is not None:
                     self._last[(group, channel, seq.kind, rec.symbol)] = seq
+                    self._waiting.add((group, seq.kind, rec.symbol))
 
     def check(self, group: str, text: str, records: list[Record], exchange: str) -> list[FeedEvent]:
         """Compare the new session's first ids with the last ones; the gaps found."""
@@ -101,12 +103,14 @@ class IdGaps:
         channel: str | None = None
         for rec in records:
             seq = seq_of(rec)
-            if seq is None:
-                continue
+            if seq is None or (group, seq.kind, rec.symbol) not in self._waiting:
+                continue  # the hot path: no frame text is searched
             channel = channel_of(text) if channel is None else channel
             old = self._last.pop((group, channel, seq.kind, rec.symbol), None)
             if old is None:
                 continue
+            if not any(k[0] == group and k[2:] == (seq.kind, rec.symbol) for k in self._last):
+                self._waiting.discard((group, seq.kind, rec.symbol))
             # With a previous id (Binance futures ``pu``) ids need not be contiguous: the hole
             # is what lies after the old last id up to ``pu``; otherwise up to ``first - 1``.
             upto = seq.prev if seq.prev is not None else seq.first - 1
