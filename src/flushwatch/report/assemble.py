@@ -20,6 +20,8 @@ A series with no data in the window stays ``None``: the kernels report it as not
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 import numpy as np
 import polars as pl
@@ -340,7 +342,7 @@ def assemble(
     if spot_close is not None:
         sources["spot"] = spot_desc
         basis = _array(grid, "close") / spot_close - 1.0
-        sources["basis"] = "perp close / spot close − 1"
+        sources["basis"] = _basis_label(price_src, spot_desc)
 
     depth = _prefer(
         _for_asset(store, DepthBand, asset, span.since, t1 + 1).filter(pl.col("pct") == -1.0),
@@ -554,6 +556,34 @@ def _vendor_buckets(
         short=_array(flows, "short_usd"),
         interval_s=interval if interval > step else None,
     )
+
+
+def _basis_label(perp_desc: str, spot_desc: str) -> str:
+    """Name both legs of the basis, and say so when they are not one venue and one quote.
+
+    A coin-margined (USD) perp against a USDT spot market, or one venue's perp against
+    another's spot, measures the venues' or stablecoin's spread as much as leverage demand.
+    """
+    perp_ex, spot_ex = perp_desc.split(" ")[0], spot_desc.split(" ")[0]
+    perp_sym = perp_desc.split(" ")[2] if perp_desc.count(" ") >= 2 else ""
+    spot_sym = spot_desc.split(" ")[2] if spot_desc.count(" ") >= 2 else ""
+    label = f"{perp_desc} close / {spot_desc} close − 1"
+    caveats = []
+    if _family(perp_ex) != _family(spot_ex):
+        caveats.append(f"mixed venues: {perp_ex} perp vs {spot_ex} spot")
+    quote = _quote(perp_sym), _quote(spot_sym)
+    if None not in quote and quote[0] != quote[1]:
+        caveats.append(f"mixed quotes: {quote[0]} vs {quote[1]}")
+    return label + (f" ({'; '.join(caveats)}: an estimate)" if caveats else "")
+
+
+def _quote(symbol: str) -> str | None:
+    """``BTCUSDT``/``BTC-USDT-SWAP`` → ``USDT``; ``BTCUSD_PERP``/``BTC-USD-SWAP`` → ``USD``."""
+    s = symbol.upper()
+    for q in ("USDT", "USDC", "USD"):
+        if re.search(rf"(^|[-_/]|[A-Z0-9]){q}($|[-_:])", s):
+            return q
+    return None
 
 
 def _spot(
