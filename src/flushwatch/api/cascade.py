@@ -142,22 +142,89 @@ def bands_curve(store: Reader, asset: str, at_ns: int, side: Side, ref: float) -
         return None
 
 
-def model_curve(m: MarketSeries, upto: int, side: Side, ref: float) -> DepthCurve:
-    """The square-root-law curve from the last ``_MODEL_DAYS`` of bars before ``upto``."""
+def volume_bars(store: Reader, asset: str, at_ns: int) -> tuple[Any, Any, int, str] | None:
+    """Closes and quote volumes of the asset's fullest bar series with volume in the
+    ``_MODEL_DAYS`` before ``at_ns`` (perps first), or None: the square-root model's input
+    when the market's own price series carries no volume (a vendor export)."""
+    import numpy as np
+    import polars as pl
+
+    from flushwatch.domain.records import Bar
+    from flushwatch.domain.symbols import base_asset
+
+    df = store.read(Bar, start_ns=at_ns - _MODEL_DAYS * 86_400 * 10**9, end_ns=at_ns)
+    if df.height == 0:
+        return None
+    mine = [s for s in df.get_column("symbol").unique().to_list() if base_asset(s) == asset]
+    # quote volume, else base volume at the close (freqtrade klines carry base volume only)
+    quote = pl.coalesce(pl.col("volume_quote"), pl.col("volume_base") * pl.col("close"))
+    df = df.with_columns(quote.alias("volume_quote")).filter(
+        pl.col("symbol").is_in(mine)
+        & (pl.col("volume_quote") > 0)
+        & (pl.col("ts_event").cast(pl.Int64) + pl.col("interval_s").cast(pl.Int64) * 10**9 <= at_ns)
+        & (pl.col("market").is_in(["perp", "spot"]))
+    )
+    if df.height == 0:
+        return None
+    keys = ["exchange", "market", "symbol", "interval_s"]
+    best = (
+        df.group_by(keys)
+        .len()
+        .with_columns((pl.col("market") == "perp").alias("perp"))
+        .sort(
+            ["perp", "len", "interval_s", "exchange", "symbol"],
+            descending=[True, True, False, False, False],
+        )
+        .row(0, named=True)
+    )
+    rows = df.filter(pl.all_horizontal(pl.col(k) == best[k] for k in keys)).sort("ts_event")
+    label = f"{best['exchange']} {best['market']} {best['symbol']} {best['interval_s'] // 60}m bars"
+    close = rows.get_column("close").to_numpy().astype(np.float64)
+    vol = rows.get_column("volume_quote").to_numpy().astype(np.float64)
+    return close, vol, int(best["interval_s"]), label
+
+
+def model_curve(
+    m: MarketSeries,
+    upto: int,
+    side: Side,
+    ref: float,
+    store: Reader | None = None,
+    at_ns: int | None = None,
+) -> DepthCurve:
+    """The square-root-law curve from the last ``_MODEL_DAYS`` of bars before ``upto``.
+
+    Without volume on the market's own price series, the store's fullest bar series with
+    volume for the asset in the same window is used (named in the curve's note).
+    """
+    import msgspec
+    import numpy as np
+
     from flushwatch.analytics.depth import curve_from_model, sqrt_law_inputs
     from flushwatch.errors import InputError
 
-    if m.volume_quote is None:
-        raise InputError(
-            f"no order book, depth bands or volume for {m.asset} in the store: the depth cannot "
-            "be observed nor modelled (import a book recording, depth bands or klines)"
-        )
     start = max(0, upto - _MODEL_DAYS * 86_400 // m.step_s)
+    if m.volume_quote is not None and np.isfinite(m.volume_quote[start:upto]).any():
+        close, vol, step, label = m.close[start:upto], m.volume_quote[start:upto], m.step_s, ""
+    else:
+        found = None if store is None or at_ns is None else volume_bars(store, m.asset, at_ns)
+        if found is None:
+            raise InputError(
+                f"no order book, depth bands or volume for {m.asset} in the store before that "
+                "time: the depth cannot be observed nor modelled (import a book recording, "
+                "depth bands or klines)"
+            )
+        close, vol, step, label = found
     try:
-        sigma, vol = sqrt_law_inputs(m.close[start:upto], m.volume_quote[start:upto], m.step_s)
-        return curve_from_model(sigma, vol, side, ref)
+        sigma, volume = sqrt_law_inputs(close, vol, step)
+        curve = curve_from_model(sigma, volume, side, ref)
     except ValueError as exc:
         raise InputError(f"{m.asset}: cannot calibrate the depth model: {exc}") from None
+    if label:
+        curve = msgspec.structs.replace(
+            curve, note=f"{curve.note}; calibrated on {label} ({_MODEL_DAYS} days before)"
+        )
+    return curve
 
 
 def depth_for(
@@ -167,7 +234,7 @@ def depth_for(
     return (
         book_curve(store, m.asset, at_ns, side)
         or bands_curve(store, m.asset, at_ns, side, ref)
-        or model_curve(m, upto, side, ref)
+        or model_curve(m, upto, side, ref, store, at_ns)
     )
 
 
@@ -196,6 +263,43 @@ def liq_map(m: MarketSeries, upto: int) -> MapArrays:
         f"plus heuristic stop-loss mass at {len(clusters)} key levels"
     )
     return MapArrays(state.edges, state.long, state.short, state.price, note, stops)
+
+
+def _venues(text: str) -> set[str]:
+    """Venue names mentioned in a source description (``binanceusdm`` counts as binance)."""
+    known = ("binance", "bybit", "okx", "deribit", "hyperliquid", "coinbase", "kraken", "bitget")
+    low = text.lower()
+    found = {v for v in known if v in low}
+    if "coinglass" in low and ("aggregat" in low or not found):
+        found.add("aggregate")
+    return found
+
+
+def venue_note(oi_source: str, depth_source: str, depth_note: str, sources: dict[str, str]) -> str:
+    """Say which venues the map's positions and the depth come from, and whether they match.
+
+    The map is not rescaled (no venue's share of open interest is known here): when the
+    venue sets differ the note says which way the cascade is biased.
+    """
+    depth_text = (
+        depth_note
+        if depth_source != "model" or "calibrated on" in depth_note
+        else (f"{depth_note}; calibrated on {sources.get('price', 'the price bars')}")
+    )
+    pos, dep = _venues(oi_source), _venues(depth_text)
+    head = f"positions (map) from open interest: {oi_source or 'unknown'}; depth: {depth_text}"
+    if pos and dep and pos == dep:
+        return f"{head}. Same venue set: not rescaled."
+    if pos and dep and pos > dep:
+        return (
+            f"{head}. The map holds more venues ({', '.join(sorted(pos))}) than the depth "
+            f"({', '.join(sorted(dep))}), and is not rescaled: the cascade is overstated."
+        )
+    return (
+        f"{head}. Venue sets differ or are unknown ({', '.join(sorted(pos)) or '?'} vs "
+        f"{', '.join(sorted(dep)) or '?'}); the map is not rescaled: read the cascade as "
+        "labelled, not as one venue's."
+    )
 
 
 def _at_index(m: MarketSeries, as_of_ns: int | None) -> tuple[int, int]:
@@ -259,6 +363,7 @@ def cascade(
         asset=m.asset,
         as_of_ts=at_ns,
         map_note=mp.note,
+        venue_note=venue_note(m.sources.get("oi", ""), depth.source, depth.note, m.sources),
         depth_source=depth.source,
         depth_estimate=depth.estimate,
         depth_note=depth.note,

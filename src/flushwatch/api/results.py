@@ -165,6 +165,8 @@ class Cascade(msgspec.Struct, frozen=True, kw_only=True):
     result: CascadeResult
     curve: dict[str, Any]
     monte_carlo: MonteCarloResult | None
+    #: Which venues the map's positions and the depth come from (issue 13: labelled).
+    venue_note: str = ""
 
     def raw(self) -> dict[str, Any]:
         """The document with its structs kept (what the terminal and HTML renderers read)."""
@@ -176,6 +178,7 @@ class Cascade(msgspec.Struct, frozen=True, kw_only=True):
             "depth_source": self.depth_source,
             "depth_estimate": self.depth_estimate,
             "depth_note": self.depth_note,
+            "venue_note": self.venue_note,
             "result": self.result,
             "curve": self.curve,
             "monte_carlo": self.monte_carlo,

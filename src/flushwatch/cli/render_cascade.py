@@ -57,6 +57,7 @@ def show_cascade(
         )
     console.print(f"Depth: {out['depth_source']}: {out['depth_note']}")
     console.print(f"Map: {out['map_note']}")
+    console.print(f"Venues: {out.get('venue_note') or 'not stated'}")
     trig = sorted(r.triggers, key=lambda t: -t.liquidated_usd)[:10]
     if trig:
         t = Table(title="Largest trigger levels crossed (estimated)")

@@ -87,6 +87,7 @@ def render_cascade_html(out: dict[str, Any]) -> str:
         for n in (
             f"Depth: {out['depth_source']} ({out['depth_note']})",
             f"Map: {out['map_note']}",
+            f"Venues: {out.get('venue_note', '')}",
             "All figures are estimates from an estimated liquidation map.",
         )
     )
