@@ -1,12 +1,14 @@
 """kill -9 ``flushwatch import`` and ``flushwatch record`` at random moments, once or twice in a
 row, then let them finish: rows lost or duplicated against a clean import (goal 0 and 0).
 
-Run: ``.venv/bin/python bench/kills.py [--trials 10] [--seed 0] [--json out.json]``
+Run: ``.venv/bin/python bench/kills.py [--import-trials 20] [--record-trials 14] [--seed 0]
+[--json out.json]``
 
 Import trials: the real ``flushwatch import`` (a child process) of REAL files (the hftbacktest
 USD-M BTCUSDT ws-lines recording, 532,923 rows, and the freqtrade XRPUSDT folder) into a fresh
-store is killed with SIGKILL, each time either at a random moment of its run or the moment
-its commit's journal exists (files being renamed into place); double trials kill the next run
+store is killed with SIGKILL, each time at a random moment of its run, while it stages its new
+files, or the moment its commit's journal exists (files being renamed into place); a kill
+that comes after the run ended is counted as not landed. Double trials kill the next run
 too (its recovery of the interrupted commit included), then it runs to the end. The store
 must equal a clean import of the same files. Each kill reports the phase it hit.
 
@@ -59,7 +61,8 @@ REQUIRE = tuple(f"btcusdt@{s}" for s in STREAMS)
 
 def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--trials", type=int, default=10, help="trials per command (default 10)")
+    parser.add_argument("--import-trials", type=int, default=20, help="default 20")
+    parser.add_argument("--record-trials", type=int, default=14, help="default 14")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--json", metavar="PATH", type=Path, help="write results as JSON")
     return parser.parse_args()
@@ -110,9 +113,14 @@ def import_trial(
     moments, phases, landed = [], [], 0
     for _ in range(kills):
         before = _stagings(store)  # a killed commit's folder stays until recovered
-        if rng.random() < 0.5:  # at a random moment of the run
+        mode = rng.randrange(3)
+        if mode == 0:  # at a random moment of the run
             at = rng.uniform(0.3, span)
             code, killed = _kill_after(cmd, at)
+        elif mode == 1:  # while the new parts are written to the staging folder
+            ready = functools.partial(_staging, store, before)
+            at, killed = _kill_when(cmd, ready, rng.uniform(0.0, 0.5))
+            code = 0
         else:  # the moment the commit's journal exists: files are being renamed into place
             at, killed = _kill_when(cmd, functools.partial(_committing, store, before), 0.0)
             code = 0
@@ -133,6 +141,11 @@ def import_trial(
 
 def _stagings(store: Path) -> set[str]:
     return {s.name for s in store.glob(f"{STAGING}*")}
+
+
+def _staging(store: Path, before: set[str]) -> bool:
+    """This run has started staging its new files."""
+    return any(s.name not in before for s in store.glob(f"{STAGING}*"))
 
 
 def _committing(store: Path, before: set[str]) -> bool:
@@ -264,14 +277,14 @@ def main() -> None:
         t0 = time.perf_counter()
         _run([*CLI, "import", "--store", str(clean), "--json", *map(str, inputs)])
         span = time.perf_counter() - t0
-        for i in range(args.trials):
+        for i in range(args.import_trials):
             work = root / f"import{i}"
             work.mkdir()
             results.append(import_trial(rng, inputs, clean, span, work, 1 + i % 2))
             shutil.rmtree(work)
             print(f"import trial {i}: {results[-1]}", file=sys.stderr)
         recording = load_recording(usdm)
-        for i in range(args.trials):
+        for i in range(args.record_trials):
             work = root / f"record{i}"
             work.mkdir()
             results.append(record_trial(rng, recording, work, 1 + i % 2))
