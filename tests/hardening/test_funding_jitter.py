@@ -1,5 +1,7 @@
 """Issue 14, "funding-time jitter normalised": a settled funding time written a few ms after
-its instant is the same settlement, not a second version.
+its instant is the same settlement, not a second version. The natural key compares the
+instant; the row keeps the time its first version was sent with (so nothing becomes knowable
+earlier than it was published).
 
 The rows are CONSTRUCTED from real time stamps: Binance's ``fundingTime`` 1621036800022
 (2021-05-15T00:00:00.022Z, line 2 of the shared BTCUSDT funding-event-windows CSV) and the
@@ -52,7 +54,8 @@ def test_jittered_copies_of_one_settlement_are_one_row(tmp_path: Path) -> None:
     exact = _parsed(tmp_path / "vision.csv", _funding(INSTANT, 0.0001))
     summaries = store.write([freqtrade, exact])
     assert [s.added for s in summaries] == [0, 0]
-    assert _stored(store) == [(INSTANT, 0.0001, True)]
+    assert _stored(store) == [(INSTANT + 22 * MS, 0.0001, True)]  # the first version
+    assert not [n for s in summaries for n in s.notes]  # another stamp is not a conflict
 
 
 def test_a_different_rate_at_a_jittered_time_is_a_conflict_not_a_second_row(
@@ -63,7 +66,7 @@ def test_a_different_rate_at_a_jittered_time_is_a_conflict_not_a_second_row(
     (summary,) = store.write([_parsed(tmp_path / "b.csv", _funding(INSTANT + 7 * MS, 0.0003))])
     assert summary.added == 0
     assert any("rate" in note for note in summary.notes), summary.notes
-    assert _stored(store) == [(INSTANT, 0.0001, True)]
+    assert _stored(store) == [(INSTANT + 22 * MS, 0.0001, True)]
 
 
 def test_predicted_funding_and_times_off_the_minute_keep_their_time(tmp_path: Path) -> None:

@@ -194,21 +194,32 @@ def conform(cls: type[Record] | type[Instrument], df: pl.DataFrame) -> pl.DataFr
     return df.select(exprs)
 
 
-def canonical(cls: type[Record], df: pl.DataFrame) -> pl.DataFrame:
-    """Stamp rows with the instant they stand for, before the natural key is applied.
+#: Column the store adds to compare rows by the instant they stand for (never stored).
+INSTANT = "_instant"
 
-    Settled funding is written a few milliseconds after its instant, differently per source
-    (:func:`flushwatch.domain.time.funding_instant`); without this, the Binance REST row at
-    …00:00:00.022 and the freqtrade row at …00:00:00.017 would be two versions of one
-    settlement. Predicted (unsettled) funding keeps its observation time. Other datasets are
-    returned unchanged.
+
+def natural_key(cls: type[Record], df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """``df`` with what the natural key compares, and the key's column names.
+
+    Settled funding is stamped a few milliseconds after its instant, differently per source
+    (:func:`flushwatch.domain.time.funding_instant`): the Binance REST row at …00:00:00.022
+    and the freqtrade row at …00:00:00.017 are one settlement. Its key compares the instant
+    (column :data:`INSTANT`) instead of ``ts_event``; the row keeps the time it was sent with,
+    so what was knowable when does not move. Predicted (unsettled) funding and every other
+    dataset compare ``ts_event`` as it is.
     """
-    if cls is not Funding or df.height == 0:
-        return df
+    natural = list(cls.natural)
+    if cls is not Funding or not natural:
+        return df, natural
     ts = pl.col("ts_event")
     half = FUNDING_GRID_NS // 2
     snapped = (ts + half) // FUNDING_GRID_NS * FUNDING_GRID_NS
     near = (ts - snapped).abs() <= FUNDING_JITTER_NS
-    return df.with_columns(
-        pl.when(pl.col("is_settled") & near).then(snapped).otherwise(ts).alias("ts_event")
-    )
+    instant = pl.when(pl.col("is_settled") & near).then(snapped).otherwise(ts)
+    key = [INSTANT if c == "ts_event" else c for c in natural]
+    return df.with_columns(instant.alias(INSTANT)), key
+
+
+def key_pad_ns(cls: type[Record]) -> int:
+    """How far from an incoming row's ``ts_event`` a stored row of its natural key may lie."""
+    return FUNDING_JITTER_NS if cls is Funding else 0

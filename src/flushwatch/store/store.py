@@ -40,7 +40,14 @@ import msgspec
 import polars as pl
 
 from flushwatch.domain.records import MARKET_RECORDS, Instrument, Record
-from flushwatch.domain.tables import DATASETS, LINE, canonical, frame_from_records
+from flushwatch.domain.tables import (
+    DATASETS,
+    INSTANT,
+    LINE,
+    frame_from_records,
+    key_pad_ns,
+    natural_key,
+)
 from flushwatch.errors import StoreError, StoreVersionError
 from flushwatch.ingest.base import Parsed
 from flushwatch.store.io import (
@@ -256,7 +263,7 @@ class Store:
         conflicts: list[Conflict] = []
         for i, p in enumerate(parsed):
             for cls, df in p.frames.items():
-                for where, part in self._partitions(cls, canonical(cls, df)):
+                for where, part in self._partitions(cls, df):
                     chunks.setdefault(where, []).append((i, cls, part))
         for (folder, day), items in chunks.items():
             cls = items[0][1]
@@ -567,14 +574,19 @@ def _fresh_rows(
     lo, hi = ts.min(), ts.max()
     assert isinstance(lo, int)
     assert isinstance(hi, int)
-    stored = read_window(parts, cls, lo, hi).with_columns(
+    pad = key_pad_ns(cls)  # a stored version of a natural key may be stamped this far off
+    stored = read_window(parts, cls, lo - pad, hi + pad).with_columns(
         pl.lit(-1, pl.Int64).alias(_SRC), pl.lit(None, incoming.schema[_ROW]).alias(_ROW)
     )
     both = pl.concat([stored, incoming.select([*keys, _SRC, _ROW])], how="vertical")
-    natural = list(cls.natural) or list(keys)
+    both, natural = natural_key(cls, both)
+    natural = natural or list(keys)
     first = both.unique(subset=natural, keep="first", maintain_order=True)
     kept = first.filter(pl.col(_SRC) >= 0)
-    conflicts = _conflicts(cls, incoming, first, natural) if cls.natural else []
+    if cls.natural:
+        conflicts = _conflicts(cls, natural_key(cls, incoming)[0], first, natural)
+    else:
+        conflicts = []
     counts = dict(kept.group_by(_SRC).len().iter_rows())
     fresh = incoming.select(pl.all().gather(kept.get_column(_ROW))).drop(_SRC, _ROW)
     fresh = fresh.drop(LINE, strict=False)
@@ -585,7 +597,11 @@ def _conflicts(
     cls: type[Record], incoming: pl.DataFrame, first: pl.DataFrame, natural: list[str]
 ) -> list[Conflict]:
     """Incoming rows that lost to an earlier version of their natural key with other values."""
-    values = [c for c in keys_of(cls) if c not in natural]
+    # the time a version was sent with is not a value: with the instant in the key, two
+    # stamps of one settlement are one version
+    values = [
+        c for c in keys_of(cls) if c not in natural and not (c == "ts_event" and INSTANT in natural)
+    ]
     kept_rows = first.get_column(_ROW).drop_nulls()
     lost = incoming.filter(~pl.col(_ROW).is_in(kept_rows.implode()))
     if lost.height == 0 or not values:
