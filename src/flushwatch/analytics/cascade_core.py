@@ -252,10 +252,9 @@ def run_batch(
     # They count as liquidated (so liquidated USD never falls as the shock grows) and, with
     # no known depth left to absorb them, as unabsorbed (so depth taken + unabsorbed =
     # shock + forced flow still holds). Such runs are flagged ``exhausted``.
-    # A run that converges stops once the mass still to execute is below the tolerance;
-    # it too is counted to the deepest price reached, so tolerance noise cannot make a
-    # bigger shock show less.
-    liq_to = np.maximum(x_exec, deep)
+    # A converged run keeps its executed mass (exact conservation); what it left below the
+    # tolerance is ``residual_usd``, so it is monotone in the shock up to that tolerance.
+    liq_to = np.where(exhausted, np.maximum(x_exec, deep), x_exec)
     pending = np.where(exhausted, flow.mass(liq_to, stops=p.include_stops) - m_exec, 0.0)
     pending = np.maximum(pending, 0.0)
     m_exec = m_exec + pending
