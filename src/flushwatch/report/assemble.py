@@ -321,19 +321,10 @@ def assemble(
     oi_quote, oi_base, derived = _open_interest(store, asset, src_ex, span, sources)
 
     fund_age = max(3 * step_ns, 12 * HOUR_NS)  # one 8 h interval plus settlement jitter
-    fund = _prefer(_for_asset(store, Funding, asset, t0 - fund_age, t1 + 1), src_ex)
-    funding = None
-    interval_h = 8.0
-    if fund.height:
-        fund, desc = _one_series(fund)
-        # Settlement prints land a few ms after the boundary (08:00:00.004): floor them to the
-        # second so each belongs to the bar whose close it settles, not the next one.
-        fund = fund.with_columns((pl.col(_TS) // 10**9 * 10**9).alias(_TS))
-        funding = _asof(grid, fund, "rate", step_ns, fund_age)
-        hours = fund.get_column("interval_hours").drop_nulls()
-        if hours.len():
-            interval_h = float(hours[-1])
-        sources["funding"] = f"{desc}, fraction per {interval_h:g}h"
+    fund_all = _for_asset(store, Funding, asset, t0 - fund_age, t1 + 1)
+    funding, interval_h, fund_desc = _funding(grid, fund_all, src_ex, step_ns, fund_age)
+    if funding is not None:
+        sources["funding"] = fund_desc
 
     spot_close = spot_vol = basis = None
     spot_desc = ""
@@ -556,6 +547,63 @@ def _vendor_buckets(
         short=_array(flows, "short_usd"),
         interval_s=interval if interval > step else None,
     )
+
+
+def _series_ranked(df: pl.DataFrame, exchange: str) -> list[tuple[pl.DataFrame, str]]:
+    """Every (exchange, market, symbol) series of ``df``: the preferred venue's first, then by
+    rows (so a sparse file of the preferred venue leads, and fuller ones fill its gaps)."""
+    out = []
+    rest = df
+    while rest.height:
+        series, desc = _one_series(_prefer(rest, exchange))
+        out.append((series, desc))
+        ex, mk, sym = (series.get_column(c)[0] for c in ("exchange", "market", "symbol"))
+        rest = rest.filter(
+            (pl.col("exchange") != ex) | (pl.col("market") != mk) | (pl.col("symbol") != sym)
+        )
+    return out
+
+
+def _funding(
+    grid: pl.DataFrame, fund: pl.DataFrame, exchange: str, step_ns: int, age: int
+) -> tuple[F64 | None, float, str]:
+    """Funding on the grid: the preferred series, each bar it leaves empty filled from the
+    next series that covers that bar (rates rescaled to the first series' interval).
+
+    A sparse file (Binance's funding windows) must not blank the funding of every other bar
+    when a fuller series (CoinGlass hourly, freqtrade 8 h) covers them; which series filled
+    how many bars is said.
+    """
+    if fund.height == 0:
+        return None, 8.0, ""
+    # Settlement prints land a few ms after the boundary (08:00:00.004): floor them to the
+    # second so each belongs to the bar whose close it settles, not the next one.
+    fund = fund.with_columns((pl.col(_TS) // 10**9 * 10**9).alias(_TS))
+    out: F64 | None = None
+    interval_h = 8.0
+    used: list[str] = []
+    for series, desc in _series_ranked(fund, exchange):
+        hours = series.get_column("interval_hours").drop_nulls()
+        own_h = float(hours[-1]) if hours.len() else 8.0
+        arr = _asof(grid, series, "rate", step_ns, age)
+        if arr is None:
+            continue
+        if out is None:
+            out, interval_h = arr, own_h
+            used.append(f"{desc}, fraction per {own_h:g}h")
+            continue
+        fill = np.isnan(out) & np.isfinite(arr)
+        if fill.any():
+            out[fill] = arr[fill] * (interval_h / own_h)
+            scaled = f", rescaled from per {own_h:g}h" if own_h != interval_h else ""
+            used.append(f"{int(fill.sum())} bars from {desc}{scaled}")
+        if not np.isnan(out).any():
+            break
+    if out is None:
+        return None, interval_h, ""
+    if len(used) == 1:
+        return out, interval_h, used[0]
+    return out, interval_h, used[0] + "; where it is silent: " + ", ".join(used[1:])
 
 
 def _basis_label(perp_desc: str, spot_desc: str) -> str:
