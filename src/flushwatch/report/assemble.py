@@ -381,10 +381,10 @@ def _open_interest(
 ) -> tuple[F64 | None, F64 | None, bool]:
     """OI in quote and base units; one derived from the other (and labelled) when needed."""
     grid = span.grid
-    oi = _prefer(_for_asset(store, OpenInterest, asset, span.since, span.t1 + 1), src_ex)
+    oi = _for_asset(store, OpenInterest, asset, span.since, span.t1 + 1)
     if oi.height == 0:
         return None, None, False
-    oi, desc = _one_series(oi)
+    oi, desc = _fullest(grid, _series_ranked(oi, src_ex), span)
     oi_quote = _asof(grid, oi, "oi_quote", span.step_ns, span.age)
     oi_base = _asof(grid, oi, "oi_base", span.step_ns, span.age)
     close = _array(grid, "close")
@@ -562,6 +562,32 @@ def _series_ranked(df: pl.DataFrame, exchange: str) -> list[tuple[pl.DataFrame, 
             (pl.col("exchange") != ex) | (pl.col("market") != mk) | (pl.col("symbol") != sym)
         )
     return out
+
+
+def _fullest(
+    grid: pl.DataFrame, ranked: list[tuple[pl.DataFrame, str]], span: _Span
+) -> tuple[pl.DataFrame, str]:
+    """The first ranked OI series covering at least 80 % of what the fullest one covers.
+
+    OI levels differ by venue (set), so one series is used for the whole grid, never
+    stitched; a few stray rows of the price's own venue (three COIN-M samples) must not win
+    over a vendor series covering every bar.
+    """
+
+    def covered(series: pl.DataFrame) -> int:
+        counts = [
+            int(np.isfinite(a).sum())
+            for col in ("oi_quote", "oi_base")
+            if (a := _asof(grid, series, col, span.step_ns, span.age)) is not None
+        ]
+        return max(counts, default=0)
+
+    cover = [covered(series) for series, _ in ranked]
+    best = max(cover)
+    for (series, desc), n in zip(ranked, cover, strict=True):
+        if n >= 0.8 * best:
+            return series, desc
+    return ranked[0]  # pragma: no cover - the fullest series always qualifies
 
 
 def _funding(
