@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import flushwatch
-from flushwatch.report.scorecard_html import render_html, write_html
+from flushwatch.report.scorecard_html import write_html
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,16 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(doc, indent=2))
     if args.html:
-        page = render_html(
-            outcomes=card.outcomes,
-            per_asset=card.per_asset,
-            summary=card.summary,
-            notes=card.notes,
-            events_scored=card.events_scored,
-            judge_after_hours=card.judge_after_hours,
-            as_of=doc["as_of"],
-        )
-        write_html(args.html, page)
+        write_html(args.html, card.html())
 
     scored_assets = [a for a in card.per_asset if a["events_scored"] > 0]
     print(f"scorecard over {len(card.per_asset)} assets in {elapsed:.0f} s")

@@ -295,6 +295,20 @@ class Scorecard(msgspec.Struct, frozen=True, kw_only=True):
         out["as_of"] = None if self.as_of_ts is None else _iso(self.as_of_ts)
         return out
 
+    def html(self) -> str:
+        """The scorecard page (reliability diagrams, per-asset table), self-contained."""
+        from flushwatch.report.scorecard_html import render_html
+
+        return render_html(
+            outcomes=self.outcomes,
+            per_asset=self.per_asset,
+            summary=self.summary,
+            notes=self.notes,
+            events_scored=self.events_scored,
+            judge_after_hours=self.judge_after_hours,
+            as_of=None if self.as_of_ts is None else _iso(self.as_of_ts),
+        )
+
     def frames(self) -> dict[str, pl.DataFrame]:
         """Pooled scores (one row per outcome), per-asset scores and the judged events."""
         doc = self.to_dict()

@@ -72,18 +72,9 @@ def run(
             progress=progress,
         )
     if html is not None:
-        from flushwatch.report.scorecard_html import render_html, write_html
+        from flushwatch.report.scorecard_html import write_html
 
-        page = render_html(
-            outcomes=card.outcomes,
-            per_asset=card.per_asset,
-            summary=card.summary,
-            notes=card.notes,
-            events_scored=card.events_scored,
-            judge_after_hours=card.judge_after_hours,
-            as_of=card.to_dict()["as_of"],
-        )
-        write_html(html, page)
+        write_html(html, card.html())
     if json_out:
         render.print_json(card.to_dict())
         return
