@@ -250,3 +250,33 @@ def test_confidence_never_increases_when_an_input_is_removed(
     after = verdict(build(fewer), rules(*fired), P)
     assert 0.0 <= after.confidence <= before.confidence <= 1.0
     assert set(before.missing_inputs) <= set(after.missing_inputs)
+
+
+def squeeze_market(after: float) -> MarketSeries:
+    """Price rests at 100 (prior high 101), shorts squeezed to 110 over bars 100-103 with OI
+    1000 → 600, OI fully back by bar 110, and price ``after`` from bar 104 on."""
+    close = np.full(200, 100.0)
+    high = close + 1.0
+    close[100:104] = [104.0, 108.0, 110.0, 110.0]
+    close[104:] = after
+    high[100:] = close[100:] + 0.2
+    o = np.full(200, 1000.0)
+    o[100:104] = [900.0, 700.0, 600.0, 600.0]
+    o[104:110] = 600.0
+    o[110:] = 1000.0
+    return MarketSeries(
+        asset="TEST", sources={}, ts=(T0 + HOUR * np.arange(200)).astype(np.int64), step_s=3600,
+        open=close.copy(), high=high, low=close - 0.2, close=close, oi_quote=o,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("after", "fired"), [(108.0, False), (101.0, False), (100.5, True)])
+def test_squeeze_reload_is_weakness_only_once_price_is_back_below_what_it_broke(
+    after: float, fired: bool
+) -> None:
+    """Issue 12: comparing with the prior low called every squeeze that held 'into weakness'."""
+    m = squeeze_market(after)
+    r = box(m, checklist(), [], kind="short_squeeze")["oi_reloaded_into_weakness"]
+    assert r.fired is fired
+    assert any("prior high 101" in e for e in r.evidence), r.evidence
+    assert any(("back below it" if fired else "held above it") in e for e in r.evidence)

@@ -4,8 +4,9 @@ Risk box (``fired=None`` with evidence "not available: ..." when an input is mis
 
 1. ``oi_reloaded_into_weakness``: OI regains ≥ ``oi_reload_pct`` % of what the flush removed
    within ``oi_reload_hours`` while price does not close back above the prior high (highest high
-   of the ``prior_high_hours`` before the event) within ``price_window_hours``. For a short
-   squeeze it is mirrored (price does not close back below the prior low).
+   of the ``prior_high_hours`` before the event) within ``price_window_hours``. After a short
+   squeeze OI piling back in is weakness only if price ends that window back below the prior
+   high the squeeze broke; a squeeze that holds above it is the clean case.
 2. ``funding_without_spot_demand``: checklist funding is ``stays_elevated`` or ``rebounding``
    and ``spot_vs_perp`` is not ``spot_led``. Funding not elevated → not fired whatever spot did.
 3. ``btc_support_lost``: a key BTC support (any level kind; round numbers only on the major
@@ -148,14 +149,19 @@ def _rule_oi(m: MarketSeries, event: FlushEvent, p: VerdictParams) -> RuleResult
         end + 1 : min(end + hours_to_bars(p.price_window_hours, m.step_s, at_least=1), m.n - 1) + 1
     ]
     squeeze = event.kind == "short_squeeze"
-    ref_series = m.low[pre] if squeeze else m.high[pre]
+    ref_series = m.high[pre]
     if not np.any(np.isfinite(ref_series)) or not np.any(np.isfinite(post)):
         return RuleResult(name=name, fired=None, evidence=["not available: prices around flush"])
-    ref = float(np.nanmin(ref_series) if squeeze else np.nanmax(ref_series))
-    best = float(np.nanmin(post) if squeeze else np.nanmax(post))
-    reclaimed = best < ref if squeeze else best > ref
+    ref = float(np.nanmax(ref_series))
+    if squeeze:  # weakness after a squeeze: OI piles back in while price sinks under what it
+        # broke (the prior high); a squeeze that holds above it is the clean case, not this
+        best = float(post[np.isfinite(post)][-1])
+        reclaimed = best >= ref
+    else:
+        best = float(np.nanmax(post))
+        reclaimed = best > ref
     reloaded = r.flushed > 0 and r.regained_pct_max >= p.oi_reload_pct
-    label = "prior low" if squeeze else "prior high"
+    label = "prior high"
     within = f"within {p.oi_reload_hours:.0f}h (rule: ≥ {p.oi_reload_pct:.0f}% regained)"
     if r.flushed <= 0:
         oi_txt = "OI did not fall during the event: nothing to reload"
@@ -166,8 +172,13 @@ def _rule_oi(m: MarketSeries, event: FlushEvent, p: VerdictParams) -> RuleResult
         oi_txt = f"OI regained {r.regained_pct_max:.0f}% of the flushed amount {within}"
     evidence = [
         oi_txt,
-        f"best close after the flush {best:,.6g} vs {label} {ref:,.6g}: "
-        + ("reclaimed" if reclaimed else "not reclaimed"),
+        (
+            f"close at the end of the window {best:,.6g} vs {label} {ref:,.6g}: "
+            + ("held above it" if reclaimed else "back below it")
+            if squeeze
+            else f"best close after the flush {best:,.6g} vs {label} {ref:,.6g}: "
+            + ("reclaimed" if reclaimed else "not reclaimed")
+        ),
     ]
     return RuleResult(name=name, fired=bool(reloaded and not reclaimed), evidence=evidence)
 
