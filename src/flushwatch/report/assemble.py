@@ -319,6 +319,10 @@ def assemble(
     liq = _liquidations(store, asset, src_ex, grid, t0, t1, step, sources)
 
     oi_quote, oi_base, derived = _open_interest(store, asset, src_ex, span, sources)
+    if "liquidations" in sources and "oi" in sources:
+        mixed = _venue_mix(sources["liquidations"], sources["oi"])
+        if mixed is not None:
+            sources["liq_to_oi"] = mixed
 
     fund_age = max(3 * step_ns, 12 * HOUR_NS)  # one 8 h interval plus settlement jitter
     fund_all = _for_asset(store, Funding, asset, t0 - fund_age, t1 + 1)
@@ -630,6 +634,37 @@ def _funding(
     if len(used) == 1:
         return out, interval_h, used[0]
     return out, interval_h, used[0] + "; where it is silent: " + ", ".join(used[1:])
+
+
+def _liq_venues(liq_desc: str) -> set[str] | None:
+    """The venue families a liquidation series covers, from its description (None: unknown)."""
+    if m := re.search(r"\(venues: ([^)]*)\)", liq_desc):
+        names = {v.strip().lower() for v in m.group(1).split(",") if v.strip()}
+        return None if not names or names == {"unspecified"} else {_family(v) for v in names}
+    if m := re.search(r"venue prints summed over (\S+)", liq_desc):
+        return {_family(v) for v in m.group(1).split(",")}
+    return None
+
+
+def _oi_venue(oi_desc: str) -> str:
+    """The venue (family) of an OI series: a vendor's per-venue symbol names it."""
+    exchange, _, symbol = [*oi_desc.split(" "), "", ""][:3]
+    if "-" in symbol and not symbol.upper().endswith(("SWAP", "PERP")):
+        return _family(symbol.rsplit("-", 1)[1].lower())  # CoinGlass "BTCUSDT-Binance"
+    return _family(exchange)
+
+
+def _venue_mix(liq_desc: str, oi_desc: str) -> str | None:
+    """A warning when liquidations and OI cover different venue sets (their ratio is off)."""
+    liq = _liq_venues(liq_desc)
+    oi = _oi_venue(oi_desc)
+    if liq == {oi}:
+        return None
+    what = "an unknown venue set" if liq is None else ", ".join(sorted(liq))
+    return (
+        f"mixed venue sets: liquidations of {what}, open interest of {oi} only; "
+        "liquidations relative to OI are not one market's (an estimate)"
+    )
 
 
 def _basis_label(perp_desc: str, spot_desc: str) -> str:
