@@ -82,3 +82,28 @@ def test_redact_text_masks_every_url_in_a_message() -> None:
     text = f"GET {REST}: HTTP 500; then {WS}."
     assert KEY not in redact_text(text)
     assert redact_text(text).endswith("apiKey=***.")
+
+
+def test_stale_episodes_shown_by_watch_and_sent_by_alerts_hold_no_key() -> None:
+    """The STALE line of ``watch`` and the feed_stale alert print StaleStream as is."""
+    from flushwatch.alerts.config import FeedStale
+    from flushwatch.alerts.rules import _stale
+    from flushwatch.live.feed import FeedLiveness
+    from flushwatch.live.state import LiveState
+
+    live = FeedLiveness()
+    live.on_frame(WS, TS)
+    detail = f"no pong from {WS}"
+    live.on_event(FeedEvent(ts=TS + 10**9, kind="stale", exchange="binanceusdm", stream=WS,
+                            detail=detail))  # fmt: skip
+    live.expect(REST, 1.0, TS)
+    episodes = live.check(TS + 60 * 10**9)
+    assert len(episodes) == 2
+    for ep in episodes:
+        assert KEY not in ep.stream
+        assert KEY not in ep.reason
+    assert {ep.stream for ep in episodes} == {redact_url(WS), redact_url(REST)}
+    snap = LiveState("BTCUSDT").snapshot(stale=episodes)
+    alerts = _stale(FeedStale(name="stale"), snap)
+    assert len(alerts) == 2
+    assert all(KEY not in a.text and KEY not in a.key for a in alerts)

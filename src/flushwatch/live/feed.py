@@ -14,6 +14,7 @@ import msgspec
 
 from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.domain.records import Record
+from flushwatch.redact import redact_text, redact_url
 from flushwatch.venues.base import Decoder
 from flushwatch.venues.registry import (
     decoder_for,
@@ -27,7 +28,11 @@ NS = 1_000_000_000
 
 
 class StaleStream(msgspec.Struct, frozen=True, kw_only=True):
-    """One stale episode of one stream: silent since ``since`` (ns), noticed at ``noticed``."""
+    """One stale episode of one stream: silent since ``since`` (ns), noticed at ``noticed``.
+
+    Printed by ``watch`` and sent by alerts, so the stream URL and reason are redacted
+    (a key in a URL never reaches a terminal or a webhook).
+    """
 
     stream: str
     since: int
@@ -60,7 +65,7 @@ class FeedLiveness:
             since = self._last.get(ev.stream, ev.ts)
             reason = ev.detail or f"{ev.exchange} reported the stream stale"
             self._episodes[ev.stream] = StaleStream(
-                stream=ev.stream, since=since, noticed=ev.ts, reason=reason
+                stream=redact_url(ev.stream), since=since, noticed=ev.ts, reason=redact_text(reason)
             )
         elif ev.kind == "connected":
             self._episodes.pop(ev.stream, None)
@@ -74,7 +79,7 @@ class FeedLiveness:
                     f"no frame for {(now - since) / NS:.1f}s (expected every {interval / NS:g}s)"
                 )
                 self._episodes[stream] = StaleStream(
-                    stream=stream, since=since, noticed=now, reason=reason
+                    stream=redact_url(stream), since=since, noticed=now, reason=reason
                 )
         return list(self._episodes.values())
 
