@@ -82,7 +82,7 @@ def figure(outcomes: dict[str, OutcomeScore]) -> go.Figure:
                 )
         fig.update_xaxes(range=[0, 1], title_text="predicted", row=1, col=c)
         fig.update_yaxes(range=[0, 1], title_text="observed", row=1, col=c)
-    fig.update_layout(height=760, width=max(420 * cols, 900), barmode="group")
+    fig.update_layout(height=760, autosize=True, barmode="group")
     return fig
 
 
@@ -145,7 +145,7 @@ def render_html(
     Takes the scorecard's parts (``flushwatch.api.results.Scorecard`` fields), so this layer
     never imports the API that uses it.
     """
-    chart = to_html(figure(outcomes), include_plotlyjs=True, full_html=False)
+    chart = to_html(figure(outcomes), include_plotlyjs=True, full_html=False, default_width="100%")
     when = f" as of {as_of}" if as_of else ""
     head = (
         "<tr><th>outcome</th><th>n</th><th>happened</th><th>Brier est.</th>"
