@@ -31,6 +31,14 @@ from pathlib import Path
 
 import flushwatch
 from flushwatch.report.scorecard_html import write_html
+from flushwatch.report.scorecard_rows import OUTCOME_HEADER, outcome_cells
+
+
+def _print_table(header: tuple[str, ...], rows: list[list[str]]) -> None:
+    """Columns padded to their widest cell (the terminal command draws the same rows)."""
+    widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=True)]
+    for row in (list(header), *rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,27 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         found = ",".join(a["detected_by"])
         print(f"{a['asset']:8} {a['events']:8d} {a['events_scored']:7d}  {found}")
     print()
-    head = (
-        f"{'outcome':18} {'n':>5} {'rate':>6} {'Brier':>7} {'base':>7} "
-        f"{'diff 95% CI':>20} {'band':>7} {'hit':>5} {'maj':>5} {'mom':>5} {'drift':>5}"
-    )
-    print(head)
-    for oid, s in card.outcomes.items():
-        ci = s.brier_diff_ci
-        cis = "n/a" if ci is None else f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"
-        b = s.baselines
-
-        def f(x: float | None, pct: bool = False) -> str:
-            if x is None:
-                return "n/a"
-            return f"{100 * x:.0f}%" if pct else f"{x:.4f}"
-
-        print(
-            f"{oid:18} {s.n:5d} {f(s.observed_rate, True):>6} {f(s.brier):>7} "
-            f"{f(s.baseline_brier):>7} {cis:>20} {f(b.get('vol_band_brier')):>7} "
-            f"{f(s.hit_rate, True):>5} {f(s.baseline_hit_rate, True):>5} "
-            f"{f(b.get('momentum_hit_rate'), True):>5} {f(b.get('drift_hit_rate'), True):>5}"
-        )
+    _print_table(OUTCOME_HEADER, [outcome_cells(oid, s) for oid, s in card.outcomes.items()])
     print()
     for line in card.summary:
         print(line)

@@ -60,6 +60,11 @@ class OutcomeScore(msgspec.Struct, frozen=True, kw_only=True):
     band_diff_ci: tuple[float, float] | None = None
     beats_vol_band: bool | None = None
 
+    @property
+    def beats_every_baseline(self) -> bool:
+        """The base rate beaten, and the volatility band too where it exists."""
+        return self.beats_base_rate and self.beats_vol_band is not False
+
 
 class Scored(msgspec.Struct, frozen=True, kw_only=True):
     """One event's prediction of one outcome, and what happened."""
@@ -180,7 +185,7 @@ def skill_summary(outcomes: dict[str, OutcomeScore]) -> list[str]:
     scored = {k: s for k, s in outcomes.items() if s.n > 0}
     if not scored:
         return ["No flush could be scored: nothing to say about skill."]
-    wins = [k for k, s in scored.items() if s.beats_base_rate and s.beats_vol_band is not False]
+    wins = [k for k, s in scored.items() if s.beats_every_baseline]
     band_only = [k for k, s in scored.items() if s.beats_base_rate and s.beats_vol_band is False]
     lines = []
     if wins:

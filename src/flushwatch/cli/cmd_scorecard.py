@@ -6,7 +6,6 @@ Parsing and printing only: the judging and scoring are :meth:`flushwatch.api.Wor
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -83,21 +82,11 @@ def run(
         typer.echo(f"page written to {html}")
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.0f}%"
-
-
-def _num(x: float | None) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{x:.3f}"
-
-
-def _ci(ci: tuple[float, float] | None) -> str:
-    return "n/a" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]"
-
-
 def _print(card: Scorecard) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from flushwatch.report import scorecard_rows as rows
 
     console = Console(width=max(Console().width, 200))
     console.print(
@@ -108,26 +97,13 @@ def _print(card: Scorecard) -> None:
         "bootstrap over whole UTC days (flushes cluster)."
     )
     t = Table(title="Outcomes, all assets pooled", title_justify="left")
-    for col in ("outcome", "n", "happened", "Brier est.", "Brier base rate",
-                "est − base [95% CI]", "Brier vol band", "est − band [95% CI]",
-                "hit est.", "hit majority", "hit momentum", "hit drift"):  # fmt: skip
+    for col in rows.OUTCOME_HEADER:
         t.add_column(col, no_wrap=True)
     for oid, s in card.outcomes.items():
-        b = s.baselines
-        t.add_row(
-            oid,
-            str(s.n),
-            _pct(s.observed_rate),
-            _num(s.brier),
-            _num(s.baseline_brier),
-            _style(_ci(s.brier_diff_ci), s.beats_base_rate),
-            _num(b.get("vol_band_brier")),
-            _style(_ci(s.band_diff_ci), s.beats_vol_band),
-            _pct(s.hit_rate),
-            _pct(s.baseline_hit_rate),
-            _pct(b.get("momentum_hit_rate")),
-            _pct(b.get("drift_hit_rate")),
-        )
+        cells = rows.outcome_cells(oid, s)
+        for i, good in ((rows.BASE_CI, s.beats_base_rate), (rows.BAND_CI, s.beats_vol_band)):
+            cells[i] = f"[green]{cells[i]}[/]" if good else cells[i]
+        t.add_row(*cells)
     console.print(t)
     _per_asset(console, card.per_asset)
     for line in card.summary:
@@ -136,35 +112,16 @@ def _print(card: Scorecard) -> None:
         console.print(f"[dim]{note}[/]")
 
 
-def _style(text: str, good: bool | None) -> str:
-    return f"[green]{text}[/]" if good else text
-
-
 def _per_asset(console: Any, per_asset: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
+    from flushwatch.report import scorecard_rows as rows
+
     t = Table(title="Per asset: the detector and the data it used", title_justify="left")
-    for col in ("asset", "price", "liquidations", "found by", "flushes", "judged", "scored",
-                "recall", "precision", "most flushes / year"):  # fmt: skip
+    for col in rows.ASSET_HEADER:
         t.add_column(col)
     for a in per_asset:
-        d = a["detector"]
-        t.add_row(
-            a["asset"],
-            str(a["sources"].get("price", "n/a")),
-            str(a["sources"].get("liquidations", "not available")),
-            ", ".join(a["detected_by"]) or "-",
-            str(a["events"]),
-            str(a["events_judged"]),
-            str(a["events_scored"]),
-            f"{d.clusters_found}/{d.clusters} = {_pct(d.recall)}"
-            if d.recall is not None
-            else "n/a",
-            f"{d.events_with_notable}/{d.events_judged} = {_pct(d.precision)}"
-            if d.precision is not None
-            else "n/a",
-            str(d.max_events_per_year),
-        )
+        t.add_row(*rows.asset_cells(a))
     console.print(t)
 
 

@@ -10,7 +10,6 @@ detector's recall and precision against the asset's own liquidation clusters.
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,12 @@ from plotly.subplots import make_subplots
 
 from flushwatch.analytics.outcomes import OUTCOME_TEXT, OUTCOMES
 from flushwatch.analytics.scorecard import OutcomeScore
+from flushwatch.report.scorecard_rows import (
+    ASSET_HEADER,
+    OUTCOME_HEADER,
+    asset_cells,
+    outcome_cells,
+)
 
 _COLOURS = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828")
 
@@ -86,48 +91,13 @@ def figure(outcomes: dict[str, OutcomeScore]) -> go.Figure:
     return fig
 
 
-def _fmt(x: float | None, pct: bool = False) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    return f"{100 * x:.0f}%" if pct else f"{x:.3f}"
+def _row(cells: list[str], cls: str = "") -> str:
+    attr = f" class='{cls}'" if cls else ""
+    return f"<tr{attr}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
 
 
-def _ci(ci: tuple[float, float] | None) -> str:
-    return "n/a" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]"
-
-
-def _outcome_rows(outcomes: dict[str, OutcomeScore]) -> str:
-    out = []
-    for oid, s in outcomes.items():
-        b = s.baselines
-        cells = (
-            oid, str(s.n), _fmt(s.observed_rate, True), _fmt(s.brier), _fmt(s.baseline_brier),
-            _ci(s.brier_diff_ci), _fmt(b.get("vol_band_brier")), _ci(s.band_diff_ci),
-            _fmt(s.hit_rate, True), _fmt(s.baseline_hit_rate, True),
-            _fmt(b.get("momentum_hit_rate"), True), _fmt(b.get("drift_hit_rate"), True),
-        )  # fmt: skip
-        cls = " class='win'" if s.beats_base_rate and s.beats_vol_band is not False else ""
-        out.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    return "".join(out)
-
-
-def _asset_rows(per_asset: list[dict[str, Any]]) -> str:
-    out = []
-    for a in per_asset:
-        d = a["detector"]
-        cells = (
-            a["asset"],
-            str(a["sources"].get("price", "n/a")),
-            str(a["sources"].get("liquidations", "not available")),
-            ", ".join(a["detected_by"]) or "-",
-            str(a["events"]),
-            str(a["events_scored"]),
-            f"{d.clusters_found}/{d.clusters} ({_fmt(d.recall, True)})",
-            f"{d.events_with_notable}/{d.events_judged} ({_fmt(d.precision, True)})",
-            str(d.max_events_per_year),
-        )
-        out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    return "".join(out)
+def _head(columns: tuple[str, ...]) -> str:
+    return "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns) + "</tr>"
 
 
 def render_html(
@@ -147,17 +117,11 @@ def render_html(
     """
     chart = to_html(figure(outcomes), include_plotlyjs=True, full_html=False, default_width="100%")
     when = f" as of {as_of}" if as_of else ""
-    head = (
-        "<tr><th>outcome</th><th>n</th><th>happened</th><th>Brier est.</th>"
-        "<th>Brier base rate</th><th>est − base [95% CI]</th><th>Brier vol band</th>"
-        "<th>est − band [95% CI]</th><th>hit est.</th><th>hit majority</th>"
-        "<th>hit momentum</th><th>hit drift</th></tr>"
+    outcome_rows = "".join(
+        _row(outcome_cells(oid, s), "win" if s.beats_every_baseline else "")
+        for oid, s in outcomes.items()
     )
-    asset_head = (
-        "<tr><th>asset</th><th>price</th><th>liquidations</th><th>found by</th>"
-        "<th>flushes</th><th>scored</th><th>recall</th><th>precision</th>"
-        "<th>most flushes / year</th></tr>"
-    )
+    asset_rows = "".join(_row(asset_cells(a)) for a in per_asset)
     said = "".join(f"<li>{html.escape(line)}</li>" for line in summary)
     caveats = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     return f"""<!doctype html>
@@ -176,8 +140,8 @@ tr.win td {{ background: #e8f5e9; }} .note {{ color: #555; }}
 95% bootstrap over whole UTC days, because flushes cluster.</p>
 <h2>Does it beat the baselines?</h2><ul>{said}</ul>
 {chart}
-<h2>Outcomes, all assets pooled</h2><table>{head}{_outcome_rows(outcomes)}</table>
-<h2>Per asset</h2><table>{asset_head}{_asset_rows(per_asset)}</table>
+<h2>Outcomes, all assets pooled</h2><table>{_head(OUTCOME_HEADER)}{outcome_rows}</table>
+<h2>Per asset</h2><table>{_head(ASSET_HEADER)}{asset_rows}</table>
 <ul class="note">{caveats}</ul>
 </body></html>
 """
