@@ -46,6 +46,7 @@ import numpy as np
 
 from flushwatch.analytics.backtest_map import spread_over_bins, top_weights
 from flushwatch.analytics.market import F64, I64
+from flushwatch.analytics.random_walk import touch_probability
 
 BASELINES = ("vol_band_1sigma", "range_break_oi", "side_nearest", "uniform")
 MODELS = ("map", "map_x_reach")
@@ -200,7 +201,7 @@ def reach_probability(edges: F64, ref: float, sigma: float) -> F64:
     """P(price touches the bin's centre within the horizon): ``erfc(d / (σ√2))``."""
     mid = np.sqrt(edges[1:] * edges[:-1])
     d = np.abs(np.log(mid / ref))
-    return np.asarray([math.erfc(x / (sigma * math.sqrt(2.0))) for x in d.tolist()], np.float64)
+    return np.asarray([touch_probability(x, sigma) for x in d.tolist()], np.float64)
 
 
 def realized_from_buckets(edges: F64, low: F64, high: F64, usd: F64) -> tuple[F64, float]:

@@ -31,7 +31,9 @@ from typing import Annotated
 import msgspec
 import numpy as np
 
+from flushwatch.analytics.bars import hours_to_bars
 from flushwatch.analytics.market import F64, MarketSeries
+from flushwatch.analytics.random_walk import touch_probability
 from flushwatch.analytics.results import FlushEvent
 
 HOUR_NS = 3600 * 10**9
@@ -116,9 +118,13 @@ class EventRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def confirm_ts(event: FlushEvent, step_s: int, merge_gap_hours: float) -> int:
-    """When ``event`` is first confirmed ended (the same rule as the report's focus)."""
-    from flushwatch.analytics.bars import hours_to_bars
+    """When ``event`` is first confirmed ended: the report's focus and the scorecard's rule.
 
+    A flush is over once more than ``merge_gap_hours`` of quiet bars after its last bar have
+    closed: the detector still merges a burst that follows exactly ``merge_gap_hours`` of
+    quiet bars into the flush (:func:`flushwatch.analytics.flushes._spans`), so only the bar
+    after the gap settles it.
+    """
     return event.end_ts + (2 + hours_to_bars(merge_gap_hours, step_s)) * step_s * 10**9
 
 
@@ -144,10 +150,6 @@ def _ret(m: MarketSeries, j: int, hours: float) -> float:
     if k < 0 or not (np.isfinite(m.close[k]) and np.isfinite(m.close[j])):
         return math.nan
     return float(math.log(m.close[j] / m.close[k]))
-
-
-def _norm_cdf(x: float) -> float:
-    return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
 def _last(x: F64 | None, j: int) -> float:
@@ -183,7 +185,7 @@ def event_row(m: MarketSeries, e: FlushEvent, judge_ts: int, p: OutcomeParams) -
         if not (np.isfinite(dist) and np.isfinite(band) and band > 0):
             prob = math.nan
         else:
-            prob = min(1.0, 2.0 * _norm_cdf(-dist / band)) if dist > 0 else 1.0
+            prob = touch_probability(dist, band) if dist > 0 else 1.0
         p_rw[lab] = prob
         q = min(max(prob, 0.01), 0.99)
         feats[f"rw_logit_{lab}"] = math.log(q / (1 - q)) if np.isfinite(prob) else math.nan

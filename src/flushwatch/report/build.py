@@ -12,11 +12,11 @@ import msgspec
 import numpy as np
 
 from flushwatch.analytics.accounting import account_liquidations
-from flushwatch.analytics.bars import hours_to_bars
 from flushwatch.analytics.checklist import post_flush_checklist
 from flushwatch.analytics.flushes import detect_flushes
 from flushwatch.analytics.levels import event_indices, key_levels, reference_event
 from flushwatch.analytics.market import MarketSeries
+from flushwatch.analytics.outcomes import confirm_ts
 from flushwatch.analytics.probability import odds_sentence, outcome_odds
 from flushwatch.analytics.results import FlushEvent, KeyLevel
 from flushwatch.analytics.trap import trap_flags
@@ -45,15 +45,9 @@ def _levels_for(m: MarketSeries, event: FlushEvent | None, cfg: ReportConfig) ->
 def pick_focus(
     events: list[FlushEvent], as_of_ts: int, step_s: int, merge_gap_hours: float
 ) -> tuple[FlushEvent | None, FlushEvent | None]:
-    """The latest flush confirmed ended at ``as_of_ts``, and a flush still running then.
-
-    A flush is over once more than ``merge_gap_hours`` of quiet bars after its last bar have
-    closed: the detector still merges a burst that follows exactly ``merge_gap_hours`` of
-    quiet bars into the flush (:func:`flushwatch.analytics.flushes._spans`), so only the bar
-    after the gap settles it. Before that, judging it would judge half a cascade.
-    """
-    quiet = (2 + hours_to_bars(merge_gap_hours, step_s)) * step_s * 10**9
-    done = [e for e in events if e.end_ts + quiet <= as_of_ts]
+    """The latest flush confirmed ended at ``as_of_ts`` (:func:`confirm_ts`, the scorecard's
+    rule too), and a flush still running then: judging that one would judge half a cascade."""
+    done = [e for e in events if confirm_ts(e, step_s, merge_gap_hours) <= as_of_ts]
     running = events[-1] if events and (not done or events[-1] is not done[-1]) else None
     return (done[-1] if done else None), running
 
