@@ -21,8 +21,16 @@ import msgspec
 import numpy as np
 
 from flushwatch.analytics.market import F64, MarketSeries
-from flushwatch.analytics.outcomes import EventRow, OutcomeParams
+from flushwatch.analytics.outcomes import (
+    OUTCOME_TEXT,
+    EventRow,
+    OutcomeParams,
+    event_row,
+    event_rows,
+    outcome_ids,
+)
 from flushwatch.analytics.results import FlushEvent, Probability
+from flushwatch.analytics.scorecard import Scored, score
 
 
 def feature_names(outcome_id: str) -> list[str]:
@@ -116,6 +124,13 @@ def predict(
     )
 
 
+def walk_forward(
+    history: Sequence[EventRow], rows: Sequence[EventRow], outcome_id: str, p: OutcomeParams
+) -> list[Scored]:
+    """Each of ``rows`` with the prediction :func:`predict` makes for it from ``history``."""
+    return [Scored(row=r, prob=predict(history, r, outcome_id, p)) for r in rows]
+
+
 def outcome_odds(
     m: MarketSeries,
     events: Sequence[FlushEvent],
@@ -131,9 +146,6 @@ def outcome_odds(
     better than the base rate yet?). Identical to the scorecard's numbers when ``as_of_ts``
     is the scorecard's judging time (tested).
     """
-    from flushwatch.analytics.outcomes import event_row, event_rows, outcome_ids
-    from flushwatch.analytics.scorecard import Scored, score
-
     if m.n == 0:
         return {}
     judge = int(m.ts[-1]) + m.step_s * 10**9
@@ -150,7 +162,7 @@ def outcome_odds(
     for oid in outcome_ids(p):
         prob = predict(history, row, oid, p)
         known = [r for r in history if r.resolved_ts[oid] <= judge]
-        track = score([Scored(row=r, prob=predict(history, r, oid, p)) for r in known], oid)
+        track = score(walk_forward(history, known, oid, p), oid)
         beats = (
             None if track.n < p.min_base or track.brier_diff_ci is None else track.beats_base_rate
         )
@@ -165,8 +177,6 @@ def odds_sentence(probs: dict[str, Probability], horizon: str = "3d") -> str | N
     sentence always names the base rate beside the estimate, and says plainly when the
     procedure has not beaten that base rate on the past flushes it could be scored on.
     """
-    from flushwatch.analytics.outcomes import OUTCOME_TEXT
-
     oid = f"new_extreme_{horizon}"
     prob = probs.get(oid)
     if prob is None or prob.p is None or prob.base_rate is None:

@@ -29,14 +29,11 @@ def asset_rows(
     """Events, judged rows and per-outcome walk-forward predictions of one market."""
     from flushwatch.analytics.flushes import detect_flushes
     from flushwatch.analytics.outcomes import event_rows, outcome_ids
-    from flushwatch.analytics.probability import predict
-    from flushwatch.analytics.scorecard import Scored
+    from flushwatch.analytics.probability import walk_forward
 
     events = detect_flushes(m, cfg.flush)
     rows = event_rows(m, events, p, cfg.flush.merge_gap_hours)
-    scored: dict[str, list[Scored]] = {}
-    for oid in outcome_ids(p):
-        scored[oid] = [Scored(row=r, prob=predict(rows, r, oid, p)) for r in rows]
+    scored = {oid: walk_forward(rows, rows, oid, p) for oid in outcome_ids(p)}
     return events, rows, scored
 
 
@@ -54,13 +51,13 @@ def run(
     step_s: int | None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """The scorecard's parts: pooled and per-asset scores, the detector cards, the rows."""
+    """The scorecard's parts: pooled and per-asset scores, the detector cards, predictions."""
+    from flushwatch.analytics.detector_card import detector_card
     from flushwatch.report.assemble import assemble
 
     p = cfg.outcomes
     pooled: dict[str, list[Scored]] = {}
     per_asset: list[dict[str, Any]] = []
-    rows_all: list[EventRow] = []
     notes: list[str] = []
     for i, asset in enumerate(assets):
         if progress is not None:
@@ -73,7 +70,6 @@ def run(
         events, rows, scored = asset_rows(m, cfg, p)
         for oid, items in scored.items():
             pooled.setdefault(oid, []).extend(items)
-        rows_all.extend(rows)
         per_asset.append(
             {
                 "asset": m.asset,
@@ -82,14 +78,13 @@ def run(
                 "events": len(events),
                 "events_judged": len(rows),
                 "events_scored": _n_scored(scored),
-                "detector": _detector_card(m, events),
+                "detector": detector_card(m, events),
                 "outcomes": _scores(scored),
             }
         )
     return {
         "outcomes": _scores(pooled),
         "per_asset": per_asset,
-        "rows": rows_all,
         "predictions": pooled,
         "notes": notes,
     }
@@ -105,13 +100,6 @@ def _n_scored(scored: dict[str, list[Scored]]) -> int:
             if s.prob.p is not None and math.isfinite(s.row.outcomes[oid]):
                 keys.add((s.row.asset, s.row.start_ts))
     return len(keys)
-
-
-def _detector_card(m: MarketSeries, events: list[Any]) -> Any:
-    """The detector's recall/precision card against the market's own liquidation clusters."""
-    from flushwatch.analytics.detector_card import detector_card
-
-    return detector_card(m, events)
 
 
 def view(predictions: dict[str, list[Scored]]) -> list[dict[str, Any]]:

@@ -339,6 +339,7 @@ class Workspace:
         ``[outcomes]``). ``at`` bounds the whole run: nothing after it is read.
         ``progress(asset, index, total)`` is called before each asset.
         """
+        from flushwatch.analytics.scorecard import skill_summary
         from flushwatch.api.results import Scorecard
         from flushwatch.api.scorecard import run, view
 
@@ -356,8 +357,6 @@ class Workspace:
             else [a.upper() for a in assets]
         )
         parts = run(reader, names, cfg, step_s=step_seconds(step), progress=progress)
-        from flushwatch.analytics.scorecard import skill_summary
-
         return Scorecard(
             as_of_ts=as_of,
             judge_after_hours=p.judge_after_hours,
