@@ -136,6 +136,7 @@ def _bars_from_samples(
             pl.lit(None, dtype=pl.Float64).alias("volume_base"),
             pl.lit(None, dtype=pl.Float64).alias("volume_quote"),
             pl.lit(str(ticks.get_column("exchange")[0])).alias("exchange"),
+            pl.lit(str(ticks.get_column("symbol")[0])).alias("symbol"),
         )
     )
     return bars, f"{desc} last-price samples ({ticks.height}) as {step // 60}m OHLC", step
@@ -318,9 +319,9 @@ def assemble(
 
     liq = _liquidations(store, asset, src_ex, grid, t0, t1, step, sources)
 
-    oi_quote, oi_base, derived = _open_interest(store, asset, src_ex, span, sources)
-    if "liquidations" in sources and "oi" in sources:
-        mixed = _venue_mix(sources["liquidations"], sources["oi"])
+    oi_quote, oi_base, derived, oi_leg = _open_interest(store, asset, src_ex, span, sources)
+    if liq is not None and oi_leg is not None:
+        mixed = _venue_mix(liq.venues, _oi_venue(*oi_leg))
         if mixed is not None:
             sources["liq_to_oi"] = mixed
 
@@ -331,13 +332,13 @@ def assemble(
         sources["funding"] = fund_desc
 
     spot_close = spot_vol = basis = None
-    spot_desc = ""
+    spot_desc, spot_leg = "", None
     if " spot " not in price_src:  # with a spot price source there is no perp to compare
-        spot_close, spot_vol, spot_desc = _spot(store, asset, src_ex, span)
-    if spot_close is not None:
+        spot_close, spot_vol, spot_desc, spot_leg = _spot(store, asset, src_ex, span)
+    if spot_close is not None and spot_leg is not None:
         sources["spot"] = spot_desc
         basis = _array(grid, "close") / spot_close - 1.0
-        sources["basis"] = _basis_label(price_src, spot_desc)
+        sources["basis"] = _basis_label(price_src, spot_desc, _leg(bars), spot_leg)
 
     depth = _prefer(
         _for_asset(store, DepthBand, asset, span.since, t1 + 1).filter(pl.col("pct") == -1.0),
@@ -382,12 +383,13 @@ def _open_interest(
     src_ex: str,
     span: _Span,
     sources: dict[str, str],
-) -> tuple[F64 | None, F64 | None, bool]:
-    """OI in quote and base units; one derived from the other (and labelled) when needed."""
+) -> tuple[F64 | None, F64 | None, bool, tuple[str, str] | None]:
+    """OI in quote and base units (one derived from the other, labelled, when needed) and the
+    (exchange, symbol) it came from."""
     grid = span.grid
     oi = _for_asset(store, OpenInterest, asset, span.since, span.t1 + 1)
     if oi.height == 0:
-        return None, None, False
+        return None, None, False, None
     oi, desc = _fullest(grid, _series_ranked(oi, src_ex), span)
     oi_quote = _asof(grid, oi, "oi_quote", span.step_ns, span.age)
     oi_base = _asof(grid, oi, "oi_base", span.step_ns, span.age)
@@ -400,7 +402,7 @@ def _open_interest(
         oi_quote = oi_base * close
         desc += " (quote value = base × close)"
     sources["oi"] = desc
-    return oi_quote, oi_base, derived
+    return oi_quote, oi_base, derived, _leg(oi)
 
 
 class _Liq(msgspec.Struct, frozen=True, kw_only=True):
@@ -411,6 +413,8 @@ class _Liq(msgspec.Struct, frozen=True, kw_only=True):
     lower_bound: bool = False
     #: Bucket length when coarser than the grid (USD on the bar where a bucket closes).
     interval_s: int | None = None
+    #: Venue families the series covers; None when the vendor does not say.
+    venues: frozenset[str] | None = None
 
 
 def _covered_flow(
@@ -514,7 +518,12 @@ def _liquidations(
         + (" (lower bound: throttled feeds)" if lower else "")
         + _coverage_note(flows, "l", grid.height)
     )
-    return _Liq(long=_array(flows, "l"), short=_array(flows, "s"), lower_bound=lower)
+    return _Liq(
+        long=_array(flows, "l"),
+        short=_array(flows, "s"),
+        lower_bound=lower,
+        venues=frozenset(_family(v) for v in prints.get_column("exchange").unique().to_list()),
+    )
 
 
 def _vendor_buckets(
@@ -550,6 +559,7 @@ def _vendor_buckets(
         long=_array(flows, "long_usd"),
         short=_array(flows, "short_usd"),
         interval_s=interval if interval > step else None,
+        venues=_vendor_venues(pick["venues"]),
     )
 
 
@@ -636,29 +646,27 @@ def _funding(
     return out, interval_h, used[0] + "; where it is silent: " + ", ".join(used[1:])
 
 
-def _liq_venues(liq_desc: str) -> set[str] | None:
-    """The venue families a liquidation series covers, from its description (None: unknown)."""
-    if m := re.search(r"\(venues: ([^)]*)\)", liq_desc):
-        names = {v.strip().lower() for v in m.group(1).split(",") if v.strip()}
-        return None if not names or names == {"unspecified"} else {_family(v) for v in names}
-    if m := re.search(r"venue prints summed over (\S+)", liq_desc):
-        return {_family(v) for v in m.group(1).split(",")}
-    return None
+def _leg(series: pl.DataFrame) -> tuple[str, str]:
+    """(exchange, symbol) of a single series (its first row)."""
+    return str(series.get_column("exchange")[0]), str(series.get_column("symbol")[0])
 
 
-def _oi_venue(oi_desc: str) -> str:
+def _vendor_venues(venues: str | None) -> frozenset[str] | None:
+    """A vendor's venue list (``"Binance,Bybit,OKX"``) as venue families; None if unsaid."""
+    names = {v.strip().lower() for v in (venues or "").split(",") if v.strip()}
+    return None if not names or names == {"unspecified"} else frozenset(map(_family, names))
+
+
+def _oi_venue(exchange: str, symbol: str) -> str:
     """The venue (family) of an OI series: a vendor's per-venue symbol names it."""
-    exchange, _, symbol = [*oi_desc.split(" "), "", ""][:3]
     if "-" in symbol and not symbol.upper().endswith(("SWAP", "PERP")):
         return _family(symbol.rsplit("-", 1)[1].lower())  # CoinGlass "BTCUSDT-Binance"
     return _family(exchange)
 
 
-def _venue_mix(liq_desc: str, oi_desc: str) -> str | None:
+def _venue_mix(liq: frozenset[str] | None, oi: str) -> str | None:
     """A warning when liquidations and OI cover different venue sets (their ratio is off)."""
-    liq = _liq_venues(liq_desc)
-    oi = _oi_venue(oi_desc)
-    if liq == {oi}:
+    if liq == frozenset({oi}):
         return None
     what = "an unknown venue set" if liq is None else ", ".join(sorted(liq))
     return (
@@ -667,20 +675,19 @@ def _venue_mix(liq_desc: str, oi_desc: str) -> str | None:
     )
 
 
-def _basis_label(perp_desc: str, spot_desc: str) -> str:
+def _basis_label(
+    perp_desc: str, spot_desc: str, perp: tuple[str, str], spot: tuple[str, str]
+) -> str:
     """Name both legs of the basis, and say so when they are not one venue and one quote.
 
     A coin-margined (USD) perp against a USDT spot market, or one venue's perp against
     another's spot, measures the venues' or stablecoin's spread as much as leverage demand.
     """
-    perp_ex, spot_ex = perp_desc.split(" ")[0], spot_desc.split(" ")[0]
-    perp_sym = perp_desc.split(" ")[2] if perp_desc.count(" ") >= 2 else ""
-    spot_sym = spot_desc.split(" ")[2] if spot_desc.count(" ") >= 2 else ""
     label = f"{perp_desc} close / {spot_desc} close − 1"
     caveats = []
-    if _family(perp_ex) != _family(spot_ex):
-        caveats.append(f"mixed venues: {perp_ex} perp vs {spot_ex} spot")
-    quote = _quote(perp_sym), _quote(spot_sym)
+    if _family(perp[0]) != _family(spot[0]):
+        caveats.append(f"mixed venues: {perp[0]} perp vs {spot[0]} spot")
+    quote = _quote(perp[1]), _quote(spot[1])
     if None not in quote and quote[0] != quote[1]:
         caveats.append(f"mixed quotes: {quote[0]} vs {quote[1]}")
     return label + (f" ({'; '.join(caveats)}: an estimate)" if caveats else "")
@@ -697,7 +704,7 @@ def _quote(symbol: str) -> str | None:
 
 def _spot(
     store: Reader, asset: str, src_ex: str, span: _Span
-) -> tuple[F64 | None, F64 | None, str]:
+) -> tuple[F64 | None, F64 | None, str, tuple[str, str] | None]:
     grid, step_ns = span.grid, span.step_ns
     bars = _for_asset(store, Bar, asset, span.since, span.t1).filter(
         (pl.col("price_kind") == "trade") & (pl.col("market") == "spot")
@@ -719,7 +726,8 @@ def _spot(
                     ["volume_quote"],
                     step_ns,
                 )
-            return close, None if vol is None else _array(vol, "volume_quote"), desc + " bars"
+            vol_arr = None if vol is None else _array(vol, "volume_quote")
+            return close, vol_arr, desc + " bars", _leg(bars)
     ticks = _for_asset(store, MarkPrice, asset, span.since, span.t1 + 1).filter(
         (pl.col("market") == "spot") & pl.col("last_price").is_not_null()
     )
@@ -727,5 +735,5 @@ def _spot(
         ticks, desc = _one_series(_prefer(ticks, src_ex))
         close = _asof(grid, ticks, "last_price", step_ns, span.age)
         if close is not None:
-            return close, None, desc + " last-price samples"
-    return None, None, ""
+            return close, None, desc + " last-price samples", _leg(ticks)
+    return None, None, "", None
