@@ -101,18 +101,10 @@ class WsLines:
         on_message, add = decoder.on_message, sink.add
         for index, raw in enumerate(lines):
             number = index + 1
-            line = raw.rstrip(b"\r")
-            if not line.strip():
+            split = _split_line(raw, path, number)
+            if split is None:
                 continue
-            head, sep, frame = line.partition(b" ")
-            if not sep or not head.isdigit() or not frame.strip():
-                raise ParseError(
-                    "expected '<receive time in ns> <json frame>'",
-                    path=path,
-                    line=number,
-                    field="local_receive_ns" if not head.isdigit() else "frame",
-                )
-            ts_recv = int(head)
+            ts_recv, frame = split
             if exchange in _BINANCE and b'"lastUpdateId"' in frame[:32]:
                 # hftbacktest stores the REST depth snapshot it took after connecting as a bare
                 # body (PROVENANCE.md); replay it as the REST response it was.
@@ -136,6 +128,22 @@ class WsLines:
         return finish(parsed, sink, {exchange: decoder})
 
 
+def _split_line(raw: bytes, path: Path, number: int) -> tuple[int, bytes] | None:
+    """``<receive time in ns> <json frame>`` → (time, frame); None for a blank line."""
+    line = raw.rstrip(b"\r")
+    if not line.strip():
+        return None
+    head, sep, frame = line.partition(b" ")
+    if not sep or not head.isdigit() or not frame.strip():
+        raise ParseError(
+            "expected '<receive time in ns> <json frame>'",
+            path=path,
+            line=number,
+            field="local_receive_ns" if not head.isdigit() else "frame",
+        )
+    return int(head), frame
+
+
 def ws_lines_chunks(path: Path, hints: Hints, max_rows: int) -> Iterator[Parsed]:
     """Parse a ws-lines recording in pieces of about ``max_rows`` store rows, streaming.
 
@@ -151,24 +159,17 @@ def ws_lines_chunks(path: Path, hints: Hints, max_rows: int) -> Iterator[Parsed]
     sink, rows = Sink(), 0
     for index, raw in enumerate(iter_lines(path)):
         number = index + 1
-        line = raw.rstrip(b"\r")
-        if not line.strip():
+        split = _split_line(raw, path, number)
+        if split is None:
             continue
-        head, sep, frame = line.partition(b" ")
-        if not sep or not head.isdigit() or not frame.strip():
-            raise ParseError(
-                "expected '<receive time in ns> <json frame>'",
-                path=path,
-                line=number,
-                field="local_receive_ns" if not head.isdigit() else "frame",
-            )
+        ts_recv, frame = split
         if exchange in _BINANCE and b'"lastUpdateId"' in frame[:32]:
             raise ParseError(
                 "a bare depth snapshot line: import this file with `flushwatch import`",
                 path=path,
                 line=number,
             )
-        records = call(path, number, decoder.on_message, frame, int(head))
+        records = call(path, number, decoder.on_message, frame, ts_recv)
         sink.add(records, number, exchange)
         rows += sum(r.levels if type(r) is BookDelta else 1 for r in records)
         if rows >= max_rows:
