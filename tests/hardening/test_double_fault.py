@@ -22,6 +22,7 @@ from pathlib import Path
 from flushwatch.connectors.base import FeedEvent, RawFrame
 from flushwatch.domain.records import Trade
 from flushwatch.store import Store
+from flushwatch.testing.builders import agg_trade_frames
 
 URL = "wss://fstream.binance.com/market/stream"
 T0_MS = 1_722_816_000_000
@@ -30,24 +31,7 @@ N = 300
 
 def frames() -> list[RawFrame]:
     """CONSTRUCTED aggTrade frames, one per 10 ms."""
-    out = []
-    for i in range(N):
-        t = T0_MS + 10 * i
-        agg = {
-            "e": "aggTrade",
-            "E": t + 1,
-            "s": "BTCUSDT",
-            "a": 1000 + i,
-            "p": f"{57000 + i % 7:.1f}",
-            "q": "0.010",
-            "f": i,
-            "l": i,
-            "T": t,
-            "m": i % 2 == 1,
-        }
-        data = json.dumps({"stream": "btcusdt@aggTrade", "data": agg}, separators=(",", ":"))
-        out.append(RawFrame(ts_recv=t * 1_000_000 + 5, url=URL, data=data))
-    return out
+    return agg_trade_frames(N, URL, T0_MS)
 
 
 async def items(then: str) -> AsyncIterator[RawFrame | FeedEvent]:

@@ -23,6 +23,7 @@ from flushwatch.domain.records import Trade
 from flushwatch.live.recorder import Recorder, RecorderConfig
 from flushwatch.live.replay import feed
 from flushwatch.store import Store
+from flushwatch.testing.builders import agg_trade_frames
 
 URL = "wss://fstream.binance.com/stream?streams=btcusdt@aggTrade"
 T0_MS = 1_722_816_000_000
@@ -32,24 +33,7 @@ KILLED_AT = 200  # session 1 records frames[:200] (ids 1000..1199) and is killed
 
 def frames() -> list[RawFrame]:
     """CONSTRUCTED aggTrade frames, one per 10 ms, ids 1000 + i."""
-    out = []
-    for i in range(N):
-        t = T0_MS + 10 * i
-        agg = {
-            "e": "aggTrade",
-            "E": t + 1,
-            "s": "BTCUSDT",
-            "a": 1000 + i,
-            "p": f"{57000 + i % 7:.1f}",
-            "q": "0.010",
-            "f": i,
-            "l": i,
-            "T": t,
-            "m": i % 2 == 1,
-        }
-        data = json.dumps({"stream": "btcusdt@aggTrade", "data": agg}, separators=(",", ":"))
-        out.append(RawFrame(ts_recv=t * 1_000_000 + 5, url=URL, data=data))
-    return out
+    return agg_trade_frames(N, URL, T0_MS)
 
 
 async def die_after_recording() -> AsyncIterator[RawFrame | FeedEvent]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
 
 from flushwatch.analytics.results import FlushEvent
+from flushwatch.connectors.base import RawFrame
 
 #: Neutral values for the FlushEvent fields a test does not care about: no liquidations, no OI.
 _EVENT_DEFAULTS: dict[str, Any] = {
@@ -59,3 +61,28 @@ def flush_event(
         "price_high": price_high,
     }
     return msgspec.convert(values, FlushEvent)
+
+
+def agg_trade_frames(n: int, url: str, t0_ms: int) -> list[RawFrame]:
+    """CONSTRUCTED Binance USD-M aggTrade frames, one per 10 ms, aggregate ids 1000 + i.
+
+    Received 5 ns after their trade time; prices cycle over seven ticks, sides alternate.
+    """
+    out = []
+    for i in range(n):
+        t = t0_ms + 10 * i
+        agg = {
+            "e": "aggTrade",
+            "E": t + 1,
+            "s": "BTCUSDT",
+            "a": 1000 + i,
+            "p": f"{57000 + i % 7:.1f}",
+            "q": "0.010",
+            "f": i,
+            "l": i,
+            "T": t,
+            "m": i % 2 == 1,
+        }
+        data = json.dumps({"stream": "btcusdt@aggTrade", "data": agg}, separators=(",", ":"))
+        out.append(RawFrame(ts_recv=t * 1_000_000 + 5, url=url, data=data))
+    return out
