@@ -233,6 +233,7 @@ def _register_commands() -> None:
         cmd_backtest,
         cmd_cascade,
         cmd_demo,
+        cmd_download,
         cmd_map,
         cmd_mechanics,
         cmd_record,
@@ -251,6 +252,7 @@ def _register_commands() -> None:
     cmd_record.register(app)
     cmd_backfill.register(app)
     cmd_watch.register(app)
+    cmd_download.register(app)
     from typer.core import TyperCommand
 
     from flushwatch.cli.once import OnceCommand
