@@ -47,7 +47,7 @@ from flushwatch.domain.records import (
     Trade,
 )
 from flushwatch.domain.time import NS_PER_MS
-from flushwatch.venues.bybit import wire
+from flushwatch.venues.bybit import history, wire
 from flushwatch.venues.bybit.symbols import (
     CATEGORIES,
     EXCHANGE,
@@ -158,13 +158,16 @@ class BybitDecoder:
         return handler(env, ts_recv)
 
     def on_http(self, url: str, body: str | bytes, ts_recv: int | None) -> list[Record]:
-        """Learn contract terms from ``/v5/market/instruments-info``; count anything else."""
+        """Learn contract terms from ``/v5/market/instruments-info``; decode history bodies
+        (:mod:`.history`: klines, funding, OI, account ratio); count anything else."""
         path = urlsplit(url).path.rstrip("/")
         if path.endswith("/v5/market/instruments-info"):
             self._learn(body)
-        else:
+            return []
+        rows = history.decode(url, body, ts_recv, self.terms)
+        if rows is None:
             self.skipped[f"REST responses of {path}"] += 1
-        return []
+        return rows or []
 
     # -- topics ----------------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ from flushwatch.domain.records import (
     Trade,
 )
 from flushwatch.domain.time import NS_PER_MS
-from flushwatch.venues.okx import wire
+from flushwatch.venues.okx import history, wire
 from flushwatch.venues.okx.liquidations import liquidated_side, liquidation, number
 from flushwatch.venues.okx.symbols import EXCHANGE, Terms, infer_terms, learned_terms
 
@@ -163,13 +163,19 @@ class OkxDecoder:
         return handler(env, ts_recv)
 
     def on_http(self, url: str, body: str | bytes, ts_recv: int | None) -> list[Record]:
-        """Learn contract values from ``/api/v5/public/instruments``; count anything else."""
+        """Learn contract values from ``/api/v5/public/instruments``; decode history bodies
+        (:mod:`.history`: candles, funding, OI, long/short, liquidations); count the rest."""
         path = urlsplit(url).path.rstrip("/")
         if path.endswith("/api/v5/public/instruments"):
             self._learn(body)
-        else:
+            return []
+        rows = history.decode(url, body, ts_recv, self._known, self._skip)
+        if rows is None:
             self.skipped[f"REST responses of {path}"] += 1
-        return []
+        return rows or []
+
+    def _skip(self, reason: str) -> None:
+        self.skipped[reason] += 1
 
     # -- channels --------------------------------------------------------------------------
 
