@@ -47,6 +47,17 @@ DEFAULT_ENDPOINTS: Mapping[str, Endpoints] = {
         market_ws="wss://dstream.binance.com",
         rest="https://dapi.binance.com",
     ),
+    # Bybit v5 and OKX v5 (``flushwatch backfill``; their streams use BybitConfig/OkxConfig).
+    "bybit": Endpoints(
+        public_ws="wss://stream.bybit.com/v5/public",
+        market_ws="wss://stream.bybit.com/v5/public",
+        rest="https://api.bybit.com",
+    ),
+    "okx": Endpoints(
+        public_ws="wss://ws.okx.com:8443/ws/v5/public",
+        market_ws="wss://ws.okx.com:8443/ws/v5/business",
+        rest="https://www.okx.com",
+    ),
 }
 
 
