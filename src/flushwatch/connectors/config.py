@@ -113,12 +113,51 @@ class ConnectorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     open_timeout: PositiveFloat = 10.0
 
 
+#: The reserved ``--config`` table of the Binance Vision downloader, beside the venue tables.
+VISION_TABLE = "binance_vision"
+
+
+class VisionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where the Binance Vision archive lives and how hard to try (``[binance_vision]``)."""
+
+    #: The host root: ``/data/futures/um/daily/klines/...`` is appended to it.
+    base_url: str = "https://data.binance.vision"
+    #: Seconds one request may take (connect, or a pause between two reads).
+    timeout: PositiveFloat = 60.0
+    #: Retries of a transient failure (HTTP 5xx/429, a dropped connection), with ``backoff``.
+    backoff: Backoff = Backoff(timeout=300.0)
+
+
 def load_config(raw: Mapping[str, Any]) -> ConnectorConfig:
-    """Build a :class:`ConnectorConfig` from parsed TOML/JSON; unknown keys are errors."""
+    """Build a :class:`ConnectorConfig` from parsed TOML/JSON; unknown keys are errors.
+
+    A ``[binance_vision]`` table (the downloader's, :func:`load_vision_config`) is not a
+    connector key and is left out, so one file can configure both.
+    """
     try:
-        return msgspec.convert(raw, ConnectorConfig)
+        return msgspec.convert({k: v for k, v in raw.items() if k != VISION_TABLE}, ConnectorConfig)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"connector configuration: {exc}") from exc
+
+
+def load_vision_config(raw: Mapping[str, Any]) -> VisionConfig:
+    """Build the downloader's settings from a whole ``--config`` file's ``[binance_vision]``.
+
+    Examples
+    --------
+    >>> load_vision_config({}).base_url
+    'https://data.binance.vision'
+    >>> load_vision_config({"binance_vision": {"base_url": "http://127.0.0.1:9"}}).base_url
+    'http://127.0.0.1:9'
+    """
+    table = raw.get(VISION_TABLE, {})
+    try:
+        cfg = msgspec.convert(table, VisionConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"[{VISION_TABLE}]: {exc}") from exc
+    if not cfg.base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"[{VISION_TABLE}] base_url {cfg.base_url!r}: give an http(s) URL")
+    return cfg
 
 
 def json_schema() -> dict[str, Any]:
