@@ -69,7 +69,7 @@ def _rows_for(store: Reader, cls: Any, asset: str, end_ns: int) -> pl.DataFrame:
 
     from flushwatch.domain.symbols import base_asset
 
-    df = store.read(cls, end_ns=end_ns + 1)
+    df = store.read(cls, end_ns=end_ns + 1, asset=asset)
     if df.height == 0:
         return df
     mine = [s for s in df.get_column("symbol").unique().to_list() if base_asset(s) == asset]
@@ -152,7 +152,7 @@ def volume_bars(store: Reader, asset: str, at_ns: int) -> tuple[Any, Any, int, s
     from flushwatch.domain.records import Bar
     from flushwatch.domain.symbols import base_asset
 
-    df = store.read(Bar, start_ns=at_ns - _MODEL_DAYS * 86_400 * 10**9, end_ns=at_ns)
+    df = store.read(Bar, start_ns=at_ns - _MODEL_DAYS * 86_400 * 10**9, end_ns=at_ns, asset=asset)
     if df.height == 0:
         return None
     mine = [s for s in df.get_column("symbol").unique().to_list() if base_asset(s) == asset]

@@ -375,7 +375,7 @@ def prints_from_store(reader: Reader, asset: str, t0: int, t1: int) -> Prints | 
     from flushwatch.domain.records import Liquidation
     from flushwatch.domain.symbols import base_asset
 
-    df = reader.read(Liquidation, start_ns=t0, end_ns=t1)
+    df = reader.read(Liquidation, start_ns=t0, end_ns=t1, asset=asset)
     if df.height == 0:
         return None
     syms = [s for s in df.get_column("symbol").unique().to_list() if base_asset(s) == asset]

@@ -67,7 +67,7 @@ def _side_inputs(store: Reader, m: MarketSeries) -> tuple[F64 | None, F64 | None
         return np.asarray(np.where(hit, vals[np.maximum(i, 0)], np.nan), dtype=np.float64)
 
     taker: F64 | None = None
-    bars = mine(store.read(Bar, market="perp", start_ns=t0, end_ns=t1))
+    bars = mine(store.read(Bar, market="perp", start_ns=t0, end_ns=t1, asset=m.asset))
     if bars.height:
         bars = bars.filter(
             (pl.col("interval_s") == m.step_s) & pl.col("taker_buy_quote").is_not_null()
@@ -75,7 +75,7 @@ def _side_inputs(store: Reader, m: MarketSeries) -> tuple[F64 | None, F64 | None
     if bars.height:
         taker = aligned(bars, "share", at_close=False)
         notes["split"] = "taker-buy share of each bar's perp volume"
-    ratios = mine(store.read(LongShortRatio, start_ns=t0 - 3600 * 10**9, end_ns=t1))
+    ratios = mine(store.read(LongShortRatio, start_ns=t0 - 3600 * 10**9, end_ns=t1, asset=m.asset))
     ls: F64 | None = None
     for kind, use in (("taker_volume", "taker"), ("global_accounts", "ls")):
         rows = ratios.filter(pl.col("kind") == kind) if ratios.height else ratios

@@ -92,7 +92,7 @@ class Workspace:
     def _series_of(self, asset: str | None) -> list[SeriesInfo]:
         from flushwatch.domain.symbols import base_asset
 
-        series = self._store.series()
+        series = self._store.series(asset=asset)
         if asset is None:
             return series
         return [s for s in series if base_asset(s.symbol) == asset.upper()]

@@ -48,7 +48,7 @@ HOUR_NS = 3600 * 10**9
 def _for_asset(
     store: Reader, cls: type[Record], asset: str, start_ns: int | None, end_ns: int | None
 ) -> pl.DataFrame:
-    df = store.read(cls, start_ns=start_ns, end_ns=end_ns)
+    df = store.read(cls, start_ns=start_ns, end_ns=end_ns, asset=asset)
     if df.height == 0:
         return df
     symbols = df.get_column("symbol").unique().to_list()

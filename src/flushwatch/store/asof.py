@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 
 class Reader(Protocol):
-    """Anything that reads one dataset filtered by instrument and ``[start_ns, end_ns)``."""
+    """Anything that reads one dataset filtered by instrument (or base asset) and
+    ``[start_ns, end_ns)``."""
 
     def read(
         self,
@@ -35,8 +36,9 @@ class Reader(Protocol):
         symbol: str | None = None,
         start_ns: int | None = None,
         end_ns: int | None = None,
+        asset: str | None = None,
     ) -> pl.DataFrame:
-        """Rows of ``cls`` sorted by ``ts_event``."""
+        """Rows of ``cls`` sorted by ``ts_event`` (of symbols whose base asset is ``asset``)."""
         ...
 
 
@@ -56,12 +58,19 @@ class AsOfStore:
         symbol: str | None = None,
         start_ns: int | None = None,
         end_ns: int | None = None,
+        asset: str | None = None,
     ) -> pl.DataFrame:
         """Like :meth:`Store.read`, without anything that happened (or closed) after ``at_ns``."""
         cap = self.at_ns + 1  # ts_event <= at: the read's end is exclusive
         hi = cap if end_ns is None else min(end_ns, cap)
         df = self.store.read(
-            cls, exchange=exchange, market=market, symbol=symbol, start_ns=start_ns, end_ns=hi
+            cls,
+            exchange=exchange,
+            market=market,
+            symbol=symbol,
+            start_ns=start_ns,
+            end_ns=hi,
+            asset=asset,
         )
         if "interval_s" in df.columns and df.height:
             closes = pl.col("ts_event") + pl.col("interval_s").cast(pl.Int64) * 10**9

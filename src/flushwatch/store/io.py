@@ -114,7 +114,8 @@ def merge_files(paths: Sequence[Path], cls: type[Record], rows: int, out: Path) 
     _merge_out_of_core(paths, cls, out, order)
 
 
-def _sql_str(text: str) -> str:
+def sql_str(text: str) -> str:
+    """``text`` as a single-quoted SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -122,7 +123,7 @@ def _merge_out_of_core(
     paths: Sequence[Path], cls: type[Record], out: Path, order: Sequence[str]
 ) -> None:
     sch = SCHEMAS[cls.dataset]
-    files = "[" + ", ".join(_sql_str(str(p)) for p in paths) + "]"
+    files = "[" + ", ".join(sql_str(str(p)) for p in paths) + "]"
     cols = ", ".join(f'"{c}"' for c in schema_of(cls))
     keys = ", ".join(f'"{c}" NULLS LAST' for c in order)
     spill = out.parent / f"{out.stem}.spill"

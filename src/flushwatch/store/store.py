@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ import msgspec
 import polars as pl
 
 from flushwatch.domain.records import MARKET_RECORDS, Instrument, Record
+from flushwatch.domain.symbols import base_asset
 from flushwatch.domain.tables import (
     DATASETS,
     INSTANT,
@@ -50,6 +52,7 @@ from flushwatch.domain.tables import (
 )
 from flushwatch.errors import StoreError, StoreVersionError
 from flushwatch.ingest.base import Parsed
+from flushwatch.store.footers import FooterCache
 from flushwatch.store.io import (
     keys_of,
     merge_files,
@@ -57,6 +60,7 @@ from flushwatch.store.io import (
     read_window,
     schema_of,
     sort_columns,
+    sql_str,
     write_frame,
 )
 from flushwatch.store.ledger import Ledger
@@ -70,6 +74,7 @@ from flushwatch.store.parts import (
 )
 from flushwatch.store.sandbox import check_read_only, refusal, sandboxed
 from flushwatch.store.schema import SCHEMA_VERSION
+from flushwatch.store.select import part_files, symbol_folders
 from flushwatch.store.txn import STAGING, Txn, recover
 
 MARKER = "flushwatch-store.json"
@@ -171,6 +176,9 @@ class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._ledger = Ledger(root / LEDGER)
+        self._footers = FooterCache()
+        self._duck: duckdb.DuckDBPyConnection | None = None
+        self._duck_lock = threading.Lock()
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -436,26 +444,38 @@ class Store:
             con.execute(f"CREATE VIEW instruments AS SELECT * FROM read_parquet('{quoted}')")
         return con
 
-    def series(self) -> list[SeriesInfo]:
-        """Every stored series with its row count and time extent."""
+    def series(self, *, asset: str | None = None) -> list[SeriesInfo]:
+        """Every stored series (of ``asset``, when given) with its row count and time extent.
+
+        Taken from the part files' footers (:mod:`flushwatch.store.footers`), not their rows.
+        """
+        want = asset.upper() if asset is not None else None
         out: list[SeriesInfo] = []
-        with self._shared(), self.connect() as con:
+        with self._shared():
             for name in self.datasets():
-                rows = con.execute(
-                    f"SELECT exchange, market, symbol, count(*), min(ts_event), max(ts_event) "
-                    f"FROM {name} GROUP BY ALL ORDER BY ALL"
-                ).fetchall()
+                folders = symbol_folders(self.root / name, (None, None, None), asset)
+                acc: dict[tuple[str, str, str], list[int]] = {}
+                for path in part_files(folders, None, None):
+                    for e in self._footers.extents(path):
+                        cur = acc.get((e.exchange, e.market, e.symbol))
+                        if cur is None:
+                            acc[(e.exchange, e.market, e.symbol)] = [e.rows, e.first_ts, e.last_ts]
+                        else:
+                            cur[0] += e.rows
+                            cur[1] = min(cur[1], e.first_ts)
+                            cur[2] = max(cur[2], e.last_ts)
                 out.extend(
                     SeriesInfo(
                         dataset=name,
-                        exchange=r[0],
-                        market=r[1],
-                        symbol=r[2],
-                        rows=r[3],
-                        first_ts=r[4],
-                        last_ts=r[5],
+                        exchange=k[0],
+                        market=k[1],
+                        symbol=k[2],
+                        rows=v[0],
+                        first_ts=v[1],
+                        last_ts=v[2],
                     )
-                    for r in rows
+                    for k, v in sorted(acc.items())
+                    if v[0] and (want is None or base_asset(k[2]) == want)
                 )
         return out
 
@@ -475,48 +495,67 @@ class Store:
         symbol: str | None = None,
         start_ns: int | None = None,
         end_ns: int | None = None,
+        asset: str | None = None,
     ) -> pl.DataFrame:
         """Read one dataset, filtered by instrument and time, sorted by ``ts_event``.
 
-        Rows sharing a ``ts_event`` come in sequence-id order, then by their other key
-        columns (:func:`~flushwatch.store.io.sort_columns`): the frame does not depend on how
-        the rows are spread over part files.
+        ``asset`` keeps the symbols whose :func:`~flushwatch.domain.symbols.base_asset` it
+        is. Only the files of the matching instruments and days are opened
+        (:mod:`flushwatch.store.select`), and the filters run inside DuckDB. Rows sharing a
+        ``ts_event`` come in sequence-id order, then by their other key columns
+        (:func:`~flushwatch.store.io.sort_columns`): the frame does not depend on how the
+        rows are spread over part files.
         """
         with self._shared():
-            return self._read(cls, (exchange, market, symbol), start_ns, end_ns)
+            return self._read(cls, (exchange, market, symbol), asset, (start_ns, end_ns))
 
     def _read(
         self,
         cls: type[Record],
         instrument: tuple[str | None, str | None, str | None],
-        start_ns: int | None,
-        end_ns: int | None,
+        asset: str | None,
+        span: tuple[int | None, int | None],
     ) -> pl.DataFrame:
-        exchange, market, symbol = instrument
-        base = self.root / cls.dataset
-        parts = [_safe(v) if v else "*" for v in (exchange, market, symbol)]
-        pattern = base.joinpath(*parts, "*.parquet")
-        if not base.is_dir() or not any(base.glob("/".join([*parts, "*.parquet"]))):
+        names = (
+            _safe(instrument[0]) if instrument[0] else None,
+            _safe(instrument[1]) if instrument[1] else None,
+            _safe(instrument[2]) if instrument[2] else None,
+        )
+        folders = symbol_folders(self.root / cls.dataset, names, asset)
+        files = part_files(folders, *span)
+        if not files:
             return pl.DataFrame(schema=schema_of(cls))
         where = []
         params: list[object] = []
-        for col, val in (("exchange", exchange), ("market", market), ("symbol", symbol)):
+        for col, val in zip(("exchange", "market", "symbol"), instrument, strict=True):
             if val is not None:
                 where.append(f"{col} = ?")
                 params.append(val)
-        if start_ns is not None:
-            where.append("ts_event >= ?")
-            params.append(start_ns)
-        if end_ns is not None:
-            where.append("ts_event < ?")
-            params.append(end_ns)
-        sql = f"SELECT * FROM read_parquet('{str(pattern).replace(chr(39), chr(39) * 2)}')"
+        for op, bound in zip((">=", "<"), span, strict=True):
+            if bound is not None:
+                where.append(f"ts_event {op} ?")
+                params.append(bound)
+        listed = ", ".join(sql_str(str(f)) for f in files)
+        sql = f"SELECT * FROM read_parquet([{listed}])"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY " + ", ".join(f'"{c}" NULLS LAST' for c in sort_columns(cls))
-        with duckdb.connect() as con:
+        with self._cursor() as con:
             df: pl.DataFrame = con.sql(sql, params=params).pl()
-        return df.cast(dict(schema_of(cls)))  # type: ignore[arg-type]
+        df = df.cast(dict(schema_of(cls)))  # type: ignore[arg-type]
+        if asset is not None and df.height:
+            want = asset.upper()
+            mine = [s for s in df.get_column("symbol").unique().to_list() if base_asset(s) == want]
+            df = df.filter(pl.col("symbol").is_in(mine))
+        return df
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of this store's in-memory DuckDB: a connection costs about 15 ms, a
+        cursor microseconds, and a report reads twenty times."""
+        with self._duck_lock:
+            if self._duck is None:
+                self._duck = duckdb.connect()
+            return self._duck.cursor()
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
         """Run untrusted, read-only SQL against the dataset views; return names and rows.
