@@ -1,6 +1,7 @@
 """``flushwatch backfill``: fetch recent history over REST (through ccxt) into the store.
 
-Klines, settled funding and open-interest statistics of the last ``--hours`` (counted back
+Klines, settled funding and open-interest statistics (Bybit and OKX: also the long/short
+account ratio; OKX: also its recent liquidation orders) of the last ``--hours`` (counted back
 from ``--end``, default now) are paged from the venue, recorded verbatim to ``--recordings``
 (re-importable with ``flushwatch import``) and written to the store in one atomic, idempotent
 write, so ``flushwatch watch --store`` can prime from them. See :mod:`flushwatch.live.backfill`.
@@ -12,7 +13,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
@@ -23,7 +24,7 @@ from flushwatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from flushwatch.connectors.config import ConnectorConfig
-    from flushwatch.live.backfill import BackfillConfig, BackfillStats, Progress, Window
+    from flushwatch.live.backfill import BackfillConfig, BackfillStats, Progress
     from flushwatch.store import Store
 
 _NAMES = {
@@ -73,6 +74,7 @@ def run_backfill(
     venue: str,
     symbols: str,
     *,
+    data: str | None = None,
     hours: float,
     interval: str,
     end: str | None,
@@ -85,12 +87,13 @@ def run_backfill(
     import msgspec
 
     from flushwatch.connectors.config import load_config
-    from flushwatch.live.backfill import VENUES, BackfillConfig, Window
+    from flushwatch.live.backfill import VENUES, BackfillConfig
     from flushwatch.store import Store
 
     if venue not in VENUES:
         raise ConfigError(f"--venue {venue!r}: backfill supports {', '.join(VENUES)}")
     syms = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+    datasets = None if data is None else tuple(d.strip() for d in data.split(",") if d.strip())
     if not syms:
         raise ConfigError("--symbols: give at least one symbol, e.g. BTCUSDT,ETHUSDT")
     if hours <= 0:
@@ -102,11 +105,10 @@ def run_backfill(
         raise ConfigError(f"--config [backfill]: {exc}") from exc
     conn = load_config(section)
     end_ms = parse_end(end)
-    window = Window(end_ms - int(hours * 3_600_000), end_ms)
+    start_ms = end_ms - int(hours * 3_600_000)
     store = Store.open(store_root) if store_root is not None else None
-    stats = asyncio.run(
-        _backfill(venue, syms, window, interval, options, conn, recordings, store, json_out)
-    )
+    job = _Job(venue, syms, datasets, start_ms, end_ms, interval, options, conn)
+    stats = asyncio.run(_backfill(job, recordings, store, json_out))
     if json_out:
         typer.echo(msgspec.json.encode(stats).decode())
     else:
@@ -114,24 +116,22 @@ def run_backfill(
     return stats
 
 
-async def _backfill(
-    venue: str,
-    symbols: list[str],
-    window: Window,
-    interval: str,
-    options: BackfillConfig,
-    conn: ConnectorConfig,
-    recordings: Path,
-    store: Store | None,
-    quiet: bool,
-) -> BackfillStats:
+class _Job(NamedTuple):
+    venue: str
+    symbols: list[str]
+    datasets: tuple[str, ...] | None
+    start_ms: int
+    end_ms: int
+    interval: str
+    options: BackfillConfig
+    conn: ConnectorConfig
+
+
+async def _backfill(job: _Job, recordings: Path, store: Store | None, quiet: bool) -> BackfillStats:
     from rich.progress import Progress as Bars
 
-    from flushwatch.connectors.config import DEFAULT_ENDPOINTS
-    from flushwatch.connectors.rest_ccxt import CcxtRest
-    from flushwatch.live.backfill import Backfill
+    from flushwatch.live.backfill import backfill
 
-    endpoints = conn.endpoints or DEFAULT_ENDPOINTS[venue]
     with Bars(transient=True, disable=quiet) as bars:
         tasks: dict[tuple[str, str], Any] = {}
 
@@ -142,17 +142,19 @@ async def _backfill(
             bars.update(tasks[key], completed=got, total=total)
 
         report: Progress = progress
-        async with CcxtRest(venue, endpoints.rest, timeout=conn.open_timeout) as rest:
-            job = Backfill(
-                rest,
-                symbols,
-                window,
-                interval=interval,
-                config=options,
-                backoff=conn.backoff,
-                progress=report,
-            )
-            return await job.run(recordings, store)
+        return await backfill(
+            job.venue,
+            job.symbols,
+            job.datasets,
+            job.start_ms,
+            job.end_ms,
+            store,
+            recordings,
+            interval=job.interval,
+            config=job.options,
+            connector=job.conn,
+            progress=report,
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -160,10 +162,21 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def backfill(
-        venue: Annotated[str, typer.Option(help="Venue: binanceusdm.")],
+        venue: Annotated[str, typer.Option(help="Venue: binanceusdm, bybit or okx.")],
         symbols: Annotated[
-            str, typer.Option(help="Comma-separated venue symbols, e.g. BTCUSDT,ETHUSDT.")
+            str,
+            typer.Option(
+                help="Comma-separated venue symbols: BTCUSDT,ETHUSDT (Binance, Bybit), "
+                "BTC-USDT-SWAP (OKX)."
+            ),
         ],
+        data: Annotated[
+            str | None,
+            typer.Option(
+                help="Comma-separated datasets (default: all the venue has): klines, funding, "
+                "open_interest, long_short_ratio (Bybit, OKX), liquidations (OKX)."
+            ),
+        ] = None,
         hours: Annotated[float, typer.Option(help="Hours of history before --end.")] = 24.0,
         interval: Annotated[str, typer.Option(help="Kline interval (1m, 5m, 1h …).")] = "1m",
         end: Annotated[
@@ -186,11 +199,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json_out: JsonOpt = False,
     ) -> None:
-        """Fetch recent klines, funding and open-interest history into the store (over REST)."""
+        """Fetch recent klines, funding, open-interest (and more) history into the store."""
         _run(
             lambda: run_backfill(
                 venue,
                 symbols,
+                data=data,
                 hours=hours,
                 interval=interval,
                 end=end,

@@ -1,5 +1,13 @@
 """Backfill: page a venue's REST history through ccxt, record every body, store the records.
 
+Public entry point: :func:`backfill` (venue, symbols, datasets, start, end, store, recordings),
+used by ``flushwatch backfill`` and meant for ``flushwatch update``. Bybit v5 and OKX v5 are
+paged by their venue's :class:`~flushwatch.venues.rest_history.HistoryPlan`
+(:mod:`flushwatch.venues.bybit.history`, :mod:`flushwatch.venues.okx.history`: endpoints,
+cursors, limits and units are documented there); the runner here is venue-neutral: it asks the
+plan's pages, waits out rate limits, records and stores. Binance predates plans and is paged
+below.
+
 For each symbol and the window ``[end - hours, end)`` (USDⓈ-M): klines (``/fapi/v1/klines``,
 optionally mark-price klines), settled funding (``/fapi/v1/fundingRate``) and open-interest
 statistics (``/futures/data/openInterestHist``, period 5m). Pagination follows Binance's docs:
@@ -35,30 +43,49 @@ from flushwatch.connectors.base import RawFrame
 from flushwatch.connectors.config import Backoff
 from flushwatch.connectors.retry import retrying, venue_should_retry
 from flushwatch.domain.time import NS_PER_MS
-from flushwatch.errors import ConfigError, RateLimited
+from flushwatch.errors import ConfigError, PermanentError, RateLimited
 from flushwatch.venues.binance.intervals import INTERVALS
+from flushwatch.venues.bybit.history import BybitPlan
+from flushwatch.venues.okx.history import OkxPlan
+from flushwatch.venues.rest_history import HistoryPlan
 
 if TYPE_CHECKING:
+    from flushwatch.connectors.config import ConnectorConfig
     from flushwatch.connectors.rest_ccxt import CcxtRest
     from flushwatch.domain.records import Instrument, Record
     from flushwatch.store import Store
+    from flushwatch.venues.base import Decoder
 
 KLINES = "/fapi/v1/klines"
 MARK_KLINES = "/fapi/v1/markPriceKlines"
 FUNDING = "/fapi/v1/fundingRate"
 OI_HIST = "/futures/data/openInterestHist"
+#: Venues paged by a history plan: plan class (interval, stats period, page-size cap).
+PLANS: dict[str, Callable[[str, str, int | None], HistoryPlan]] = {
+    "bybit": BybitPlan,
+    "okx": OkxPlan,
+}
 #: Venues whose history this module knows how to page.
-VENUES = ("binanceusdm",)
+VENUES = ("binanceusdm", *PLANS)
+#: Binance's datasets → its endpoints (mark klines ride with klines when configured).
+_BINANCE_DATASETS = ("klines", "funding", "open_interest")
 _OI_PERIOD_MS = 300_000  # period "5m": the finest Binance keeps
 
 
 class BackfillConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Page sizes (each within Binance's documented maximum) and what to fetch."""
+    """Page sizes (each within Binance's documented maximum) and what to fetch.
+
+    ``page_limit`` and ``stats_period`` are for Bybit/OKX: a cap on every page size (each is
+    already at its endpoint's documented maximum) and the period of the open-interest and
+    long/short series (OKX keeps 5m, 1h, 1d; Bybit 5m … 1d).
+    """
 
     klines_limit: int = 1000
     funding_limit: int = 1000
     oi_limit: int = 500
     mark_klines: bool = False
+    page_limit: int | None = None
+    stats_period: str = "1h"
 
     def __post_init__(self) -> None:
         """Refuse page sizes the venue would refuse (-1130), naming the option."""
@@ -115,18 +142,33 @@ class Backfill:
         config: BackfillConfig | None = None,
         backoff: Backoff | None = None,
         progress: Progress | None = None,
+        datasets: tuple[str, ...] | None = None,
     ) -> None:
         if rest.exchange not in VENUES:
             raise ConfigError(f"backfill supports {', '.join(VENUES)}, not {rest.exchange!r}")
-        if interval not in INTERVALS or interval == "1s":
-            raise ConfigError(f"--interval {interval!r}: one of {', '.join(list(INTERVALS)[1:])}")
         if window.end <= window.start:
             raise ConfigError("the backfill window is empty (give --hours > 0)")
+        self.config = config or BackfillConfig()
+        make = PLANS.get(rest.exchange)
+        self.plan = (
+            None
+            if make is None
+            else make(interval, self.config.stats_period, self.config.page_limit)
+        )
+        if self.plan is None and (interval not in INTERVALS or interval == "1s"):
+            raise ConfigError(f"--interval {interval!r}: one of {', '.join(list(INTERVALS)[1:])}")
+        offered = _BINANCE_DATASETS if self.plan is None else self.plan.datasets
+        self.datasets = offered if datasets is None else datasets
+        unknown = [d for d in self.datasets if d not in offered]
+        if unknown or not self.datasets:
+            raise ConfigError(
+                f"--data {','.join(unknown) or '(none)'}: {rest.exchange} backfills "
+                f"{', '.join(offered)}"
+            )
         self.rest = rest
         self.symbols = symbols
         self.window = window
         self.interval = interval
-        self.config = config or BackfillConfig()
         self.backoff = backoff or Backoff()
         self.progress = progress
         self.stats = BackfillStats(
@@ -138,14 +180,43 @@ class Backfill:
     async def frames(self) -> AsyncIterator[RawFrame]:
         """Every REST body of the window, symbol by symbol, endpoint by endpoint."""
         for symbol in self.symbols:
+            if self.plan is not None:
+                async for frame in self._planned(self.plan, symbol):
+                    yield frame
+                continue
             for path in self.paths():
                 async for frame in self._series(symbol, path):
                     yield frame
 
+    async def _planned(self, plan: HistoryPlan, symbol: str) -> AsyncIterator[RawFrame]:
+        """The plan's prelude, then each dataset's pages as the plan names them."""
+        for page in plan.prelude(symbol):
+            yield await self._fetch(page.path, page.params)
+        win = self.window
+        for dataset in self.datasets:
+            pager = plan.pager(dataset, symbol, win.start, win.end)
+            page, pages = next(pager), 0
+            while True:
+                frame = await self._fetch(page.path, page.params)
+                yield frame
+                pages += 1
+                self._report(symbol, dataset, pages, pages + 1)
+                try:
+                    page = pager.send(frame.data)
+                except StopIteration:
+                    break
+                except (ValueError, msgspec.MsgspecError) as exc:
+                    why = f"{frame.url}: not the venue's documented body ({exc}); nothing stored"
+                    raise PermanentError(why) from exc
+            self._report(symbol, dataset, pages, pages)
+
     def paths(self) -> list[str]:
-        """Endpoints fetched per symbol, in order."""
+        """Binance endpoints fetched per symbol, in order."""
         marks = [MARK_KLINES] if self.config.mark_klines else []
-        return [KLINES, *marks, FUNDING, OI_HIST]
+        chosen = {"klines": [KLINES, *marks], "funding": [FUNDING], "open_interest": [OI_HIST]}
+        return [
+            path for name in _BINANCE_DATASETS if name in self.datasets for path in chosen[name]
+        ]
 
     def expected(self, path: str) -> int:
         """Rows a full window holds (funding: every 8 h, the usual interval): a bar's total."""
@@ -164,8 +235,8 @@ class Backfill:
                 frame, rows = await self._get(path, params)
                 yield frame
                 got += len(rows)
-                self._report(symbol, path, got)
-            self._report(symbol, path, got, done=True)
+                self._series_done(symbol, path, got)
+            self._series_done(symbol, path, got, done=True)
             return
         limit = cfg.funding_limit if path == FUNDING else cfg.klines_limit
         step = 1 if path == FUNDING else INTERVALS[self.interval] * 1000
@@ -178,17 +249,23 @@ class Backfill:
             frame, rows = await self._get(path, params)
             yield frame
             got += len(rows)
-            self._report(symbol, path, got)
+            self._series_done(symbol, path, got)
             if len(rows) < limit:
                 break
             start = _row_ms(rows[-1], path) + step
-        self._report(symbol, path, got, done=True)
+        self._series_done(symbol, path, got, done=True)
 
-    def _report(self, symbol: str, path: str, got: int, *, done: bool = False) -> None:
-        if self.progress is not None:  # a finished series' total is what it held
-            self.progress(symbol, path, got, got if done else self.expected(path))
+    def _series_done(self, symbol: str, path: str, got: int, *, done: bool = False) -> None:
+        # a finished series' total is what it held
+        self._report(symbol, path, got, got if done else self.expected(path))
 
-    async def _get(self, path: str, params: Params) -> tuple[RawFrame, list[object]]:
+    def _report(self, symbol: str, what: str, got: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(symbol, what, got, total)
+
+    async def _fetch(self, path: str, params: Params) -> RawFrame:
+        """GET one page, waiting out rate limits and transient failures (``backoff``)."""
+
         async def call() -> tuple[str, str]:
             self.stats.requests += 1
             return await self.rest.get(path, params)
@@ -202,16 +279,20 @@ class Backfill:
             call, on=verdict, backoff=self.backoff, rng=self._rng, what=f"GET {path}"
         )
         self.stats.bytes += len(body.encode())
-        rows = json.loads(body)
+        return RawFrame(ts_recv=time.time_ns(), url=url, data=body, http=True)
+
+    async def _get(self, path: str, params: Params) -> tuple[RawFrame, list[object]]:
+        frame = await self._fetch(path, params)
+        rows = json.loads(frame.data)
         if not isinstance(rows, list):
-            raise ConfigError(f"{url}: expected a JSON array, got {body[:200]}")
-        return RawFrame(ts_recv=time.time_ns(), url=url, data=body, http=True), rows
+            raise ConfigError(f"{frame.url}: expected a JSON array, got {frame.data[:200]!r}")
+        return frame, rows
 
     # -- recording and storing ----------------------------------------------------------------
     async def run(self, recordings: Path, store: Store | None) -> BackfillStats:
         """Fetch everything, record the bodies, then write the records to ``store`` at once."""
         from flushwatch.live.recorder import Recorder, RecorderConfig
-        from flushwatch.venues.registry import decoder_for
+        from flushwatch.venues.registry import decoder_for, rehost, routing_url
 
         frames = [frame async for frame in self.frames()]
         recorder = Recorder(RecorderConfig(recordings=recordings), exchange=self.rest.exchange)
@@ -224,17 +305,23 @@ class Backfill:
         self.stats.files = rec.files
         if rec.errors:
             raise ConfigError(f"a history body did not decode: {rec.errors[0]}")
-        decoder = decoder_for(self.rest.exchange, None)
+        # One decoder per route (Bybit's categories are decoders of their own), fed in order:
+        # the instruments bodies come first and teach the contract values.
+        decoders: dict[str | None, Decoder] = {}
         records: list[Record] = []
         for frame in frames:
-            records.extend(decoder.on_http(frame.url, frame.data, frame.ts_recv))
+            route = routing_url(rehost(self.rest.exchange, frame.url))
+            if route not in decoders:
+                decoders[route] = decoder_for(self.rest.exchange, route)
+            records.extend(decoders[route].on_http(frame.url, frame.data, frame.ts_recv))
         self._count(records)
         if store is not None and records:
             import asyncio
 
             marker = recordings / ".backfill-batch.json"
+            instruments = [i for d in decoders.values() for i in d.instruments]
             self.stats.rows_added = await asyncio.to_thread(
-                _write, store, marker, records, rec.files, decoder.instruments
+                _write, store, marker, records, rec.files, instruments
             )
         return self.stats
 
@@ -280,3 +367,50 @@ def _write(
         parsed.add_instrument(inst)
     (summary,) = store.write([parsed])
     return {name: summary.rows_added.get(name, 0) for name in sorted(summary.rows_read)}
+
+
+async def backfill(
+    venue: str,
+    symbols: list[str],
+    datasets: tuple[str, ...] | None,
+    start_ms: int,
+    end_ms: int,
+    store: Store | None,
+    recordings: Path,
+    *,
+    interval: str = "1m",
+    config: BackfillConfig | None = None,
+    connector: ConnectorConfig | None = None,
+    progress: Progress | None = None,
+) -> BackfillStats:
+    """Fetch ``datasets`` of ``symbols`` over ``[start_ms, end_ms)`` from ``venue`` over REST.
+
+    The one entry point for front ends (``flushwatch backfill``, ``flushwatch update``).
+    ``venue`` is one of :data:`VENUES`; symbols are the venue's own (``BTCUSDT`` on Binance and
+    Bybit, ``BTC-USDT-SWAP`` on OKX); ``datasets`` a subset of
+    :data:`~flushwatch.venues.rest_history.DATASETS` the venue offers (None: all it offers).
+    Every body is recorded verbatim under ``recordings`` (re-importable with ``flushwatch
+    import``), then the decoded records go to ``store`` (None: record only) in one atomic,
+    idempotent write. ``connector`` gives the REST base (default: the venue's real host),
+    timeout and backoff. Raises a :class:`~flushwatch.errors.FlushwatchError` saying what to
+    do; on any error nothing is written to the store.
+    """
+    from flushwatch.connectors.config import DEFAULT_ENDPOINTS, ConnectorConfig
+    from flushwatch.connectors.rest_ccxt import CcxtRest
+
+    if venue not in VENUES:
+        raise ConfigError(f"--venue {venue!r}: backfill supports {', '.join(VENUES)}")
+    conn = connector or ConnectorConfig()
+    endpoints = conn.endpoints or DEFAULT_ENDPOINTS[venue]
+    async with CcxtRest(venue, endpoints.rest, timeout=conn.open_timeout) as rest:
+        job = Backfill(
+            rest,
+            symbols,
+            Window(start_ms, end_ms),
+            interval=interval,
+            config=config,
+            backoff=conn.backoff,
+            progress=progress,
+            datasets=datasets,
+        )
+        return await job.run(recordings, store)

@@ -281,8 +281,8 @@ def _by_cursor(page: Page, start: int, end: int) -> Pager:
 class BybitPlan:
     """Page Bybit v5 history (see the module docstring for endpoints, limits and units)."""
 
-    exchange = EXCHANGE
-    datasets = ("klines", "funding", "open_interest", "long_short_ratio")
+    exchange: str = EXCHANGE
+    datasets: tuple[str, ...] = ("klines", "funding", "open_interest", "long_short_ratio")
 
     def __init__(self, interval: str = "1m", period: str = "1h", limit: int | None = None) -> None:
         if interval not in INTERVALS:

@@ -288,8 +288,14 @@ def _cursor_pages(page: Page, lo: int, hi: int, *, older: str, newer: str | None
 class OkxPlan:
     """Page OKX v5 history (see the module docstring for endpoints, limits and units)."""
 
-    exchange = EXCHANGE
-    datasets = ("klines", "funding", "open_interest", "long_short_ratio", "liquidations")
+    exchange: str = EXCHANGE
+    datasets: tuple[str, ...] = (
+        "klines",
+        "funding",
+        "open_interest",
+        "long_short_ratio",
+        "liquidations",
+    )
 
     def __init__(self, interval: str = "1m", period: str = "1h", limit: int | None = None) -> None:
         if interval not in BARS:
