@@ -360,6 +360,8 @@ def _write(
     for rec in records:
         by_cls.setdefault(type(rec), []).append(rec)
     for cls, rows in by_cls.items():
+        # Bybit and OKX page newest first: the store wants each series in time order.
+        rows.sort(key=lambda r: (r.exchange, r.market, r.symbol, r.ts_event))
         df = frame_from_records(cls, rows)
         validate(row_class(cls), df, marker)
         parsed.add(row_class(cls), df)
