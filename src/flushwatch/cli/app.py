@@ -238,7 +238,9 @@ def _register_commands() -> None:
         cmd_mechanics,
         cmd_record,
         cmd_scorecard,
+        cmd_serve,
         cmd_simulate,
+        cmd_update,
         cmd_watch,
     )
 
@@ -253,6 +255,8 @@ def _register_commands() -> None:
     cmd_backfill.register(app)
     cmd_watch.register(app)
     cmd_download.register(app)
+    cmd_serve.register(app)
+    cmd_update.register(app)
     from typer.core import TyperCommand
 
     from flushwatch.cli.once import OnceCommand
