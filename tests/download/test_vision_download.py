@@ -308,7 +308,7 @@ def test_plan_daily_only_and_monthly_only_datasets() -> None:
     assert len(by_ds["metrics"]) == len(by_ds["liquidationSnapshot"]) == 31 + 10
     # fundingRate is monthly only: January, and no February yet (published in March)
     assert by_ds["fundingRate"] == ["2024-01"]
-    assert any("fundingRate monthly files of 2024-02" in n for n in p.notes)
+    assert any("fundingRate monthly files of 2024-02 are not published" in n for n in p.notes)
     assert p.files[41].path == (
         "data/futures/cm/monthly/fundingRate/BTCUSD_PERP/BTCUSD_PERP-fundingRate-2024-01.zip"
     )

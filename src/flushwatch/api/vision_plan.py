@@ -224,12 +224,22 @@ def plan(
         use_daily, use_monthly = _periods(ds, interval, period, notes)
         for sym in symbols:
             files += _files(venue, ds, sym, start, end, today, interval, use_daily, use_monthly)
-        if not use_daily and not monthly_published(end.replace(day=1), today):
+        late = [m for m in _months(start, end) if not monthly_published(m, today)]
+        if not use_daily and late:
             notes.append(
-                f"{ds} monthly files of {end:%Y-%m} are published after the month ends "
-                "(left out): use `flushwatch backfill` for that month"
+                f"{ds} monthly files of {', '.join(f'{m:%Y-%m}' for m in late)} are not "
+                "published yet (left out): use `flushwatch backfill` for them"
             )
     return Plan(files=files, notes=notes)
+
+
+def _months(start: date, end: date) -> list[date]:
+    out = []
+    month = start.replace(day=1)
+    while month <= end:
+        out.append(month)
+        month = month_end(month) + timedelta(days=1)
+    return out
 
 
 def _files(
