@@ -58,7 +58,10 @@ def _download(
     server: LoopbackVision, tmp_path: Path, *args: str, cache: bool = True
 ) -> tuple[int, str, str]:
     cfg = tmp_path / "venue.toml"
-    cfg.write_text(f'[binance_vision]\nbase_url = "{server.base_url}"\n')
+    cfg.write_text(
+        f'[binance_vision]\nbase_url = "{server.base_url}"\n'
+        "backoff = { initial = 0.01, maximum = 0.05, timeout = 5 }\n"
+    )
     extra = ["--cache", str(tmp_path / "cache")] if cache else []
     result = runner.invoke(
         app,
@@ -227,6 +230,39 @@ def test_monthly_funding_and_concurrency_bound(
     assert funding["rows_added"] == {"funding": len(rows)}
     assert len(doc["missing"]) == 31
     assert 2 <= peak <= 3  # concurrent, and never more than --concurrency
+
+
+def test_transient_errors_are_retried(tree: Path, tmp_path: Path) -> None:
+    with serve_vision(tree, faults=[503, 503]) as server:
+        code, out, err = _download(server, tmp_path, *CM_DAY, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["imported"] == 2
+    assert doc["requests"] == len(server.requests) == 4 + 2
+
+
+def test_refusal_stops_the_run_with_one_line(tree: Path, tmp_path: Path) -> None:
+    with serve_vision(tree, faults=[403] * 10) as server:
+        code, _, err = _download(server, tmp_path, *CM_DAY)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert "HTTP 403" in lines[0]
+    assert "[binance_vision] base_url" in lines[0]
+    assert not (tmp_path / "store" / "funding").exists()
+    assert not any((tmp_path / "store").glob("*/**/*.parquet"))
+
+
+def test_vision_config_table() -> None:
+    from flushwatch.connectors.config import load_config, load_vision_config
+
+    raw = {"binance_vision": {"base_url": "http://127.0.0.1:1"}, "open_timeout": 3.0}
+    assert load_config(raw).open_timeout == 3.0  # the reserved table is not a connector key
+    assert load_vision_config(raw).base_url == "http://127.0.0.1:1"
+    with pytest.raises(ConfigError, match="bogus"):
+        load_vision_config({"binance_vision": {"bogus": 1}})
+    with pytest.raises(ConfigError, match="http"):
+        load_vision_config({"binance_vision": {"base_url": "data.binance.vision"}})
 
 
 def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:

@@ -110,6 +110,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if srv.delay:
                 time.sleep(srv.delay)
+            with srv.lock:
+                fault = srv.faults.pop(0) if srv.faults else None
+            if fault is not None:
+                self._send(fault, f"<Error><Code>{fault}</Code></Error>".encode())
+                return
             target = (srv.root / self.path.lstrip("/").split("?", 1)[0]).resolve()
             if srv.root not in target.parents or not target.is_file():
                 self._send(404, b"<Error><Code>NoSuchKey</Code></Error>")
@@ -132,10 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, root: Path, delay: float) -> None:
+    def __init__(self, root: Path, delay: float, faults: list[int]) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.root = root.resolve()
         self.delay = delay
+        self.faults = list(faults)
         self.lock = threading.Lock()
         self.requests: list[str] = []
         self.in_flight = 0
@@ -143,10 +149,15 @@ class _Server(ThreadingHTTPServer):
 
 
 class LoopbackVision:
-    """Serve ``root`` (a ``data/...`` tree) at ``base_url`` on 127.0.0.1 from a thread."""
+    """Serve ``root`` (a ``data/...`` tree) at ``base_url`` on 127.0.0.1 from a thread.
 
-    def __init__(self, root: Path, *, delay: float = 0.0) -> None:
-        self._server = _Server(root, delay)
+    ``delay`` seconds are spent on every request (so concurrency shows); ``faults`` are HTTP
+    statuses answered, in order, to the first requests instead of the files (503: a hiccup
+    to retry; 403: a refusal).
+    """
+
+    def __init__(self, root: Path, *, delay: float = 0.0, faults: list[int] | None = None) -> None:
+        self._server = _Server(root, delay, faults or [])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -181,7 +192,9 @@ class LoopbackVision:
 
 
 @contextmanager
-def serve_vision(root: Path, *, delay: float = 0.0) -> Iterator[LoopbackVision]:
+def serve_vision(
+    root: Path, *, delay: float = 0.0, faults: list[int] | None = None
+) -> Iterator[LoopbackVision]:
     """``with serve_vision(tree) as server:`` the archive at ``server.base_url``."""
-    with LoopbackVision(root, delay=delay) as server:
+    with LoopbackVision(root, delay=delay, faults=faults) as server:
         yield server
