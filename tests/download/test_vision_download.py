@@ -232,6 +232,28 @@ def test_monthly_funding_and_concurrency_bound(
     assert 2 <= peak <= 3  # concurrent, and never more than --concurrency
 
 
+def test_monthly_file_not_out_falls_back_to_daily_files(
+    tree: Path, tmp_path: Path, shared_data: Path
+) -> None:
+    bars = _data_lines(shared_data / EXCERPTS / "cm-BTCUSD_PERP-1h-2023-10-27-excerpt.csv")
+    args = ("--venue", "binancecoinm", "--data", "klines", "--symbols", "BTCUSD_PERP")
+    with serve_vision(tree) as server:
+        code, out, err = _download(
+            server, tmp_path, *args, "--start", "2023-10-01", "--end", "2023-10-31", "--json"
+        )
+        sent = server.requests
+    assert code == 0, err
+    doc = json.loads(out)
+    monthly = "data/futures/cm/monthly/klines/BTCUSD_PERP/1h/BTCUSD_PERP-1h-2023-10.zip"
+    assert sent[0] == f"/{monthly}.CHECKSUM"
+    assert len(sent) == 1 + 31 + 1  # the month's sidecar, every day's sidecar, the one zip
+    assert doc["planned"] == 1 + 31
+    assert doc["files"][0]["notes"] == ["not published: its 31 daily files were asked for instead"]
+    assert doc["imported"] == 1
+    assert doc["rows_added"] == len(bars) == 3
+    assert len(doc["missing"]) == 1 + 30
+
+
 def test_transient_errors_are_retried(tree: Path, tmp_path: Path) -> None:
     with serve_vision(tree, faults=[503, 503]) as server:
         code, out, err = _download(server, tmp_path, *CM_DAY, "--json")

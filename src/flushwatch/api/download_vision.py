@@ -8,7 +8,8 @@ the archive's paths (default ``<store>/downloads/vision/data/...``):
    and is renamed only once its SHA-256 matches the sidecar, so a ``.part`` left by a killed
    run is simply restarted.
 2. **Fetch and verify.** The sidecar first (HTTP 404 on it: the file is not published, listed
-   under ``missing``, not an error), then the zip, hashed as it streams.
+   under ``missing``, not an error), then the zip, hashed as it streams. A monthly file not
+   out yet (``--period`` left to auto) is replaced by its month's daily files.
 3. **Import as it arrives**, one file at a time through the importers ``flushwatch import``
    uses (:func:`flushwatch.ingest.registry.parse`, then :meth:`Store.write`), each file in its
    own atomic write. A file the store's ledger already holds (same SHA-256) is not parsed
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import msgspec
 
-from flushwatch.api.vision_plan import Plan, VisionFile, plan
+from flushwatch.api.vision_plan import Plan, VisionFile, daily_instead, plan
 from flushwatch.connectors.config import VisionConfig
 from flushwatch.connectors.vision_download import VisionClient
 from flushwatch.errors import ChecksumError, ConfigError, InputError
@@ -260,7 +261,16 @@ def download_vision(
     store = Store.open(store_root)
     cache_dir = cache if cache is not None else default_cache(store_root)
     results, requests, nbytes = asyncio.run(
-        _run_all(the_plan, store, cache_dir, venue, cfg, concurrency, progress)
+        _run_all(
+            the_plan,
+            store,
+            cache_dir,
+            venue,
+            cfg,
+            concurrency,
+            progress,
+            lambda f: daily_instead(venue, f, start, end) if period == "auto" else [],
+        )
     )
     return _summary(store_root, cache_dir, cfg, venue, the_plan, results, requests, nbytes)
 
@@ -273,27 +283,41 @@ async def _run_all(
     cfg: VisionConfig,
     concurrency: int,
     progress: Progress | None,
+    instead: Callable[[VisionFile], list[VisionFile]],
 ) -> tuple[list[FileResult], int, int]:
     async with VisionClient(cfg, concurrency=concurrency) as client:
         run = _Run(store, cache, venue, client, len(the_plan.files), progress)
         # At most `concurrency` files in flight: their requests are bounded by the client's
         # semaphore too, but this also bounds open .part files and queued imports.
         gate = asyncio.Semaphore(concurrency)
+        results = await _gather(run, gate, the_plan.files)
+        # A monthly file not out yet (late past its first Monday): its month's daily files.
+        late = [(r, instead(f)) for f, r in zip(the_plan.files, results, strict=True)]
+        late = [(r, days) for r, days in late if r.status == "missing" and days]
+        for r, days in late:
+            r.notes.append(f"not published: its {len(days)} daily files were asked for instead")
+        extra = [d for _, days in late for d in days]
+        run.total += len(extra)
+        results += await _gather(run, gate, extra)
+        return results, client.requests, client.bytes
 
-        async def gated(f: VisionFile) -> FileResult:
-            async with gate:
-                return await run.one(f)
 
-        tasks = [asyncio.ensure_future(gated(f)) for f in the_plan.files]
-        try:
-            results = await asyncio.gather(*tasks)
-        except BaseException:
-            for t in tasks:
-                t.cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        return list(results), client.requests, client.bytes
+async def _gather(run: _Run, gate: asyncio.Semaphore, files: list[VisionFile]) -> list[FileResult]:
+    """Run ``files`` at most ``gate`` at a time; the first error cancels the rest."""
+
+    async def gated(f: VisionFile) -> FileResult:
+        async with gate:
+            return await run.one(f)
+
+    tasks = [asyncio.ensure_future(gated(f)) for f in files]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _summary(

@@ -233,6 +233,27 @@ def plan(
     return Plan(files=files, notes=notes)
 
 
+def daily_instead(venue: str, f: VisionFile, start: date, end: date) -> list[VisionFile]:
+    """The daily files standing in for a monthly file not out yet (none if it has none).
+
+    Examples
+    --------
+    >>> m = file_for("binance", "klines", "BTCUSDT", "monthly", date(2024, 2, 1), "1h")
+    >>> [d.label for d in daily_instead("binance", m, date(2024, 1, 1), date(2024, 2, 2))]
+    ['2024-02-01', '2024-02-02']
+    """
+    if f.period != "monthly" or not DATASETS[f.dataset].daily:
+        return []
+    if f.interval in _MONTHLY_ONLY_INTERVALS:
+        return []
+    days = []
+    day = max(f.first, start)
+    while day <= min(f.last, end):
+        days.append(file_for(venue, f.dataset, f.symbol, "daily", day, f.interval))
+        day += timedelta(days=1)
+    return days
+
+
 def _months(start: date, end: date) -> list[date]:
     out = []
     month = start.replace(day=1)
