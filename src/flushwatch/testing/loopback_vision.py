@@ -100,6 +100,9 @@ def real_vision_tree(root: Path, shared_data: Path) -> dict[str, Path]:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: without this, Nagle's algorithm holds the body
+    # for the client's delayed ACK (~40 ms a response on Linux loopback).
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         srv = self.server
