@@ -12,6 +12,7 @@ every request and the most requests it had in flight at once.
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 import time
 import zipfile
@@ -149,6 +150,11 @@ class _Server(ThreadingHTTPServer):
         self.requests: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-answer (a cancelled download) is not a server error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class LoopbackVision:
