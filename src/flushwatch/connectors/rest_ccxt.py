@@ -8,7 +8,8 @@ implicit methods are called (``fapiPublicGetDepth`` …), or ccxt's generic ``re
 documented path ccxt's table lacks (:data:`RAW`): no ``load_markets``/``fetch_time`` traffic
 behind our back. The unified ``fetch_ohlcv``/``fetch_funding_rate_history``/… are not used on
 purpose: each loads every market of every category first, hides the venue's own paging
-cursors, and returns parsed rows where the backfill must record and decode the venue's body. Each call returns ``(url, body)``: the URL ccxt requested and the
+cursors, and returns parsed rows where the backfill must record and decode the venue's body.
+Each call returns ``(url, body)``: the URL ccxt requested and the
 body exactly as received, so the connectors record it verbatim and recordings re-import.
 
 ccxt's own ``last_http_response``/``last_response_headers`` are NOT used for the body, for two
@@ -154,8 +155,9 @@ def _header(reply: Reply | None, name: str) -> str | None:
 def map_error(exc: BaseException, reply: Reply | None, what: str) -> ConnectorError:
     """Translate a ccxt exception (and the reply behind it, if any) into a ConnectorError.
 
-    The HTTP status decides where it is unambiguous, ccxt's class otherwise: 418/429 or
-    ``DDoSProtection`` → :class:`RateLimited` with ``Retry-After``; ``BadSymbol`` and
+    The HTTP status decides where it is unambiguous, ccxt's class otherwise: 418/429,
+    ``DDoSProtection`` or ``RateLimitExceeded`` (Bybit's ``retCode`` 10006 comes in an HTTP
+    200) → :class:`RateLimited` with ``Retry-After``; ``BadSymbol`` and
     ``NotSupported`` → ours; 5xx (and 408) → :class:`ExchangeUnavailable`; any other 4xx →
     :class:`PermanentError` (ccxt's generic table calls 400/403/404 "ExchangeNotAvailable",
     which would retry a rejected request until the retry budget runs out); otherwise ccxt's
@@ -171,7 +173,8 @@ def map_error(exc: BaseException, reply: Reply | None, what: str) -> ConnectorEr
         text = f"{reply.url}: HTTP {status} {reply.body[:200]}"
     else:
         text = f"{what}: {type(exc).__name__}: {exc}"
-    if status in (418, 429) or isinstance(exc, ccxt_async.DDoSProtection):
+    limited = (ccxt_async.DDoSProtection, ccxt_async.RateLimitExceeded)  # siblings in ccxt 4.5
+    if status in (418, 429) or isinstance(exc, limited):
         return RateLimited(text, retry_after=retry_after(_header(reply, "Retry-After")))
     if isinstance(exc, ccxt_async.BadSymbol):
         return BadSymbol(text)
@@ -237,11 +240,11 @@ class CcxtRest:
 
         _REPLY.set(None)  # this task's previous reply must not stand in for a failed call
         try:
-            if raw is not None:
+            if name is not None:
+                await getattr(self.client, name)(dict(params or {}))
+            elif raw is not None:
                 config = {"cost": raw.cost}
                 await self.client.request(raw.path, [raw.api], "GET", dict(params or {}), config)
-            else:
-                await getattr(self.client, name)(dict(params or {}))
         except ccxt_async.BaseError as exc:
             raise map_error(exc, _REPLY.get(), f"GET {self.url_for(path, params)}") from exc
         reply = _REPLY.get()  # set by this task's own request: no other task can have set it

@@ -175,6 +175,8 @@ class Backfill:
             venue=rest.exchange, symbols=symbols, start=iso(window.start), end=iso(window.end)
         )
         self._rng = random.Random()
+        #: Per frame fetched: its series (frames of one series share the number).
+        self._groups: list[int] = []
 
     # -- fetching -----------------------------------------------------------------------------
     async def frames(self) -> AsyncIterator[RawFrame]:
@@ -186,18 +188,21 @@ class Backfill:
                 continue
             for path in self.paths():
                 async for frame in self._series(symbol, path):
+                    self._groups.append(len(self._groups))  # ascending already: kept in order
                     yield frame
 
     async def _planned(self, plan: HistoryPlan, symbol: str) -> AsyncIterator[RawFrame]:
         """The plan's prelude, then each dataset's pages as the plan names them."""
         for page in plan.prelude(symbol):
+            self._groups.append(len(self._groups))
             yield await self._fetch(page.path, page.params)
         win = self.window
         for dataset in self.datasets:
             pager = plan.pager(dataset, symbol, win.start, win.end)
-            page, pages = next(pager), 0
+            page, pages, group = next(pager), 0, len(self._groups)
             while True:
                 frame = await self._fetch(page.path, page.params)
+                self._groups.append(group)
                 yield frame
                 pages += 1
                 self._report(symbol, dataset, pages, pages + 1)
@@ -295,25 +300,38 @@ class Backfill:
         from flushwatch.venues.registry import decoder_for, rehost, routing_url
 
         frames = [frame async for frame in self.frames()]
+        # Decode in fetch order, one decoder per route (Bybit's categories are decoders of
+        # their own): the instruments bodies come first and teach the contract values.
+        decoders: dict[str | None, Decoder] = {}
+        decoded: list[list[Record]] = []
+        for frame in frames:
+            route = routing_url(rehost(self.rest.exchange, frame.url))
+            if route not in decoders:
+                decoders[route] = decoder_for(self.rest.exchange, route)
+            try:
+                decoded.append(decoders[route].on_http(frame.url, frame.data, frame.ts_recv))
+            except (ValueError, msgspec.MsgspecError) as exc:
+                why = f"{frame.url}: not the venue's documented body ({exc}); nothing stored"
+                raise PermanentError(why) from exc
+
+        # Record each series oldest page first (Bybit/OKX page newest first), so a recording
+        # re-imports as a series in time order; the bodies themselves stay verbatim.
+        def age(i: int) -> tuple[int, int, int]:
+            first = min((r.ts_event for r in decoded[i]), default=0)
+            return (self._groups[i], first, i)
+
+        order = sorted(range(len(frames)), key=age)
         recorder = Recorder(RecorderConfig(recordings=recordings), exchange=self.rest.exchange)
 
         async def replay() -> AsyncIterator[RawFrame]:
-            for frame in frames:
-                yield frame
+            for i in order:
+                yield frames[i]
 
         rec = await recorder.run(replay())
         self.stats.files = rec.files
         if rec.errors:
             raise ConfigError(f"a history body did not decode: {rec.errors[0]}")
-        # One decoder per route (Bybit's categories are decoders of their own), fed in order:
-        # the instruments bodies come first and teach the contract values.
-        decoders: dict[str | None, Decoder] = {}
-        records: list[Record] = []
-        for frame in frames:
-            route = routing_url(rehost(self.rest.exchange, frame.url))
-            if route not in decoders:
-                decoders[route] = decoder_for(self.rest.exchange, route)
-            records.extend(decoders[route].on_http(frame.url, frame.data, frame.ts_recv))
+        records = [r for rows in decoded for r in rows]
         self._count(records)
         if store is not None and records:
             import asyncio

@@ -138,7 +138,10 @@ def decode(url: str, body: str | bytes, ts_recv: int | None, terms: TermsOf) -> 
     """Records of one history body; None when ``url`` is not a history path."""
     path = urlsplit(url).path.rstrip("/")
     handler = _HANDLERS.get(path)
-    return None if handler is None else handler(url, _result(url, body), ts_recv, terms)
+    if handler is None:
+        return None
+    rows = handler(url, _result(url, body), ts_recv, terms)
+    return sorted(rows, key=lambda r: r.ts_event)  # Bybit sends newest first
 
 
 def _klines(url: str, res: _Result, ts_recv: int | None, terms: TermsOf) -> list[Record]:

@@ -118,7 +118,8 @@ def decode(
     handler = _HANDLERS.get(path)
     if handler is None:
         return None
-    return handler(url, _data(url, body), ts_recv, known, skip)
+    rows = handler(url, _data(url, body), ts_recv, known, skip)
+    return sorted(rows, key=lambda r: r.ts_event)  # OKX sends newest first
 
 
 def _candles(
