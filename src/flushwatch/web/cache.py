@@ -1,0 +1,64 @@
+"""A small per-process cache of API answers, keyed by the store's version and the arguments.
+
+Pages may be slow to compute on a big store (a report over months of bars takes seconds);
+the same page is asked for again and again while nothing changed. The key includes the
+store's *version* — the size and modification time of its import ledger, which every write
+appends to (imports and live batches alike) — so a write makes every cached answer stale.
+Errors are not cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: Files whose change means the store's content changed (see the module docstring).
+_VERSION_FILES = ("imports.jsonl", "flushwatch-store.json")
+
+
+def store_version(root: Path) -> tuple[int, ...]:
+    """``(mtime_ns, size)`` of each version file (0s for a missing one)."""
+    out: list[int] = []
+    for name in _VERSION_FILES:
+        try:
+            st = (root / name).stat()
+        except OSError:
+            out += [0, 0]
+            continue
+        out += [st.st_mtime_ns, st.st_size]
+    return tuple(out)
+
+
+class AnswerCache:
+    """Least-recently-used answers, at most ``size`` of them, safe across request threads."""
+
+    def __init__(self, root: Path, size: int = 32) -> None:
+        self.root = root
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The cached answer for ``key`` at the store's current version, else ``compute()``."""
+        full = (store_version(self.root), key)
+        with self._lock:
+            if full in self._items:
+                self._items.move_to_end(full)
+                self.hits += 1
+                value: T = self._items[full]
+                return value
+        self.misses += 1
+        value = compute()  # outside the lock: two slow pages may compute at once
+        with self._lock:
+            self._items[full] = value
+            self._items.move_to_end(full)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
