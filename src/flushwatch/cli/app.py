@@ -240,6 +240,7 @@ def _register_commands() -> None:
         cmd_scorecard,
         cmd_serve,
         cmd_simulate,
+        cmd_update,
         cmd_watch,
     )
 
@@ -255,6 +256,7 @@ def _register_commands() -> None:
     cmd_watch.register(app)
     cmd_download.register(app)
     cmd_serve.register(app)
+    cmd_update.register(app)
     from typer.core import TyperCommand
 
     from flushwatch.cli.once import OnceCommand
