@@ -1,0 +1,101 @@
+"""Coinalyze REST client (https://api.coinalyze.net/v1/doc/): history endpoints, paged.
+
+Every history endpoint takes ``symbols`` (comma-separated, at most 20), ``interval``
+(``1min`` … ``12hour``, ``daily``), ``from`` and ``to`` (UNIX seconds, both inclusive) and
+answers ``[{"symbol": ..., "history": [{"t": ..., ...}]}]`` in ascending time. ``convert_to_usd``
+(open interest and liquidations) is always ``true`` here: flushwatch stores liquidation buckets
+and open interest in USD. The key goes in the ``api_key`` header.
+
+Limits: 40 calls a minute per key where each symbol of a request counts as one call, so a
+request costs ``len(symbols)`` tokens of the shared bucket; intraday intervals keep only the
+latest 1,500-2,000 points (rows before that are simply not returned), ``daily`` everything.
+A 429 carries ``Retry-After`` (seconds), which is waited out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Self
+
+from flushwatch.connectors.vendor_config import COINALYZE_KEY_ENV, CoinalyzeConfig
+from flushwatch.connectors.vendor_http import Params, Reply, TokenBucket, VendorHttp, Window
+from flushwatch.errors import ConfigError
+
+#: ``--data`` name → history endpoint.
+ENDPOINTS: Mapping[str, str] = {
+    "oi": "/open-interest-history",
+    "funding": "/funding-rate-history",
+    "predicted-funding": "/predicted-funding-rate-history",
+    "liquidations": "/liquidation-history",
+    "long-short": "/long-short-ratio-history",
+    "ohlcv": "/ohlcv-history",
+}
+#: Endpoints that take ``convert_to_usd``.
+USD: frozenset[str] = frozenset({"oi", "liquidations"})
+MARKETS = "/future-markets"
+#: Coinalyze interval names → seconds.
+INTERVALS: Mapping[str, int] = {
+    "1min": 60,
+    "5min": 300,
+    "15min": 900,
+    "30min": 1800,
+    "1hour": 3600,
+    "2hour": 7200,
+    "4hour": 14_400,
+    "6hour": 21_600,
+    "12hour": 43_200,
+    "daily": 86_400,
+}
+
+
+def interval_seconds(name: str) -> int:
+    """Seconds of a Coinalyze interval name; a one-line error listing them otherwise."""
+    if name not in INTERVALS:
+        raise ConfigError(f"--interval {name!r}: one of {', '.join(INTERVALS)}")
+    return INTERVALS[name]
+
+
+class CoinalyzeClient:
+    """The Coinalyze history endpoints over one rate-limited, keyed HTTP client."""
+
+    def __init__(self, config: CoinalyzeConfig, key: str) -> None:
+        self.config = config
+        self.http = VendorHttp(
+            config.base_url,
+            vendor="Coinalyze",
+            key_header="api_key",
+            key=key,
+            key_env=COINALYZE_KEY_ENV,
+            bucket=TokenBucket(config.calls_per_minute),
+            backoff=config.backoff,
+            timeout=config.timeout,
+        )
+
+    async def __aenter__(self) -> Self:
+        await self.http.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.http.__aexit__(exc_type, exc, tb)
+
+    async def markets(self) -> Reply:
+        """``/future-markets``: every future's symbol, venue code and volume unit (one call)."""
+        return await self.http.get(MARKETS, {})
+
+    async def history(self, data: str, symbols: list[str], interval: str, window: Window) -> Reply:
+        """One history request for ``symbols`` (≤ 20) over ``window``; costs one call a symbol."""
+        params: Params = {
+            "symbols": ",".join(symbols),
+            "interval": interval,
+            "from": window.start,
+            "to": window.end,
+        }
+        if data in USD:
+            params["convert_to_usd"] = "true"
+        return await self.http.get(ENDPOINTS[data], params, cost=len(symbols))
