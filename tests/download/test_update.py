@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from flushwatch.cli.app import app
 from flushwatch.testing.loopback import Faults, LoopbackExchange, shared_history
 from flushwatch.testing.loopback_replay import Recording
+from flushwatch.testing.loopback_rest_bybit_okx import MULTIVENUE, LoopbackRest, VenueRows
 from flushwatch.testing.loopback_vision import (
     FUNDING_MAY_2021,
     LoopbackVision,
@@ -149,4 +151,61 @@ def test_update_uses_archive_then_rest_and_is_idempotent(
     assert all(p.startswith("/fapi/v1/fundingRate") for p in rest.http_log)
     assert any("2021-11, 2021-12 are not published yet" in n for n in doc["notes"])  # type: ignore[union-attr]
     again = _update(tmp_path, config)
+    assert again["rows_added"] == 0
+
+
+# -- Bybit: no archive here, REST from each series' last row --------------------------------
+
+BYBIT_SEED_END = datetime(2026, 3, 3, tzinfo=UTC)
+BYBIT_NOW = datetime(2026, 3, 5, tzinfo=UTC)
+
+
+def _bybit_config(tmp_path: Path, ex: LoopbackRest) -> Path:
+    ws = ex.ws_base
+    path = tmp_path / "bybit.toml"
+    path.write_text(
+        "[bybit]\n"
+        f'endpoints = {{ public_ws = "{ws}", market_ws = "{ws}", rest = "{ex.http_base}" }}\n'
+        "backoff = { initial = 0.01, maximum = 0.05, timeout = 30 }\n"
+        "[bybit.backfill]\npage_limit = 50\n"
+    )
+    return path
+
+
+def _multivenue_rows(shared_data: Path, name: str, lo: datetime, hi: datetime) -> int:
+    df = pl.read_parquet(shared_data / MULTIVENUE / name)
+    df = df.filter(pl.col("venue") == "bybit", pl.col("coin") == "BTC")
+    return df.filter(pl.col("timestamp") >= lo, pl.col("timestamp") < hi).height
+
+
+def test_update_bybit_over_rest_from_each_last_row(tmp_path: Path, shared_data: Path) -> None:
+    rows = VenueRows(shared_data, "bybit")
+    with served_in_thread(lambda: LoopbackRest(rows, None)) as ex:  # type: ignore[arg-type]
+        config = _bybit_config(tmp_path, ex)
+        seed = ["backfill", "--venue", "bybit", "--data", "klines,funding", "--symbols", "BTCUSDT"]
+        seed += ["--end", "2026-03-03T00:00Z", "--hours", "24", "--interval", "1h"]
+        seed += ["--store", str(tmp_path / "store"), "--recordings", str(tmp_path / "rec")]
+        result = runner.invoke(app, [*seed, "--config", str(config)])
+        assert result.exit_code == 0, result.output
+        argv = ["update", "--store", str(tmp_path / "store"), "--config", str(config)]
+        argv += ["--now", "2026-03-05T00:00Z", "--json"]
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        again = json.loads(runner.invoke(app, argv).stdout)
+    assert [(t["venue"], t["dataset"], t["via"]) for t in doc["targets"]] == [
+        ("bybit", "funding", "rest"),
+        ("bybit", "klines", "rest"),
+    ]
+    [window] = doc["rest"]
+    assert (window["symbols"], window["datasets"], window["interval"]) == (
+        ["BTCUSDT"],
+        ["funding", "klines"],
+        "1h",
+    )
+    assert doc["downloads"] == []  # no archive request for Bybit
+    bars = _multivenue_rows(shared_data, "candles.parquet", BYBIT_SEED_END, BYBIT_NOW)
+    funding = _multivenue_rows(shared_data, "funding_rates.parquet", BYBIT_SEED_END, BYBIT_NOW)
+    assert (bars, funding) == (48, 6)  # every hour and every 8 h settlement of 03-03 and 03-04
+    assert doc["rest_rows_added"] == {"bars": bars, "funding": funding}
     assert again["rows_added"] == 0

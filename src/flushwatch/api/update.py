@@ -1,4 +1,4 @@
-"""``flushwatch update``: bring every Binance series in the store up to now (for a cron job).
+"""``flushwatch update``: bring every series in the store up to now (for a cron job).
 
 Each stored series of a Binance venue is mapped back to the Binance Vision dataset it comes
 from (bars by price kind and interval → ``klines`` / ``markPriceKlines`` / ...; funding →
@@ -13,10 +13,13 @@ from (bars by price kind and interval → ``klines`` / ``markPriceKlines`` / ...
    funding and open interest, by the ``rest`` callable the front end passes in (the CLI
    passes :mod:`flushwatch.live.backfill`, which this layer must not import).
 
-Series that cannot be updated are named with the reason in ``notes``: trades (a stored trade
-does not say whether it came from ``trades`` or ``aggTrades`` files), live-only datasets
-(book, mark price), and venues without a downloader here. No clock is read: the caller passes
-``now_ns``.
+Bybit and OKX perpetual series (klines, funding, open interest, long/short ratios, OKX
+liquidations: what their REST history plans offer) have no archive here and are asked for over
+REST from their last row on. Series that cannot be updated are named with the reason in
+``notes``: trades (a stored trade does not say whether it came from ``trades`` or
+``aggTrades`` files), live-only datasets (book, mark price), other venues. Each REST window is
+one symbol's, so no series the store did not hold is added. No clock is read: the caller
+passes ``now_ns``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from flushwatch.api.vision_plan import KLINE_DATASETS, monthly_published, plan
 from flushwatch.connectors.config import VisionConfig
 from flushwatch.store import Store
 from flushwatch.venues.binance.intervals import INTERVALS
+from flushwatch.venues.bybit.history import BybitPlan
+from flushwatch.venues.okx.history import OkxPlan
 
 _BINANCE = ("binance", "binanceusdm", "binancecoinm")
 _BY_DATASET = {
@@ -44,18 +49,32 @@ _BY_DATASET = {
 }
 _KLINES_BY_KIND = dict(zip(("trade", "mark", "index", "premium"), KLINE_DATASETS, strict=True))
 _INTERVAL_NAMES = {s: n for n, s in INTERVALS.items()}
+#: Venues updated over REST only, with the backfill datasets their history plans offer.
+_REST_ONLY = {BybitPlan.exchange: BybitPlan.datasets, OkxPlan.exchange: OkxPlan.datasets}
+_REST_NAMES = {
+    "funding": "funding",
+    "open_interest": "open_interest",
+    "long_short_ratio": "long_short_ratio",
+    "liquidations": "liquidations",
+}
 #: Vision datasets whose recent days the REST backfill can fill (USDⓈ-M only).
 _REST = {"klines": "klines", "fundingRate": "funding", "metrics": "open_interest"}
 
 
 class Target(msgspec.Struct, frozen=True, kw_only=True):
-    """One stored series to bring up to date, as the Vision dataset it comes from."""
+    """One stored series to bring up to date, and where from.
+
+    ``via`` is ``vision`` (``dataset`` is the archive's name, e.g. ``fundingRate``; recent
+    days over REST for USDⓈ-M) or ``rest`` (``dataset`` is the backfill's name, e.g.
+    ``funding``: Bybit, OKX).
+    """
 
     venue: str
     dataset: str
     symbol: str
     interval: str | None
     last_ts: int
+    via: str = "vision"
 
 
 class RestWindow(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,47 +115,54 @@ class UpdateResult(msgspec.Struct, kw_only=True):
 
 
 def targets(store: Store) -> tuple[list[Target], list[str]]:
-    """The store's Binance series as Vision datasets, and what cannot be updated and why."""
-    out: dict[tuple[str, str, str, str | None], int] = {}
+    """The store's series as archive or REST datasets, and what cannot be updated and why."""
+    out: dict[tuple[str, str, str, str | None, str], int] = {}
     notes: list[str] = []
 
-    def keep(venue: str, ds: str, symbol: str, interval: str | None, last: int) -> None:
-        key = (venue, ds, symbol, interval)
-        out[key] = max(out.get(key, last), last)
+    def keep(t: tuple[str, str, str, str | None, str], last: int) -> None:
+        out[t] = max(out.get(t, last), last)
 
     for s in store.series():
         if s.dataset == "bars":
             continue
-        if s.exchange not in _BINANCE:
-            notes.append(f"{s.dataset} of {s.exchange} {s.symbol}: no downloader for that venue")
+        rest_ds = _REST_NAMES.get(s.dataset)
+        if s.exchange in _REST_ONLY and rest_ds in _REST_ONLY[s.exchange] and s.market == "perp":
+            keep((s.exchange, str(rest_ds), s.symbol, None, "rest"), s.last_ts)
             continue
-        ds = _BY_DATASET.get(s.dataset)
-        if ds is None:
-            why = (
-                "trades do not say whether they came from trades or aggTrades files: use "
-                "`flushwatch download binance-vision --data aggTrades` (or trades)"
-                if s.dataset == "trades"
-                else "recorded live only; Binance Vision has no such files"
-            )
-            notes.append(f"{s.dataset} of {s.exchange} {s.symbol}: not updated ({why})")
-            continue
-        keep(s.exchange, ds, s.symbol, None, s.last_ts)
+        ds = _BY_DATASET.get(s.dataset) if s.exchange in _BINANCE else None
+        if ds is not None:
+            keep((s.exchange, ds, s.symbol, None, "vision"), s.last_ts)
+        else:
+            notes.append(f"{s.dataset} of {s.exchange} {s.symbol}: not updated ({_why(s.dataset)})")
     if "bars" in store.datasets():
         _, rows = store.query(
-            "SELECT exchange, symbol, price_kind, interval_s, max(ts_event) FROM bars "
+            "SELECT exchange, market, symbol, price_kind, interval_s, max(ts_event) FROM bars "
             "GROUP BY ALL ORDER BY ALL"
         )
-        for exchange, symbol, kind, interval_s, last in rows:
-            name = _INTERVAL_NAMES.get(int(str(interval_s)))
-            if exchange not in _BINANCE or name is None:
-                notes.append(f"bars of {exchange} {symbol} ({interval_s} s): no downloader")
-                continue
-            keep(str(exchange), _KLINES_BY_KIND[str(kind)], str(symbol), name, int(str(last)))
+        for exchange, market, symbol, kind, interval_s, last in rows:
+            ex, sym, name = str(exchange), str(symbol), _INTERVAL_NAMES.get(int(str(interval_s)))
+            if ex in _BINANCE and name is not None:
+                keep((ex, _KLINES_BY_KIND[str(kind)], sym, name, "vision"), int(str(last)))
+            elif ex in _REST_ONLY and market == "perp" and kind == "trade" and name is not None:
+                keep((ex, "klines", sym, name, "rest"), int(str(last)))
+            else:
+                notes.append(f"{kind} bars of {ex} {market} {sym} ({interval_s} s): not updated")
     found = [
-        Target(venue=v, dataset=d, symbol=s, interval=i, last_ts=t)
-        for (v, d, s, i), t in sorted(out.items(), key=lambda kv: tuple(map(str, kv[0])))
+        Target(venue=v, dataset=d, symbol=s, interval=i, via=via, last_ts=t)
+        for (v, d, s, i, via), t in sorted(out.items(), key=lambda kv: tuple(map(str, kv[0])))
     ]
     return found, notes
+
+
+def _why(dataset: str) -> str:
+    if dataset == "trades":
+        return (
+            "trades do not say whether they came from trades or aggTrades files: use "
+            "`flushwatch download binance-vision --data aggTrades` (or trades)"
+        )
+    if dataset in ("book", "mark_price"):
+        return "recorded live only; no archive or REST history has it"
+    return "no downloader for that venue and dataset"
 
 
 def _day(ns: int) -> date:
@@ -159,24 +185,32 @@ def _rest_start(t: Target, today: date) -> int:
 
 
 def rest_windows(found: list[Target], today: date, now_ns: int) -> list[RestWindow]:
-    """One REST window per kline interval for the USDⓈ-M series the archive cannot finish."""
-    groups: dict[str, list[Target]] = {}
+    """The REST windows that finish what the archive cannot: one per venue, symbol and kline
+    interval (funding, OI and ratios ride with the symbol's first interval, else 1h)."""
+    groups: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
     for t in found:
-        if t.venue == "binanceusdm" and t.dataset in _REST:
-            interval = t.interval if t.dataset == "klines" and t.interval else ""
-            groups.setdefault(interval, []).append(t)
-    plain = groups.pop("", [])
-    if plain:  # funding and OI ride with the first kline interval, else 1h
-        groups.setdefault(next(iter(groups), "1h"), []).extend(plain)
+        if t.via == "rest":
+            ds, start = t.dataset, t.last_ts
+        elif t.venue == "binanceusdm" and t.dataset in _REST:
+            ds, start = _REST[t.dataset], _rest_start(t, today)
+        else:
+            continue
+        interval = t.interval if ds == "klines" and t.interval else ""
+        groups.setdefault((t.venue, t.symbol, interval), []).append((ds, start))
+    for venue, symbol, interval in sorted(groups):
+        if interval == "":
+            plain = groups.pop((venue, symbol, ""))
+            key = next((k for k in sorted(groups) if k[:2] == (venue, symbol)), None)
+            groups.setdefault(key or (venue, symbol, "1h"), []).extend(plain)
     out = []
-    for interval, ts in sorted(groups.items()):
-        start = min(_rest_start(t, today) for t in ts)
+    for (venue, symbol, interval), items in sorted(groups.items()):
+        start = min(st for _, st in items)
         if start < now_ns:
             out.append(
                 RestWindow(
-                    venue="binanceusdm",
-                    symbols=sorted({t.symbol for t in ts}),
-                    datasets=sorted({_REST[t.dataset] for t in ts}),
+                    venue=venue,
+                    symbols=[symbol],
+                    datasets=sorted({ds for ds, _ in items}),
                     interval=interval,
                     start_ns=start,
                     end_ns=now_ns,
@@ -195,7 +229,7 @@ def update(
     concurrency: int = 4,
     rest: RestFetch | None = None,
 ) -> UpdateResult:
-    """Bring the store's Binance series up to ``now_ns`` (see the module docstring)."""
+    """Bring the store's series up to ``now_ns`` (see the module docstring)."""
     store = Store.open(store_root, create=False)
     found, notes = targets(store)
     today = _day(now_ns)
@@ -205,7 +239,7 @@ def update(
     cache_dir = cache if cache is not None else store_root / "downloads" / "vision"
     for t in found:
         start = _day(t.last_ts)
-        if start > yesterday:
+        if t.via != "vision" or start > yesterday:
             continue
         interval = t.interval or "1h"
         if dry_run:

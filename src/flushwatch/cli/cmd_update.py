@@ -1,4 +1,4 @@
-"""``flushwatch update``: bring every Binance series in the store up to now (cron-friendly).
+"""``flushwatch update``: bring every series in the store up to now (cron-friendly).
 
 Parsing and printing, plus the one thing the API layer may not do itself: hand it the REST
 backfill (:func:`flushwatch.live.backfill.backfill`) for the recent days Binance Vision has
@@ -160,7 +160,8 @@ def register(app: typer.Typer) -> None:
         config: Annotated[
             Path | None,
             typer.Option(
-                help="TOML: [binance_vision] base_url, [binanceusdm] REST endpoint and backfill."
+                help="TOML: [binance_vision] base_url; [binanceusdm], [bybit], [okx] REST "
+                "endpoints and backfill page sizes."
             ),
         ] = None,
         concurrency: Annotated[int, typer.Option(help="Archive files fetched at once.")] = 4,
@@ -177,11 +178,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json_out: JsonOpt = False,
     ) -> None:
-        """Bring every Binance series in the store up to now (archive files, then REST).
+        """Bring every series in the store up to now (archive files, then REST).
 
-        Each series continues from the UTC day its last row is in: Binance Vision files up
-        to yesterday, then the REST backfill for what the archive has not published yet
-        (USDⓈ-M klines, funding, open interest). Safe to run from cron: a rerun adds nothing.
+        Binance series continue from the UTC day their last row is in: Binance Vision files
+        up to yesterday, then the REST backfill for what the archive has not published yet
+        (USDⓈ-M klines, funding, open interest). Bybit and OKX perpetual series continue over
+        REST from their last row. Safe to run from cron: a rerun adds nothing.
         """
         code = run_cli(
             lambda: run(
