@@ -50,10 +50,6 @@ class HistoryPlan(Protocol):
         """The pages of ``dataset`` for ``symbol`` over ``[start_ms, end_ms)``."""
         ...
 
-    def expected(self, dataset: str, start_ms: int, end_ms: int) -> int:
-        """Rows a full window holds (a progress bar's total; 0 when unknowable)."""
-        ...
-
 
 def query(url: str, name: str) -> str:
     """The value of ``?name=`` in ``url``; ValueError when absent (the body did not say)."""
@@ -81,8 +77,3 @@ def spacing_hours(times_ms: list[int]) -> list[float | None]:
         hours = round((pair[1] - pair[0]) / 3_600_000) if pair else 0
         gaps.setdefault(t, float(hours) if hours > 0 else None)
     return [gaps[t] for t in times_ms]
-
-
-def ceil_div(a: int, b: int) -> int:
-    """``ceil(a / b)`` for positive integers."""
-    return -(-a // b)

@@ -33,7 +33,7 @@ from flushwatch.domain.records import Bar, Funding, LongShortRatio, OpenInterest
 from flushwatch.domain.time import NS_PER_MS
 from flushwatch.errors import ConfigError
 from flushwatch.venues.bybit.symbols import EXCHANGE, Terms
-from flushwatch.venues.rest_history import Page, Pager, Params, ceil_div, query, spacing_hours
+from flushwatch.venues.rest_history import Page, Pager, Params, query, spacing_hours
 
 INSTRUMENTS = "/v5/market/instruments-info"
 KLINE = "/v5/market/kline"
@@ -323,11 +323,6 @@ class BybitPlan:
             params = {**sym, "period": self.period, "limit": self._limit(RATIO)}
             return _by_cursor(Page(RATIO, params), start_ms, end_ms)
         raise ConfigError(f"--data {dataset!r}: Bybit backfills {', '.join(self.datasets)}")
-
-    def expected(self, dataset: str, start_ms: int, end_ms: int) -> int:
-        """Rows a full window holds (funding: every 8 h, the usual interval)."""
-        step = {"klines": self.interval_s, "funding": 8 * 3600}.get(dataset, self.period_s)
-        return ceil_div(end_ms - start_ms, step * 1000)
 
 
 def category(symbol: str) -> str:

@@ -20,7 +20,9 @@ with rows NEWEST FIRST:
 * ``/public/liquidation-orders`` (``instType``, ``instFamily``, ``state=filled``,
   ``after``/``before`` ts cursors, limit ≤ 100, 40 req/2 s; about the last week only):
   decoded by :func:`flushwatch.venues.okx.liquidations.liquidation` (``sz`` contracts × ctVal,
-  ``bkPx`` bankruptcy price, sell ⇒ long liquidated), coverage THROTTLED.
+  ``bkPx`` bankruptcy price, sell ⇒ long liquidated), coverage THROTTLED. The next page asks
+  for prints older than the oldest one received: should OKX cut a page inside a group of
+  prints sharing one millisecond, the rest of that group would be missed (not seen in tests).
 
 Contract values come from ``/public/instruments``, fetched first (:meth:`OkxPlan.prelude`).
 """
@@ -39,7 +41,7 @@ from flushwatch.errors import ConfigError
 from flushwatch.venues.okx.liquidations import liquidation, number
 from flushwatch.venues.okx.symbols import EXCHANGE, Terms
 from flushwatch.venues.okx.wire import LiquidationOrders
-from flushwatch.venues.rest_history import Page, Pager, Params, ceil_div, query, spacing_hours
+from flushwatch.venues.rest_history import Page, Pager, Params, query, spacing_hours
 
 INSTRUMENTS = "/api/v5/public/instruments"
 CANDLES = "/api/v5/market/history-candles"
@@ -337,11 +339,6 @@ class OkxPlan:
             first = Page(LIQUIDATIONS, params)
             return _cursor_pages(first, start_ms, end_ms, older="after", newer="before")
         raise ConfigError(f"--data {dataset!r}: OKX backfills {', '.join(self.datasets)}")
-
-    def expected(self, dataset: str, start_ms: int, end_ms: int) -> int:
-        """Rows a full window holds (funding: every 8 h, OKX's usual interval)."""
-        step = {"klines": self.bar_s, "funding": 8 * 3600}.get(dataset, self.period_s)
-        return 0 if dataset == "liquidations" else ceil_div(end_ms - start_ms, step * 1000)
 
 
 def _inst_type(symbol: str) -> str:
