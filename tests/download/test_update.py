@@ -209,3 +209,33 @@ def test_update_bybit_over_rest_from_each_last_row(tmp_path: Path, shared_data: 
     assert (bars, funding) == (48, 6)  # every hour and every 8 h settlement of 03-03 and 03-04
     assert doc["rest_rows_added"] == {"bars": bars, "funding": funding}
     assert again["rows_added"] == 0
+
+
+def test_update_coin_m_series_from_the_archive_only(
+    tmp_path: Path, vision: LoopbackVision, rest: LoopbackExchange
+) -> None:
+    config = _config(tmp_path, vision, rest)
+    argv = ["download", "binance-vision", "--venue", "binancecoinm", "--symbols", "BTCUSD_PERP"]
+    argv += [
+        "--data",
+        "metrics,liquidationSnapshot",
+        "--start",
+        "2023-06-25",
+        "--end",
+        "2023-06-25",
+    ]
+    result = runner.invoke(
+        app, [*argv, "--store", str(tmp_path / "store"), "--config", str(config)]
+    )
+    assert result.exit_code == 0, result.output
+    sent = len(vision.requests)
+    argv = ["update", "--store", str(tmp_path / "store"), "--config", str(config)]
+    result = runner.invoke(app, [*argv, "--now", "2023-06-27T06:00Z"])
+    assert result.exit_code == 0, result.output
+    # metrics (from OI and ratios) and liquidations: the 25th is in the cache and the ledger,
+    # the 26th is not in this archive; COIN-M has no REST history here, so no REST window
+    assert len(vision.requests) == sent + 2
+    assert rest.http_log == []
+    assert "archive: 0 files fetched, 2 not published yet" in result.stdout
+    assert "0 rows added" in result.stdout
+    assert "come with a later update" in result.stdout

@@ -237,15 +237,20 @@ def update(
     planned: list[dict[str, object]] = []
     downloads: list[DownloadResult] = []
     cache_dir = cache if cache is not None else store_root / "downloads" / "vision"
+    # Series that start on the same day go in one run: its concurrency spans their files.
+    runs: dict[tuple[str, str, str, date], list[str]] = {}
     for t in found:
         start = _day(t.last_ts)
-        if t.via != "vision" or start > yesterday:
-            continue
-        interval = t.interval or "1h"
-        if dry_run:
-            p = plan(
-                t.venue, [t.dataset], [t.symbol], start, yesterday, today=today, interval=interval
+        if t.via == "vision" and start <= yesterday:
+            runs.setdefault((t.venue, t.dataset, t.interval or "1h", start), []).append(t.symbol)
+        if t.via == "vision" and not (t.venue == "binanceusdm" and t.dataset in _REST):
+            notes.append(
+                f"{t.venue} {t.dataset} {t.symbol}: days the archive has not published yet "
+                "come with a later update (no REST history for it here)"
             )
+    for (venue, ds, interval, start), symbols in sorted(runs.items()):
+        if dry_run:
+            p = plan(venue, [ds], symbols, start, yesterday, today=today, interval=interval)
             planned += [
                 {"path": f.path, "cached": _looks_cached(cache_dir / f.path)} for f in p.files
             ]
@@ -254,9 +259,9 @@ def update(
         downloads.append(
             download_vision(
                 store_root,
-                venue=t.venue,
-                datasets=[t.dataset],
-                symbols=[t.symbol],
+                venue=venue,
+                datasets=[ds],
+                symbols=symbols,
                 start=start,
                 end=yesterday,
                 cache=cache,
