@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from flushwatch.api.download_vision import DownloadResult
 
 
+#: Unpublished files listed one by one in the human summary (a long window can have hundreds).
+_SHOW_MISSING = 10
+
+
 def parse_day(text: str, option: str) -> date:
     """An ISO date (a time of day is cut off: files are whole UTC days)."""
     try:
@@ -119,7 +123,11 @@ def summary_lines(result: DownloadResult) -> list[str]:
         f"{result.rows_added:,} rows added to {result.store} "
         f"({result.requests} requests, {result.bytes:,} bytes; cache {result.cache})",
     ]
-    lines += [f"not published (HTTP 404): {m}" for m in result.missing]
+    shown = result.missing[:_SHOW_MISSING]
+    lines += [f"not published (HTTP 404): {m}" for m in shown]
+    if len(result.missing) > len(shown):
+        more = len(result.missing) - len(shown)
+        lines.append(f"... and {more} more not published (--json lists them all)")
     lines += [f"note: {n}" for f in result.files for n in f.notes]
     lines += [f"note: {n}" for n in result.notes]
     return lines
