@@ -50,6 +50,7 @@ DURING = "2026-02-06T00:00"  # the long flush of 2026-02-05 has ended, the bounc
 AFTER = "2026-02-07T00:00"  # the README's as-of time
 TOKEN = "test-token-0123456789abcdef"
 TIMEOUT_MS = 30_000
+LOOPBACK = "http://127.0.0.1:"
 
 
 @dataclass
@@ -239,7 +240,7 @@ def browser(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Br
         state = Browser(context=context)
 
         def gate(route: Route) -> None:
-            if route.request.url.startswith(site.base + "/"):
+            if route.request.url.startswith(LOOPBACK):  # this module's servers only
                 route.continue_()
             else:
                 state.blocked.append(route.request.url)
@@ -430,3 +431,33 @@ def test_live_page_updates_as_the_store_grows(
     cells = tab.locator("#alerts tbody tr").first.locator("td").all_inner_texts()
     assert cells[1:] == ["BTCUSDT liquidations", "$149,995 of long liquidations"]
     tab.screenshot(path=str(site.shots / "live.png"), full_page=True)
+
+
+# -- a simulated store: the cascade, and the label ------------------------------------------
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The market simulator's day (books, depth, trades): every chart of the Asset page."""
+    root = tmp_path_factory.mktemp("simulated") / "store"
+    made = CliRunner().invoke(cli, ["simulate", "--store", str(root), "--json"])
+    assert made.exit_code == 0, made.stderr
+    shots = Path(os.environ.get("FLUSHWATCH_ARTIFACTS") or tmp_path_factory.mktemp("shots"))
+    with dashboard_server(create_app(root)) as base:
+        yield Site(base=base, root=root, ws=flushwatch.open(root), shots=shots)
+
+
+def test_simulated_store_cascade_and_label(simulated: Site, page: tuple[Page, list[str]]) -> None:
+    tab, _ = page
+    casc = simulated.ws.cascade("BTC", shock="-3%")
+    with httpx.Client(base_url=simulated.base, timeout=60) as c:
+        r = c.get("/api/cascade/BTC", params={"shock": "-3%"})
+    assert r.status_code == 200
+    assert _same(r.json(), casc.to_dict())
+    tab.goto(simulated.base + "/asset/BTC")
+    assert tab.locator(".sim").inner_text().startswith("SIMULATED DATA")
+    drawn = _charts(tab)
+    assert set(drawn) == {"report-chart", "map-chart", "cascade-chart"}
+    assert drawn["cascade-chart"] == 5  # curve, no-cascade line, path, liquidated, gain G
+    head = tab.locator("#cascade-head").inner_text()
+    assert head.startswith(f"A {casc.result.shock_move_pct:+.2f}% shock ends at ")
+    assert f"{casc.result.final_move_pct:+.2f}%" in head
+    tab.screenshot(path=str(simulated.shots / "asset-simulated.png"), full_page=True)

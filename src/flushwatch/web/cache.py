@@ -1,4 +1,5 @@
-"""A small per-process cache of API answers, keyed by the store's version and the arguments.
+"""A small per-process cache of API answers and pages, keyed by the store's version and the
+arguments.
 
 Pages may be slow to compute on a big store (a report over months of bars takes seconds);
 the same page is asked for again and again while nothing changed. The key includes the
@@ -37,7 +38,7 @@ def store_version(root: Path) -> tuple[int, ...]:
 class AnswerCache:
     """Least-recently-used answers, at most ``size`` of them, safe across request threads."""
 
-    def __init__(self, root: Path, size: int = 32) -> None:
+    def __init__(self, root: Path, size: int = 64) -> None:
         self.root = root
         self.size = size
         self.hits = 0

@@ -5,7 +5,8 @@ files); here they are only framed: the report chart opens on the judged flush (t
 history stays a pan away) with that flush marked and the flushes near it shaded, the y axes
 fitted to what is in view, key-level labels that sit closer than a label's height merged into
 one, bars drawn without gaps; the map's stop labels carry their price and merge the same way,
-its colour bar and legend moved off the "map now" panel; one font everywhere.
+its colour bar and legend moved off the "map now" panel; the cascade's gain panel opens
+on the bins that have any gain; one font everywhere.
 """
 
 from __future__ import annotations
@@ -152,7 +153,16 @@ def cascade_figure(cascade: Cascade) -> go.Figure:
     """The shock → move curve, the simulated path and the gain bands."""
     from flushwatch.report.cascade_html import figure
 
-    return figure(cascade.raw())
+    fig = figure(cascade.raw())
+    # The gain panel spanned every bin of the map: open it on the bins with any gain.
+    g = cascade.result.gain
+    mid = (np.asarray(g.price_lo) + np.asarray(g.price_hi)) / 2.0
+    live = np.isfinite(g.gain) & (np.asarray(g.gain) > 0)
+    if live.any():
+        lo, hi = float(mid[live].min()), float(mid[live].max())
+        pad = (hi - lo) * 0.1 or hi * 0.01
+        fig.update_xaxes(range=[lo - pad, hi + pad], row=3, col=1)
+    return fig
 
 
 def liquidations_by_hour(rows: list[dict[str, Any]], title: str) -> go.Figure:

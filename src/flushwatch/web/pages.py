@@ -51,6 +51,10 @@ def _verdict_text(doc: dict[str, Any]) -> str:
 @router.get("/", response_class=HTMLResponse)
 def overview(dash: Dash) -> HTMLResponse:
     """Assets with their latest flush and verdict, liquidations, the fragility table."""
+    return HTMLResponse(dash.cache.get("page:/", lambda: _overview(dash)))
+
+
+def _overview(dash: Dashboard) -> str:
     parts = [f"<h1>Overview</h1><p class='note'>Store {esc(dash.ws.path)}</p>"]
     cards, venues, hours = [], [], []
     for asset in dash.assets():
@@ -98,7 +102,7 @@ def overview(dash: Dash) -> HTMLResponse:
         + ("".join(hours) or not_available("liquidations by hour", "none in the reports' windows"))
     )
     parts.append("<h2>Fragility (estimates)</h2>" + _fragility(dash))
-    return HTMLResponse(page("Overview", "".join(parts), active="/", simulated=dash.simulated()))
+    return page("Overview", "".join(parts), active="/", simulated=dash.simulated())
 
 
 def _fragility(dash: Dashboard) -> str:
@@ -138,10 +142,14 @@ def asset_page(
     asset: str, dash: Dash, at: At = None, shock: Annotated[str, Query()] = "-3%"
 ) -> HTMLResponse:
     """The report as of ``at`` (verdict, odds, checklist, risk box), charts, map, cascade."""
+    name, when = asset.upper(), at or None
+    key = repr(("page:/asset", name, when, shock))
+    return HTMLResponse(dash.cache.get(key, lambda: _asset(dash, name, when, shock)))
+
+
+def _asset(dash: Dashboard, name: str, at: str | None, shock: str) -> str:
     from flushwatch.web import asset_sections as s
 
-    at = at or None
-    name = asset.upper()
     rep, why = _try(dash, "report", name, at=at)
     body = [f"<h1>{esc(name)}</h1>", s.picker(name, at, shock, rep)]
     if rep is None:
@@ -157,4 +165,4 @@ def asset_page(
         s.cascade_section(casc) if casc is not None else not_available("cascade", why or "")
     )
     title = f"{name} as of {rep.report.as_of}" if rep is not None else name
-    return HTMLResponse(page(title, "".join(body), active="/asset", simulated=dash.simulated()))
+    return page(title, "".join(body), active="/asset", simulated=dash.simulated())

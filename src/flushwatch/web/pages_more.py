@@ -99,6 +99,11 @@ def _cell(v: Any) -> Any:
 @router.get("/scorecards", response_class=HTMLResponse)
 def scorecards(dash: Dash, asset: Annotated[str | None, Query()] = None) -> HTMLResponse:
     """The scorecard and the map's backtests for one asset (default: the first)."""
+    key = repr(("page:/scorecards", asset and asset.upper()))
+    return HTMLResponse(dash.cache.get(key, lambda: _scorecards(dash, asset)))
+
+
+def _scorecards(dash: Dashboard, asset: str | None) -> str:
     assets = dash.assets()
     name = (asset or (assets[0] if assets else "BTC")).upper()
     pick = " · ".join(
@@ -113,7 +118,7 @@ def scorecards(dash: Dash, asset: Annotated[str | None, Query()] = None) -> HTML
         + f"<h2>Liquidation map, hourly nowcast: {esc(name)}</h2>"
         + _nowcast(dash, name)
     )
-    return HTMLResponse(page("Scorecards", body, active="/scorecards", simulated=dash.simulated()))
+    return page("Scorecards", body, active="/scorecards", simulated=dash.simulated())
 
 
 @router.get("/docs", response_class=HTMLResponse)
