@@ -411,3 +411,39 @@ def test_plan_refuses_what_vision_does_not_publish() -> None:
         plan("binanceusdm", ["klines"], ["BTCUSDT"], day, day, today=day, interval="1mo")
     with pytest.raises(ConfigError, match="before --start"):
         plan("binanceusdm", ["klines"], ["BTCUSDT"], day, date(2023, 1, 1), today=day)
+
+
+def test_overlapping_runs_on_one_cache_fetch_each_file_once(tree: Path, tmp_path: Path) -> None:
+    """Two runs at once (an overlapping cron job) on one cache: the second waits, then reuses."""
+    import threading
+
+    from flushwatch.api.download_vision import DownloadResult, download_vision
+    from flushwatch.connectors.config import VisionConfig
+
+    results: list[DownloadResult] = []
+    with serve_vision(tree, delay=0.05) as server:
+        cfg = VisionConfig(base_url=server.base_url)
+
+        def one(name: str) -> None:
+            results.append(
+                download_vision(
+                    tmp_path / name,
+                    venue="binancecoinm",
+                    datasets=["metrics", "liquidationSnapshot"],
+                    symbols=["BTCUSD_PERP"],
+                    start=date(2023, 6, 25),
+                    end=date(2023, 6, 25),
+                    today=date(2024, 1, 1),
+                    cache=tmp_path / "cache",
+                    config=cfg,
+                )
+            )
+
+        threads = [threading.Thread(target=one, args=(n,)) for n in ("store-a", "store-b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        zips = [r for r in server.requests if r.endswith(".zip")]
+    assert sorted(zips) == sorted(f"/{p}" for p in (CM_METRICS, CM_LIQ))
+    assert sorted((r.fetched, r.cached, r.imported) for r in results) == [(0, 2, 2), (2, 0, 2)]

@@ -19,7 +19,8 @@ A checksum mismatch or a zip that does not import (corrupt, truncated, a bad row
 file alone: its import does not happen, the store is left as it was by it, its cached copy is
 deleted (a rerun fetches it again) and it is listed under ``failed`` with a one-line reason
 naming the file. **Files of the same run that imported are kept** (each is all-or-nothing and
-the run resumes), so a rerun after a fix fetches only what failed. A network failure that
+the run resumes), so a rerun after a fix fetches only what failed. Runs on one cache take
+turns (a lock file in it), so overlapping cron jobs never write the same ``.part``. A network failure that
 survives the retries, or a refusal by the host (HTTP 403, a wrong ``base_url``), stops the run.
 """
 
@@ -27,9 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -90,6 +92,19 @@ class DownloadResult(msgspec.Struct, kw_only=True):
         out = msgspec.to_builtins(self)
         assert isinstance(out, dict)
         return out
+
+
+@contextlib.contextmanager
+def _cache_lock(cache: Path) -> Iterator[None]:
+    """One run per cache at a time: a second (an overlapping cron job) waits, then finds the
+    files the first verified, instead of writing the same ``.part`` files beside it."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def default_cache(store_root: Path) -> Path:
@@ -260,18 +275,19 @@ def download_vision(
     cfg = config or VisionConfig()
     store = Store.open(store_root)
     cache_dir = cache if cache is not None else default_cache(store_root)
-    results, requests, nbytes = asyncio.run(
-        _run_all(
-            the_plan,
-            store,
-            cache_dir,
-            venue,
-            cfg,
-            concurrency,
-            progress,
-            lambda f: daily_instead(venue, f, start, end) if period == "auto" else [],
+    with _cache_lock(cache_dir):
+        results, requests, nbytes = asyncio.run(
+            _run_all(
+                the_plan,
+                store,
+                cache_dir,
+                venue,
+                cfg,
+                concurrency,
+                progress,
+                lambda f: daily_instead(venue, f, start, end) if period == "auto" else [],
+            )
         )
-    )
     return _summary(store_root, cache_dir, cfg, venue, the_plan, results, requests, nbytes)
 
 
