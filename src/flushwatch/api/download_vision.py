@@ -20,8 +20,9 @@ file alone: its import does not happen, the store is left as it was by it, its c
 deleted (a rerun fetches it again) and it is listed under ``failed`` with a one-line reason
 naming the file. **Files of the same run that imported are kept** (each is all-or-nothing and
 the run resumes), so a rerun after a fix fetches only what failed. Runs on one cache take
-turns (a lock file in it), so overlapping cron jobs never write the same ``.part``. A network failure that
-survives the retries, or a refusal by the host (HTTP 403, a wrong ``base_url``), stops the run.
+turns (a lock file in it), so overlapping cron jobs never write the same ``.part``. A network
+failure that survives the retries, or a refusal by the host (HTTP 403, a wrong ``base_url``),
+stops the run.
 """
 
 from __future__ import annotations
