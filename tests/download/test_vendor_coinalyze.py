@@ -149,13 +149,16 @@ def test_download_stores_the_served_rows_exactly_and_a_rerun_adds_nothing(
     before = {cls: _frame(store, cls) for cls in (LiquidationBucket, OpenInterest, Funding, Bar)}
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert set(json.loads(again.stdout)["rows_added"].values()) == {0}
+    rerun = json.loads(again.stdout)
+    assert (rerun["pages"], rerun["skipped"], rerun["requests"]) == (3, 3, 1)  # markets only
+    assert rerun["rows_added"] == {}
     for cls, frame in before.items():
         assert _frame(store, cls).equals(frame)
 
     # The recording re-imports (no network, no key) into the same rows.
-    recordings = sorted((store / "downloads" / "coinalyze").glob("coinalyze_rest_*.jsonl"))
+    recordings = list((store / "downloads" / "coinalyze").glob("coinalyze_rest_*.jsonl"))
     assert len(recordings) == 2
+    recordings.sort(key=lambda p: -p.stat().st_size)  # the first run's: every body
     monkeypatch.delenv("COINALYZE_API_KEY")
     other = tmp_path / "replayed"
     replayed = runner.invoke(
@@ -171,6 +174,28 @@ def test_download_stores_the_served_rows_exactly_and_a_rerun_adds_nothing(
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
     assert KEY not in result.output + again.output + replayed.output
+
+
+def test_a_rerun_fetches_only_the_pages_the_store_lacks(
+    tmp_path: Path, loop: VendorLoopback, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COINALYZE_API_KEY", KEY)
+    args = _download(tmp_path, loop, "--symbols", "BTCUSDT_PERP.A", "--data", "oi", "--json")
+    day_one = [*args]
+    day_one[day_one.index("--end") + 1] = "2026-02-06T00:00Z"
+    first = runner.invoke(app, day_one)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["rows_added"] == {"open_interest": 24}
+    loop.served.requests.clear()
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    stats = json.loads(second.stdout)
+    # Hours 0-19 are held whole: skipped; 20-39 (4 held, 16 not) and 40-47 are fetched.
+    assert (stats["pages"], stats["skipped"]) == (3, 1)
+    assert stats["rows_added"] == {"open_interest": 24}
+    assert [int(q["from"]) for q in loop.served.of("/v1/open-interest-history")] == [
+        parse_iso(START) // 10**9 + h * 3600 for h in (20, 40)
+    ]
 
 
 def test_missing_key_is_one_line_naming_the_variable(

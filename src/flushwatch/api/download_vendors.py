@@ -31,11 +31,20 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
+import polars as pl
 
 from flushwatch.connectors import coinalyze as cz_api
 from flushwatch.connectors import coinglass_api as cg_api
-from flushwatch.connectors.vendor_http import Reply, chunks, windows
-from flushwatch.domain.records import Record
+from flushwatch.connectors.vendor_http import Reply, Window, chunks, windows
+from flushwatch.domain.records import (
+    Bar,
+    DepthBand,
+    Funding,
+    LiquidationBucket,
+    LongShortRatio,
+    OpenInterest,
+    Record,
+)
 from flushwatch.domain.time import NS_PER_MS, NS_PER_S, iso
 from flushwatch.errors import BadSymbol, ConfigError, InputError
 from flushwatch.redact import redact_url
@@ -62,6 +71,7 @@ class VendorStats(msgspec.Struct, kw_only=True):
     start: str
     end: str
     pages: int = 0
+    skipped: int = 0  # pages the store already held whole: not fetched again
     requests: int = 0
     rate_limited: int = 0
     waited_s: float = 0.0  # spent waiting for the rate limiter
@@ -228,6 +238,64 @@ def _finish(stats: VendorStats, http: VendorHttp, start: str) -> VendorStats:
     return stats
 
 
+# -- what the store already holds ---------------------------------------------------------------
+#: A series one ``--data`` kind fills: record type, row filters, rows per bucket.
+Series = tuple[type[Record], list[pl.Expr], int]
+
+
+def _cz_series(kind: str, step: int) -> Series:
+    same = [pl.col("interval_s") == step]
+    table: dict[str, Series] = {
+        "oi": (OpenInterest, [], 1),
+        "funding": (Funding, [~pl.col("is_settled")], 1),
+        "predicted-funding": (
+            Funding,
+            [~pl.col("is_settled"), pl.col("predicted_rate").is_not_null()],
+            1,
+        ),
+        "liquidations": (LiquidationBucket, same, 1),
+        "long-short": (LongShortRatio, [pl.col("kind") == "global_accounts"], 1),
+        "ohlcv": (Bar, [*same, pl.col("price_kind") == "trade"], 1),
+    }
+    return table[kind]
+
+
+def _cg_series(kind: str, req: cg_api.Request, step: int) -> tuple[str, Series]:
+    label = f"{req.pair}-{req.venues}" if req.single else req.symbol
+    if kind == "liquidations":
+        where = [pl.col("interval_s") == step, pl.col("venues") == req.venues]
+        return req.symbol, (LiquidationBucket, where, 1)
+    if kind == "oi":
+        return label, (OpenInterest, [], 1)
+    if kind == "funding":
+        return label, (Funding, [~pl.col("is_settled")], 1)
+    return req.symbol, (DepthBand, [pl.col("pct").abs() == float(req.depth_range)], 2)
+
+
+def held(
+    store: Store,
+    exchange: str,
+    symbol: str,
+    series: Series,
+    first_ns: int,
+    last_ns: int,
+    step_ns: int,
+) -> bool:
+    """Whether the store has every bucket ``first..last`` of one series (then it is not fetched:
+    the store keeps the first version of a row, so fetching it again could change nothing)."""
+    cls, where, per_bucket = series
+    df = store.read(cls, exchange=exchange, symbol=symbol, start_ns=first_ns, end_ns=last_ns + 1)
+    for expr in where:
+        df = df.filter(expr)
+    buckets = (last_ns - first_ns) // step_ns + 1
+    return df.height >= buckets * per_bucket and df.get_column("ts_event").n_unique() >= buckets
+
+
+def _span_ns(window: Window, step: int, unit_ns: int) -> tuple[int, int]:
+    """First and last bucket start of a window, ns."""
+    return window.start * unit_ns, (window.end - step + 1) * unit_ns
+
+
 # -- the use cases --------------------------------------------------------------------------------
 async def download_coinalyze(
     client: cz_api.CoinalyzeClient,
@@ -270,6 +338,25 @@ async def download_coinalyze(
     total = len(groups) * len(pages)
     for group in groups:
         for window in pages:
+            first, last = _span_ns(window, step, NS_PER_S)
+            if store is not None and all(
+                held(
+                    store,
+                    cz.VENDOR,
+                    cz.series_symbol(sym),
+                    _cz_series(kind, step),
+                    first,
+                    last,
+                    step * NS_PER_S,
+                )
+                for sym in group
+                for kind in data
+            ):
+                stats.skipped += 1
+                stats.pages += 1
+                if progress is not None:
+                    progress(stats.pages, total)
+                continue
             replies = [await client.history(kind, group, interval, window) for kind in data]
             for r in replies:
                 recording.add(r)
@@ -311,6 +398,23 @@ async def download_coinglass(
     recording = Recording(recordings, "coinglass")
     stats.files.append(str(recording.path))
     for window in pages:
+        first, last = _span_ns(window, step_ms, NS_PER_MS)
+        if store is not None and all(
+            held(
+                store,
+                cg.VENDOR,
+                *_cg_series(kind, request, step_ms // 1000),
+                first,
+                last,
+                step_ms * NS_PER_MS,
+            )
+            for kind in data
+        ):
+            stats.skipped += 1
+            stats.pages += 1
+            if progress is not None:
+                progress(stats.pages, len(pages))
+            continue
         replies = [await client.history(kind, request, window.start, window.end) for kind in data]
         for r in replies:
             recording.add(r)
