@@ -30,7 +30,7 @@ from pathlib import Path
 
 import msgspec
 
-from flushwatch.api.download_vision import DownloadResult, download_vision
+from flushwatch.api.download_vision import DownloadResult, Progress, download_vision
 from flushwatch.api.vision_plan import KLINE_DATASETS, monthly_published, plan
 from flushwatch.connectors.config import VisionConfig
 from flushwatch.store import Store
@@ -228,6 +228,7 @@ def update(
     config: VisionConfig | None = None,
     concurrency: int = 4,
     rest: RestFetch | None = None,
+    progress: Progress | None = None,
 ) -> UpdateResult:
     """Bring the store's series up to ``now_ns`` (see the module docstring)."""
     store = Store.open(store_root, create=False)
@@ -269,6 +270,7 @@ def update(
                 concurrency=concurrency,
                 today=today,
                 interval=interval,
+                progress=progress,
             )
         )
     windows = rest_windows(found, today, now_ns)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from flushwatch.cli.download_vision import progress_bar
 from flushwatch.cli.once import OnceCommand
 from flushwatch.cli.options import JsonOpt, StoreOpt, store_path
 from flushwatch.cli.options import run as run_cli
@@ -82,15 +83,17 @@ def run(
     now_ns = time.time_ns() if now is None else _parse_now(now)
     raw = read_config(config)
     rest = None if no_rest else _rest(raw, recordings or root / "downloads" / "rest", root)
-    result = update(
-        root,
-        now_ns=now_ns,
-        dry_run=dry_run,
-        cache=cache,
-        config=load_vision_config(raw),
-        concurrency=concurrency,
-        rest=rest,
-    )
+    with progress_bar(json_out) as progress:
+        result = update(
+            root,
+            now_ns=now_ns,
+            dry_run=dry_run,
+            cache=cache,
+            config=load_vision_config(raw),
+            concurrency=concurrency,
+            rest=rest,
+            progress=progress,
+        )
     failed = [f for d in result.downloads for f in d.failed]
     for f in failed:
         typer.echo(f"error: {f.error}", err=True)
@@ -160,8 +163,8 @@ def register(app: typer.Typer) -> None:
         config: Annotated[
             Path | None,
             typer.Option(
-                help="TOML: [binance_vision] base_url; [binanceusdm], [bybit], [okx] REST "
-                "endpoints and backfill page sizes."
+                help="TOML: the binance_vision table (base_url) and the binanceusdm, bybit "
+                "and okx tables (REST endpoints, backfill page sizes)."
             ),
         ] = None,
         concurrency: Annotated[int, typer.Option(help="Archive files fetched at once.")] = 4,

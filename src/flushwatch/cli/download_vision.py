@@ -41,7 +41,7 @@ def split(text: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _progress(quiet: bool) -> Iterator[Callable[[int, int, str], None] | None]:
+def progress_bar(quiet: bool) -> Iterator[Callable[[int, int, str], None] | None]:
     """One bar over the planned files on stderr (hidden for --json and off a terminal)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -89,7 +89,7 @@ def run(
 
     cfg = load_vision_config(read_config(config))
     today = datetime.now(UTC).date()
-    with _progress(json_out) as progress:
+    with progress_bar(json_out) as progress:
         result = download_vision(
             store_path(store),
             venue=venue,
@@ -169,7 +169,7 @@ def register(download_app: typer.Typer) -> None:
         ] = None,
         config: Annotated[
             Path | None,
-            typer.Option(help="TOML with a [binance_vision] table (base_url, timeout, backoff)."),
+            typer.Option(help="TOML with a binance_vision table (base_url, timeout, backoff)."),
         ] = None,
         concurrency: Annotated[int, typer.Option(help="Files fetched at once.")] = 4,
         json_out: JsonOpt = False,
