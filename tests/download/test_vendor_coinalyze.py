@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from flushwatch.api.download_vendors import coinalyze_records
 from flushwatch.cli.app import app
+from flushwatch.connectors.config import load_config
 from flushwatch.connectors.vendor_config import vendor_config
 from flushwatch.connectors.vendor_http import Reply, TokenBucket, windows
 from flushwatch.domain.records import Bar, Funding, LiquidationBucket, OpenInterest
@@ -325,5 +326,7 @@ def test_windows_limiter_and_config() -> None:
     assert bucket.delay(1) == pytest.approx(5.0)
     with pytest.raises(ConfigError, match="unknown field"):
         vendor_config({"coinalyze": {"base_ulr": "http://127.0.0.1:9"}})
+    # A venue's TOML may hold the vendor tables too: the connector config leaves them alone.
+    assert load_config({"coinalyze": {"page_rows": 10}}).queue_size > 0
     with pytest.raises(ConfigError, match="symbols_per_call"):
         vendor_config({"coinalyze": {"symbols_per_call": 21}})

@@ -135,7 +135,8 @@ def load_config(raw: Mapping[str, Any]) -> ConnectorConfig:
     connector key and is left out, so one file can configure both.
     """
     try:
-        return msgspec.convert({k: v for k, v in raw.items() if k != VISION_TABLE}, ConnectorConfig)
+        other = (VISION_TABLE, "coinalyze", "coinglass")  # downloaders' tables (vendor_config)
+        return msgspec.convert({k: v for k, v in raw.items() if k not in other}, ConnectorConfig)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"connector configuration: {exc}") from exc
 
