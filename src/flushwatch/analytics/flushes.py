@@ -54,14 +54,14 @@ from typing import Annotated
 
 import msgspec
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from flushwatch.analytics import rolling
 from flushwatch.analytics.bars import hours_to_bars
 from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.analytics.results import FlushEvent, FlushKind
+from flushwatch.analytics.rolling import trailing_count
 from flushwatch.domain.time import iso
 
-_CHUNK = 1024  # rows of trailing windows materialised at once (bounds memory on 5m data)
 _MAD_TO_SIGMA = 1.4826
 
 
@@ -181,32 +181,16 @@ class FlushParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     ] = 0.25
 
 
-def trailing_windows(x: F64, window: int) -> F64:
-    """Return a read-only view whose row t holds ``x[t-window:t]`` (NaN before the start).
+def trailing_median(x: F64, window: int, min_bars: int) -> F64:
+    """Median of the trailing window per bar; NaN where fewer than ``min_bars`` values exist.
 
-    The window excludes bar t itself: every baseline built on it is causal.
+    O(n log n) (:func:`flushwatch.analytics.rolling.median`), equal to ``nanmedian``.
     """
     x = np.asarray(x, dtype=np.float64)
-    padded = np.concatenate([np.full(window, np.nan), x])
-    view: F64 = sliding_window_view(padded, window)[: x.shape[0]]
-    return view
-
-
-def trailing_count(x: F64, window: int) -> F64:
-    """Count finite values in the trailing window of each bar (cumulative-sum, O(n))."""
-    ok = np.concatenate([[0.0], np.cumsum(np.isfinite(x), dtype=np.float64)])
-    idx = np.arange(x.shape[0])
-    return np.asarray(ok[idx] - ok[np.maximum(idx - window, 0)], dtype=np.float64)
-
-
-def trailing_median(x: F64, window: int, min_bars: int) -> F64:
-    """Median of the trailing window per bar; NaN where fewer than ``min_bars`` values exist."""
     out = np.full(x.shape[0], np.nan)
-    view = trailing_windows(x, window)
     rows = np.flatnonzero(trailing_count(x, window) >= max(min_bars, 1))
-    for lo in range(0, rows.shape[0], _CHUNK):
-        sel = rows[lo : lo + _CHUNK]
-        out[sel] = np.nanmedian(view[sel], axis=1)
+    if rows.size:
+        out[rows] = rolling.median(x, window, rows)
     return out
 
 
@@ -214,26 +198,12 @@ def robust_log_z(x: F64, window: int, min_bars: int, min_spread: float) -> tuple
     """Robust z of ``log(x + 0.1·trailing mean)`` and the ratio ``x / trailing median``.
 
     Both use only the ``window`` bars before each bar; bars with fewer than ``min_bars``
-    finite values behind them get NaN (no verdict).
+    finite values behind them get NaN (no verdict). O(n log n) through order statistics
+    (:func:`flushwatch.analytics.rolling.robust_log_z`): medians, MAD and ratio equal the
+    per-window NumPy computation; the trailing mean inside the offset is summed differently
+    and agrees to the last bits.
     """
-    x = np.asarray(x, dtype=np.float64)
-    n = x.shape[0]
-    z = np.full(n, np.nan)
-    ratio = np.full(n, np.nan)
-    view = trailing_windows(x, window)
-    rows = np.flatnonzero(trailing_count(x, window) >= max(min_bars, 1))
-    for lo in range(0, rows.shape[0], _CHUNK):
-        sel = rows[lo : lo + _CHUNK]
-        win = view[sel]
-        offset = 0.1 * np.nanmean(win, axis=1) + np.finfo(np.float64).tiny
-        y_win = np.log(win + offset[:, None])
-        med = np.nanmedian(y_win, axis=1)
-        spread = _MAD_TO_SIGMA * np.nanmedian(np.abs(y_win - med[:, None]), axis=1)
-        z[sel] = (np.log(x[sel] + offset) - med) / np.maximum(spread, min_spread)
-        med_x = np.nanmedian(win, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio[sel] = np.where(med_x > 0, x[sel] / med_x, np.where(x[sel] > 0, np.inf, 0.0))
-    return z, ratio
+    return rolling.robust_log_z(x, window, min_bars, min_spread, _MAD_TO_SIGMA)
 
 
 def _spans(burst: np.ndarray, elevated: np.ndarray, gap: int) -> list[tuple[int, int]]:
@@ -415,14 +385,10 @@ def _event(
 
 
 def trailing_max(x: F64, window: int) -> F64:
-    """Largest finite value of the trailing window per bar (NaN where it has none)."""
-    out = np.full(x.shape[0], np.nan)
-    view = trailing_windows(x, window)
-    rows = np.flatnonzero(trailing_count(x, window) >= 1)
-    for lo in range(0, rows.shape[0], _CHUNK):
-        sel = rows[lo : lo + _CHUNK]
-        out[sel] = np.nanmax(view[sel], axis=1)
-    return out
+    """Largest value of the trailing window per bar (NaN where it has no finite value), O(n)."""
+    x = np.asarray(x, dtype=np.float64)
+    out = rolling.extreme(x, window, largest=True)
+    return np.where(trailing_count(x, window) >= 1, out, np.nan)
 
 
 def _oi_reference(m: MarketSeries, k: int, p: FlushParams) -> F64 | None:

@@ -29,14 +29,14 @@ from typing import Annotated, Literal
 import msgspec
 import numpy as np
 
+from flushwatch.analytics import rolling
 from flushwatch.analytics.bars import hours_to_bars
-from flushwatch.analytics.flushes import trailing_count, trailing_windows
 from flushwatch.analytics.market import F64, I64, MarketSeries
 from flushwatch.analytics.results import FlushEvent, FlushKind, TrapFlag
+from flushwatch.analytics.rolling import trailing_count
 
 FlagName = Literal["oi_elevated", "funding_overheated", "crowded_above_level"]
 FLAG_NAMES: tuple[FlagName, ...] = ("oi_elevated", "funding_overheated", "crowded_above_level")
-_CHUNK = 1024
 
 
 class TrapParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -121,22 +121,23 @@ def _round_level_below(close: F64, units: float) -> F64:
 def _rolling(
     x: F64, window: int, min_bars: int, fn: str, q: float = 50.0, *, finite_only: bool = True
 ) -> F64:
-    """Trailing percentile rank of x_t ("rank"), percentile ("pct") or min ("min")."""
+    """Trailing percentile rank of x_t ("rank"), percentile ("pct") or min ("min").
+
+    O(n log n) (:mod:`flushwatch.analytics.rolling`), equal to the per-window NumPy
+    computation (rank counts, ``nanpercentile``, ``nanmin``).
+    """
+    x = np.asarray(x, dtype=np.float64)
     out = np.full(x.shape[0], np.nan)
-    view = trailing_windows(x, window)
     enough = trailing_count(x, window) >= max(min_bars, 1)
     rows = np.flatnonzero(enough & np.isfinite(x) if finite_only else enough)
-    for lo in range(0, rows.shape[0], _CHUNK):
-        sel = rows[lo : lo + _CHUNK]
-        win = view[sel]
-        if fn == "rank":
-            cur = x[sel][:, None]
-            below = np.sum(win < cur, axis=1) + 0.5 * np.sum(win == cur, axis=1)
-            out[sel] = 100.0 * below / np.sum(np.isfinite(win), axis=1)
-        elif fn == "pct":
-            out[sel] = np.nanpercentile(win, q, axis=1)
-        else:
-            out[sel] = np.nanmin(win, axis=1)
+    if rows.size == 0:
+        return out
+    if fn == "rank":
+        out[rows] = rolling.rank_pct(x, window, rows)
+    elif fn == "pct":
+        out[rows] = rolling.percentile(x, window, rows, q)
+    else:
+        out[rows] = rolling.extreme(x, window, largest=False)[rows]
     return out
 
 
