@@ -199,6 +199,26 @@ def test_a_rerun_fetches_only_the_pages_the_store_lacks(
     ]
 
 
+def test_rows_missing_at_the_start_are_noted_not_invented(
+    tmp_path: Path, loop: VendorLoopback, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export starts 2025-12-04 06:00: asked from midnight, six hours are simply absent."""
+    monkeypatch.setenv("COINALYZE_API_KEY", KEY)
+    args = _download(tmp_path, loop, "--symbols", "BTCUSDT_PERP.A", "--data", "oi", "--json")
+    args[args.index("--start") + 1] = "2025-12-04T00:00Z"
+    args[args.index("--end") + 1] = "2025-12-05T00:00Z"
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert stats["rows"] == {"open_interest": 18}
+    assert stats["first"]["open_interest"] == "2025-12-04T06:00:00Z"
+    assert stats["notes"] == [
+        "open_interest: the first row is 2025-12-04T06:00:00Z, after the requested start "
+        "2025-12-04T00:00:00Z (the vendor holds no earlier rows at this interval, or none "
+        "for this plan)"
+    ]
+
+
 def test_missing_key_is_one_line_naming_the_variable(
     tmp_path: Path, loop: VendorLoopback, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -135,9 +135,9 @@ def test_download_matches_the_export_under_the_same_labels(
     funding_rows = export.frames[Funding].height  # two series: BTCUSDT-Binance and BTC
     assert summary.rows_added["funding"] == funding_rows - 2 * HOURS
 
-    # A rerun of what the store holds whole fetches nothing (aggregated OI, never served,
-    # would be asked again); the key is in no file and no output.
-    again = runner.invoke(app, _args(tmp_path, loop, "--data", "liquidations,funding", "--json"))
+    # A rerun fetches nothing: every page was imported whole (the page ledger names its URLs;
+    # aggregated OI, never served, is not asked again); the key is in no file and no output.
+    again = runner.invoke(app, _args(tmp_path, loop, "--json"))
     assert again.exit_code == 0, again.output
     rerun = json.loads(again.stdout)
     assert (rerun["pages"], rerun["skipped"], rerun["requests"]) == (3, 3, 0)

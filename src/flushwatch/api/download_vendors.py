@@ -15,6 +15,10 @@ group of at most 20 symbols), every ``--data`` kind is fetched, then:
    :meth:`~flushwatch.store.Store.write`. A body that does not decode stops the run before its
    page touches the store (pages before it stay: each was whole). The store keeps one row per
    series and bucket, so a rerun adds nothing.
+4. **Not fetched twice.** A page is skipped when its URLs are in the store's page ledger
+   (:class:`PageLedger`: pages imported before, vendor gaps and all) or when the store holds
+   every bucket of every series it would fill (from another window split, or an import of
+   the vendor's CSV export): a rerun spends none of the rate limit on what is already there.
 
 Only buckets that have closed by ``end`` are asked for and kept: an open bucket would be
 stored with a partial value, and the store keeps the first version of a row.
@@ -22,10 +26,12 @@ stored with a partial value, and the store keeps the first version of a row.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
@@ -297,6 +303,85 @@ def _span_ns(window: Window, step: int, unit_ns: int) -> tuple[int, int]:
 
 
 # -- the use cases --------------------------------------------------------------------------------
+class PageLedger:
+    """The URLs of every page imported whole into this store, one a line, in
+    ``<store>/downloads/<vendor>/pages.txt``: a page asked with the same URLs again is not
+    fetched, even where the vendor had gaps (an hour it never printed) that keep the store
+    from holding it whole. Kept beside the store, so a new store starts with none."""
+
+    def __init__(self, store: Store | None, vendor: str) -> None:
+        self.path = None if store is None else store.root / "downloads" / vendor / "pages.txt"
+        self.done: set[str] = set()
+        if self.path is not None and self.path.is_file():
+            self.done = set(self.path.read_text(encoding="utf-8").splitlines())
+
+    def holds(self, urls: list[str]) -> bool:
+        """Whether every URL of a page was imported before."""
+        return bool(urls) and all(u in self.done for u in urls)
+
+    def add(self, urls: list[str]) -> None:
+        """Remember a page once its import is done."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write("".join(u + "\n" for u in urls))
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.done.update(urls)
+
+
+Call = tuple[str, Callable[[], Awaitable[Reply]]]
+
+
+@dataclass
+class _Job:
+    """One download's running state: where bodies and records go, what was done."""
+
+    stats: VendorStats
+    recording: Recording
+    store: Store | None
+    ledger: PageLedger
+    fmt: str
+    total: int
+    progress: Progress | None
+
+    async def page(
+        self,
+        calls: list[Call],
+        decode: Callable[[list[Reply]], list[Record]],
+        is_held: Callable[[], bool],
+    ) -> None:
+        """Fetch (recording each body as it arrives), decode and import one page, unless the
+        store holds it already (the ledger names its URLs, or every series is whole)."""
+        urls = [url for url, _ in calls]
+        if self.ledger.holds(urls) or (self.store is not None and is_held()):
+            self.stats.skipped += 1
+        else:
+            replies = []
+            for _, call in calls:
+                reply = await call()
+                self.recording.add(reply)
+                replies.append(reply)
+            records = decode(replies)
+            added = {}
+            if self.store is not None:
+                added = import_page(self.store, self.recording.path, self.fmt, records)
+                self.ledger.add(urls)
+            self.stats.count(records, added)
+        self.stats.pages += 1
+        if self.progress is not None:
+            self.progress(self.stats.pages, self.total)
+
+
+def _all_held(
+    store: Store | None, checks: list[tuple[str, str, Series]], span: tuple[int, int, int]
+) -> bool:
+    if store is None:
+        return False
+    return all(held(store, ex, sym, series, *span) for ex, sym, series in checks)
+
+
 async def download_coinalyze(
     client: cz_api.CoinalyzeClient,
     symbols: list[str],
@@ -335,41 +420,25 @@ async def download_coinalyze(
             f"Coinalyze lists no future {', '.join(unknown)} (symbols look like "
             "BTCUSDT_PERP.A: pair, _PERP, a dot and the venue code; see /future-markets)"
         )
-    total = len(groups) * len(pages)
+    ledger = PageLedger(store, "coinalyze")
+    job = _Job(stats, recording, store, ledger, "coinalyze-api", len(groups) * len(pages), progress)
+    decode = functools.partial(coinalyze_records, markets=markets)
     for group in groups:
+        checks = [
+            (cz.VENDOR, cz.series_symbol(sym), _cz_series(kind, step))
+            for sym in group
+            for kind in data
+        ]
         for window in pages:
-            first, last = _span_ns(window, step, NS_PER_S)
-            if store is not None and all(
-                held(
-                    store,
-                    cz.VENDOR,
-                    cz.series_symbol(sym),
-                    _cz_series(kind, step),
-                    first,
-                    last,
-                    step * NS_PER_S,
+            calls: list[Call] = [
+                (
+                    client.url(kind, group, interval, window),
+                    functools.partial(client.history, kind, group, interval, window),
                 )
-                for sym in group
                 for kind in data
-            ):
-                stats.skipped += 1
-                stats.pages += 1
-                if progress is not None:
-                    progress(stats.pages, total)
-                continue
-            replies = [await client.history(kind, group, interval, window) for kind in data]
-            for r in replies:
-                recording.add(r)
-            records = coinalyze_records(replies, markets)
-            added = (
-                {}
-                if store is None
-                else import_page(store, recording.path, "coinalyze-api", records)
-            )
-            stats.pages += 1
-            stats.count(records, added)
-            if progress is not None:
-                progress(stats.pages, total)
+            ]
+            span = (*_span_ns(window, step, NS_PER_S), step * NS_PER_S)
+            await job.page(calls, decode, functools.partial(_all_held, store, checks, span))
     return _finish(stats, client.http, stats.start)
 
 
@@ -397,35 +466,19 @@ async def download_coinglass(
     stats = _stats("coinglass", symbols, data, request.interval, pages[0].start * NS_PER_MS, end_ns)
     recording = Recording(recordings, "coinglass")
     stats.files.append(str(recording.path))
+    ledger = PageLedger(store, "coinglass")
+    job = _Job(stats, recording, store, ledger, "coinglass-api", len(pages), progress)
+    checks = [(cg.VENDOR, *_cg_series(kind, request, step_ms // 1000)) for kind in data]
     for window in pages:
-        first, last = _span_ns(window, step_ms, NS_PER_MS)
-        if store is not None and all(
-            held(
-                store,
-                cg.VENDOR,
-                *_cg_series(kind, request, step_ms // 1000),
-                first,
-                last,
-                step_ms * NS_PER_MS,
+        calls: list[Call] = [
+            (
+                client.url(kind, request, window.start, window.end),
+                functools.partial(client.history, kind, request, window.start, window.end),
             )
             for kind in data
-        ):
-            stats.skipped += 1
-            stats.pages += 1
-            if progress is not None:
-                progress(stats.pages, len(pages))
-            continue
-        replies = [await client.history(kind, request, window.start, window.end) for kind in data]
-        for r in replies:
-            recording.add(r)
-        records = coinglass_records(replies)
-        added = (
-            {} if store is None else import_page(store, recording.path, "coinglass-api", records)
-        )
-        stats.pages += 1
-        stats.count(records, added)
-        if progress is not None:
-            progress(stats.pages, len(pages))
+        ]
+        span = (*_span_ns(window, step_ms, NS_PER_MS), step_ms * NS_PER_MS)
+        await job.page(calls, coinglass_records, functools.partial(_all_held, store, checks, span))
     return _finish(stats, client.http, stats.start)
 
 

@@ -88,8 +88,10 @@ class CoinalyzeClient:
         """``/future-markets``: every future's symbol, venue code and volume unit (one call)."""
         return await self.http.get(MARKETS, {})
 
-    async def history(self, data: str, symbols: list[str], interval: str, window: Window) -> Reply:
-        """One history request for ``symbols`` (≤ 20) over ``window``; costs one call a symbol."""
+    def request(
+        self, data: str, symbols: list[str], interval: str, window: Window
+    ) -> tuple[str, Params]:
+        """The path and parameters of one history request."""
         params: Params = {
             "symbols": ",".join(symbols),
             "interval": interval,
@@ -98,4 +100,13 @@ class CoinalyzeClient:
         }
         if data in USD:
             params["convert_to_usd"] = "true"
-        return await self.http.get(ENDPOINTS[data], params, cost=len(symbols))
+        return ENDPOINTS[data], params
+
+    def url(self, data: str, symbols: list[str], interval: str, window: Window) -> str:
+        """The URL :meth:`history` requests (what a page ledger remembers)."""
+        return self.http.url_for(*self.request(data, symbols, interval, window))
+
+    async def history(self, data: str, symbols: list[str], interval: str, window: Window) -> Reply:
+        """One history request for ``symbols`` (≤ 20) over ``window``; costs one call a symbol."""
+        path, params = self.request(data, symbols, interval, window)
+        return await self.http.get(path, params, cost=len(symbols))

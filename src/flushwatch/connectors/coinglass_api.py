@@ -156,8 +156,8 @@ class CoinGlassClient:
     ) -> None:
         await self.http.__aexit__(exc_type, exc, tb)
 
-    async def history(self, data: str, req: Request, start_ms: int, end_ms: int) -> Reply:
-        """One page of ``data``: rows whose time is in ``[start_ms, end_ms]``."""
+    def request(self, data: str, req: Request, start_ms: int, end_ms: int) -> tuple[str, Params]:
+        """The path and parameters of one history request."""
         path, params = endpoint(data, req)
         params = {
             **params,
@@ -165,4 +165,12 @@ class CoinGlassClient:
             "end_time": end_ms,
             "limit": self.config.page_rows,
         }
-        return await self.http.get(path, params)
+        return path, params
+
+    def url(self, data: str, req: Request, start_ms: int, end_ms: int) -> str:
+        """The URL :meth:`history` requests (what a page ledger remembers)."""
+        return self.http.url_for(*self.request(data, req, start_ms, end_ms))
+
+    async def history(self, data: str, req: Request, start_ms: int, end_ms: int) -> Reply:
+        """One page of ``data``: rows whose time is in ``[start_ms, end_ms]``."""
+        return await self.http.get(*self.request(data, req, start_ms, end_ms))
