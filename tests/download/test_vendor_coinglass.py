@@ -165,6 +165,29 @@ def test_missing_key_and_an_interval_the_plan_does_not_serve(
     assert loop.served.requests == []
 
 
+def test_5xx_is_retried_and_a_recording_replays(
+    tmp_path: Path, loop: VendorLoopback, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COINGLASS_API_KEY", KEY)
+    loop.faults["/api/futures/liquidation/aggregated-history"] = [503, 500]
+    result = runner.invoke(app, _args(tmp_path, loop, "--data", "liquidations", "--json"))
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert stats["rows"] == {"liquidation_buckets": HOURS}
+    assert stats["requests"] == 3 + 2  # three pages, the first answered 503 then 500
+    (recording,) = (tmp_path / "store" / "downloads" / "coinglass").glob("coinglass_rest_*")
+    assert len(recording.read_text(encoding="utf-8").splitlines()) == 3  # 200 bodies only
+    monkeypatch.delenv("COINGLASS_API_KEY")
+    other = tmp_path / "replayed"
+    replayed = runner.invoke(
+        app, ["download", "coinglass", "--replay", str(recording), "--store", str(other)]
+    )
+    assert replayed.exit_code == 0, replayed.output
+    assert _read(other, LiquidationBucket, "BTC").equals(
+        _read(tmp_path / "store", LiquidationBucket, "BTC")
+    )
+
+
 @pytest.mark.parametrize("loop", [2], indirect=True)
 def test_429_is_retried_after_retry_after(
     tmp_path: Path, loop: VendorLoopback, monkeypatch: pytest.MonkeyPatch

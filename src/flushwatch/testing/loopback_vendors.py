@@ -11,7 +11,7 @@ they enforce, so the clients are tested against the rules rather than against th
 * paging limits: at most 20 symbols a Coinalyze call, at most ``max_rows`` intervals a
   Coinalyze window, ``limit`` ≤ 1,000 on CoinGlass (more → HTTP 400, as the vendors refuse);
 * ``from``/``to`` (seconds, inclusive) and ``start_time``/``end_time`` (ms, inclusive);
-* faults on demand: a malformed body for a path (once).
+* faults on demand: a malformed body for a path (once), given statuses (a 503 …) in turn.
 
 The values served are REAL rows of the shared CoinGlass BTC hourly regime export
 (``coinglass-btc-liq-oi-funding-2025-2026``, see :func:`regime_rows`), which its exporter
@@ -108,6 +108,8 @@ class VendorLoopback:
         self.rate_window_s = rate_window_s
         self.max_rows = max_rows
         self.malformed: set[str] = set()
+        #: Path → statuses answered to its next requests, in order (a 503, then a 500 ...).
+        self.faults: dict[str, list[int]] = {}
         self.served = Served()
         self._calls: deque[tuple[float, int]] = deque()
         self._lock = threading.Lock()
@@ -148,6 +150,8 @@ class VendorLoopback:
                 json.dumps({"message": "Too many requests"}),
                 {"Retry-After": str(max(1, math.ceil(wait)))},
             )
+        if self.faults.get(path):
+            return self.faults[path].pop(0), json.dumps({"message": "server error"}), {}
         if path in self.malformed:
             self.malformed.discard(path)
             return (
