@@ -141,11 +141,12 @@ class OhlcvSeries(msgspec.Struct, frozen=True):
 T = TypeVar("T")
 R = TypeVar("R", Ohlc, Liq, Ratio, Ohlcv)
 
-_MARKETS = msgspec.json.Decoder(list[FutureMarket])
-_OHLC = msgspec.json.Decoder(list[OhlcSeries])
-_LIQ = msgspec.json.Decoder(list[LiqSeries])
-_RATIO = msgspec.json.Decoder(list[RatioSeries])
-_OHLCV = msgspec.json.Decoder(list[OhlcvSeries])
+# strict=False: a count printed as 12.0 or a number as a string still reads; shapes do not bend.
+_MARKETS = msgspec.json.Decoder(list[FutureMarket], strict=False)
+_OHLC = msgspec.json.Decoder(list[OhlcSeries], strict=False)
+_LIQ = msgspec.json.Decoder(list[LiqSeries], strict=False)
+_RATIO = msgspec.json.Decoder(list[RatioSeries], strict=False)
+_OHLCV = msgspec.json.Decoder(list[OhlcvSeries], strict=False)
 
 
 class Page(msgspec.Struct, frozen=True, kw_only=True):
