@@ -170,11 +170,17 @@ def test_5xx_is_retried_and_a_recording_replays(
 ) -> None:
     monkeypatch.setenv("COINGLASS_API_KEY", KEY)
     loop.faults["/api/futures/liquidation/aggregated-history"] = [503, 500]
-    result = runner.invoke(app, _args(tmp_path, loop, "--data", "liquidations", "--json"))
+    loop.max_limit_header = 600  # below the professional plan's 1,200 a minute
+    args = _args(tmp_path, loop, "--data", "liquidations", "--json", plan="professional")
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout)
     assert stats["rows"] == {"liquidation_buckets": HOURS}
     assert stats["requests"] == 3 + 2  # three pages, the first answered 503 then 500
+    assert stats["notes"] == [
+        "CoinGlass allows this key 600 requests a minute (API-KEY-MAX-LIMIT): the rate was "
+        "lowered to that"
+    ]
     (recording,) = (tmp_path / "store" / "downloads" / "coinglass").glob("coinglass_rest_*")
     assert len(recording.read_text(encoding="utf-8").splitlines()) == 3  # 200 bodies only
     monkeypatch.delenv("COINGLASS_API_KEY")

@@ -235,6 +235,11 @@ def import_page(store: Store, source: Path, fmt: str, records: list[Record]) -> 
 def _finish(stats: VendorStats, http: VendorHttp, start: str) -> VendorStats:
     stats.requests, stats.rate_limited = http.requests, http.rate_limited
     stats.bytes, stats.waited_s = http.bytes, round(http.bucket.waited, 3)
+    if http.lowered_to is not None:
+        stats.notes.append(
+            f"{http.vendor} allows this key {http.lowered_to} requests a minute "
+            f"({http.limit_header}): the rate was lowered to that"
+        )
     for name, first in stats.first.items():
         if first > start:
             stats.notes.append(

@@ -2,7 +2,9 @@
 
 Every answer is the envelope ``{"code": "0", "msg": "success", "data": [...]}``; a ``code``
 other than ``"0"`` (a plan that does not serve the interval, a bad symbol) is refused here,
-with CoinGlass's own message. The key goes in the ``CG-API-KEY`` header. Times are UTC
+with CoinGlass's own message. The key goes in the ``CG-API-KEY`` header; each answer's
+``API-KEY-MAX-LIMIT`` header (the key's requests a minute, "Errors & Rate Limits") lowers the
+client's rate when it is below the plan's. Times are UTC
 milliseconds: ``start_time``/``end_time`` select rows by their ``time`` (the interval's start),
 ``limit`` caps the rows (1,000 at most), so a long range is split into windows of ``limit``
 intervals (CoinGlass's "Timestamps and Pagination" page).
@@ -142,6 +144,7 @@ class CoinGlassClient:
             backoff=config.backoff,
             timeout=config.timeout,
             check=check_envelope,
+            limit_header="API-KEY-MAX-LIMIT",
         )
 
     async def __aenter__(self) -> Self:

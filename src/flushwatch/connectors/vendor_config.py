@@ -11,9 +11,10 @@ Limits, from the vendors' documentation:
   symbols per call, and each symbol of a call counts as one call; intraday intervals keep only
   the most recent 1,500-2,000 points per symbol, ``daily`` keeps the whole history.
 * CoinGlass v4 (https://docs.coinglass.com/reference): requests per minute by plan (Hobbyist
-  30, Startup 80, Standard 300, Professional 1,200, Enterprise 6,000); the history endpoints
-  return at most 1,000 rows a call; Hobbyist serves intervals of 4 h and longer, Startup 30 min
-  and longer, the others every interval.
+  30, Startup 80, Standard 300, Professional 1,200, Enterprise 6,000, from the pricing page;
+  the key's own ``API-KEY-MAX-LIMIT`` answer header lowers the rate when smaller); the
+  history endpoints return at most 1,000 rows a call; Hobbyist serves intervals of 4 h and
+  longer, Startup 30 min and longer, the others every interval.
 """
 
 from __future__ import annotations

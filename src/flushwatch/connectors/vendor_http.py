@@ -110,6 +110,16 @@ class TokenBucket:
                 await asyncio.sleep(wait)
             self.tokens -= min(cost, self.capacity)
 
+    def lower(self, per_minute: float) -> bool:
+        """Slow down to ``per_minute`` when that is lower (the vendor said so); True if it was."""
+        if per_minute <= 0 or per_minute / 60.0 >= self.rate:
+            return False
+        self._refill()
+        self.rate = per_minute / 60.0
+        self.capacity = min(self.capacity, per_minute)
+        self.tokens = min(self.tokens, self.capacity)
+        return True
+
     def hold(self, seconds: float) -> None:
         """Let no call start for ``seconds`` and empty the bucket (the vendor said wait)."""
         now = self._refill()
@@ -140,6 +150,7 @@ class VendorHttp:
         backoff: Backoff,
         timeout: float,
         check: BodyCheck | None = None,
+        limit_header: str | None = None,
     ) -> None:
         self.base = base_url.rstrip("/")
         self.vendor = vendor
@@ -147,6 +158,10 @@ class VendorHttp:
         self.bucket = bucket
         self.backoff = backoff
         self.check = check
+        #: A response header giving the key's requests a minute (CoinGlass API-KEY-MAX-LIMIT).
+        self.limit_header = limit_header
+        #: The lower rate a vendor header imposed, if it did.
+        self.lowered_to: int | None = None
         self.requests = 0
         self.rate_limited = 0
         self.bytes = 0
@@ -218,4 +233,13 @@ class VendorHttp:
             raise PermanentError(f"GET {url}: HTTP {status} {body[:200]}")
         if self.check is not None:
             self.check(url, body)
+        self._follow_limit(response.headers.get(self.limit_header or "", ""))
         return Reply(url=url, body=body, ts_recv=time.time_ns())
+
+    def _follow_limit(self, text: str) -> None:
+        try:
+            limit = int(text)
+        except ValueError:
+            return
+        if self.bucket.lower(limit):
+            self.lowered_to = limit

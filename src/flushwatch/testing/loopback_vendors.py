@@ -107,6 +107,8 @@ class VendorLoopback:
         self.rate_calls = rate_calls
         self.rate_window_s = rate_window_s
         self.max_rows = max_rows
+        #: CoinGlass answers carry ``API-KEY-MAX-LIMIT: <this>`` when set (requests a minute).
+        self.max_limit_header: int | None = None
         self.malformed: set[str] = set()
         #: Path → statuses answered to its next requests, in order (a 503, then a 500 ...).
         self.faults: dict[str, list[int]] = {}
@@ -165,6 +167,8 @@ class VendorLoopback:
             body = self._coinalyze(path, q) if coinalyze else self._coinglass(path, q)
         except ValueError as exc:
             return 400, json.dumps({"message": str(exc)}), {}
+        if not coinalyze and self.max_limit_header is not None:
+            return 200, body, {"API-KEY-MAX-LIMIT": str(self.max_limit_header)}
         return 200, body, {}
 
     # -- Coinalyze ----------------------------------------------------------------------------
