@@ -236,6 +236,7 @@ def _register_commands() -> None:
         cmd_download,
         cmd_map,
         cmd_mechanics,
+        cmd_migrate,
         cmd_record,
         cmd_scorecard,
         cmd_serve,
@@ -257,6 +258,7 @@ def _register_commands() -> None:
     cmd_download.register(app)
     cmd_serve.register(app)
     cmd_update.register(app)
+    cmd_migrate.register(app)
     from typer.core import TyperCommand
 
     from flushwatch.cli.once import OnceCommand

@@ -1,11 +1,13 @@
-"""Immutable part files of one day partition, and the size-tiered plan that merges them.
+"""Immutable part files of one partition, and the size-tiered plan that merges them.
 
-A partition ``<dataset>/<exchange>/<market>/<symbol>/<day>`` is a set of part files whose rows
-are disjoint on the key columns (every write stores only rows no part holds yet)::
+A partition ``<dataset>/<exchange>/<market>/<symbol>/<key>`` is a set of part files whose rows
+are disjoint on the key columns (every write stores only rows no part holds yet). ``<key>``
+is the UTC day ``YYYY-MM-DD`` or, for datasets of hourly and slower rows, the UTC month
+``YYYY-MM`` (:data:`flushwatch.store.schema.MONTHLY`)::
 
-    <day>.parquet               part 0: the first write, and the result of a full compaction
-    <day>.part-000001.parquet   later writes, numbered one above the highest existing part
-    <day>.part-000002.parquet   ...
+    <key>.parquet               part 0: the first write, and the result of a full compaction
+    <key>.part-000001.parquet   later writes, numbered one above the highest existing part
+    <key>.part-000002.parquet   ...
 
 Every name ends in ``.parquet``, so ``read_parquet('<root>/<dataset>/**/*.parquet')`` sees every
 row once, and names sort (as strings too) in part-number order. A merge writes its result
@@ -37,7 +39,7 @@ FANOUT = 4
 #: down to the minutes a write overlaps, large enough to compress well.
 ROW_GROUP = 65_536
 
-_NAME = re.compile(r"^(?P<day>\d{4}-\d{2}-\d{2})(?:\.part-(?P<seq>\d{6,}))?\.parquet$")
+_NAME = re.compile(r"^(?P<day>\d{4}-\d{2}(?:-\d{2})?)(?:\.part-(?P<seq>\d{6,}))?\.parquet$")
 
 
 class Part(msgspec.Struct, frozen=True):

@@ -4,7 +4,7 @@ A read used to hand DuckDB ``<dataset>/*/*/*/*.parquet``: every instrument's eve
 was opened (about 0.16 ms each) and the rows of other instruments were thrown away in
 Python, so one asset's report slowed with everything else in the store (1.75 s with one
 instrument, 15.6 s with sixteen). Here the folders are chosen from the filters and the
-files from their names (a part's name says the UTC day it holds), so a read opens only the
+files from their names (a part's name says the UTC day or month it holds), so a read opens only the
 files that can hold an answer, and costs a directory listing per level for the rest.
 
 Folder names are :func:`~flushwatch.store.store._safe` renderings of exchange, market and
@@ -75,14 +75,23 @@ def symbol_folders(
     return out
 
 
-def day_span(day: str) -> tuple[int, int]:
-    """``[start, end)`` in ns of the UTC day ``YYYY-MM-DD`` (the partition a part belongs to)."""
-    start = (date.fromisoformat(day).toordinal() - _EPOCH_ORD) * _DAY_NS
+def key_span(key: str) -> tuple[int, int]:
+    """``[start, end)`` in ns of a partition key: UTC day ``YYYY-MM-DD`` or month ``YYYY-MM``."""
+    if len(key) == 7:
+        year, month = int(key[:4]), int(key[5:])
+        first = date(year, month, 1)
+        after = date(year + month // 12, month % 12 + 1, 1)
+        return _ns(first), _ns(after)
+    start = _ns(date.fromisoformat(key))
     return start, start + _DAY_NS
 
 
+def _ns(day: date) -> int:
+    return (day.toordinal() - _EPOCH_ORD) * _DAY_NS
+
+
 def part_files(folders: Iterable[Path], start_ns: int | None, end_ns: int | None) -> list[Path]:
-    """Part files in ``folders`` whose day overlaps ``[start_ns, end_ns)``, in path order."""
+    """Part files in ``folders`` whose day or month overlaps ``[start_ns, end_ns)``, in order."""
     out: list[Path] = []
     for folder in folders:
         try:
@@ -94,7 +103,7 @@ def part_files(folders: Iterable[Path], start_ns: int | None, end_ns: int | None
             parsed = parse_name(name)
             if parsed is None:
                 continue
-            lo, hi = day_span(parsed[0])
+            lo, hi = key_span(parsed[0])
             if (start_ns is None or hi > start_ns) and (end_ns is None or lo < end_ns):
                 out.append(folder / name)
     return out

@@ -1,12 +1,18 @@
-"""The embedded store: Parquet part files per dataset / exchange / market / symbol / UTC day.
+"""The embedded store: Parquet part files per dataset / exchange / market / symbol / period.
 
 Layout (plain files, queryable by any DuckDB with ``read_parquet('<root>/trades/**/*.parquet')``)::
 
     <root>/flushwatch-store.json            schema version marker
-    <root>/<dataset>/<exchange>/<market>/<symbol>/<YYYY-MM-DD>.parquet              part 0
-    <root>/<dataset>/<exchange>/<market>/<symbol>/<YYYY-MM-DD>.part-NNNNNN.parquet  parts 1...
+    <root>/<dataset>/<exchange>/<market>/<symbol>/<period>.parquet              part 0
+    <root>/<dataset>/<exchange>/<market>/<symbol>/<period>.part-NNNNNN.parquet  parts 1...
     <root>/instruments.parquet              instrument identity and contract terms
     <root>/imports.jsonl                    ledger: one line per imported file (sha256, rows)
+
+``<period>`` is the UTC month ``YYYY-MM`` for hourly-and-slower datasets
+(:data:`~flushwatch.store.schema.MONTHLY`: bars, funding, OI, ratios, vendor buckets) and the
+UTC day ``YYYY-MM-DD`` for the rest, so a file holds hundreds of rows or more, not 24.
+Reads open only the files of the instruments and periods asked for
+(:mod:`flushwatch.store.select`).
 
 Writes are idempotent (rows equal on every field but ``ts_recv`` are one row) and atomic. A
 write appends its *new* rows as one new immutable part per day partition, after reading only
@@ -73,7 +79,7 @@ from flushwatch.store.parts import (
     plan_merges,
 )
 from flushwatch.store.sandbox import check_read_only, refusal, sandboxed
-from flushwatch.store.schema import SCHEMA_VERSION
+from flushwatch.store.schema import MONTHLY, SCHEMA_VERSION
 from flushwatch.store.select import part_files, symbol_folders
 from flushwatch.store.txn import STAGING, Txn, recover
 
@@ -191,6 +197,11 @@ class Store:
                 version = int(meta["schema_version"])
             except (ValueError, KeyError, TypeError) as exc:
                 raise StoreError(f"{marker} is not a flushwatch store marker: {exc}") from exc
+            if version == 1 and SCHEMA_VERSION == 2:
+                raise StoreVersionError(
+                    f"the store at {root} has the version-1 layout (a file per day for every "
+                    f"dataset); run `flushwatch migrate --store {root}` to rewrite it"
+                )
             if version != SCHEMA_VERSION:
                 raise StoreVersionError(
                     f"the store at {root} has schema version {version}, this flushwatch reads "
@@ -250,7 +261,8 @@ class Store:
     def partition_path(
         self, dataset: str, exchange: str, market: str, symbol: str, day: str
     ) -> Path:
-        """Return part 0 of one day partition (its later parts sit beside it)."""
+        """Return part 0 of one partition, ``day`` being its period key (UTC day or month;
+        its later parts sit beside it)."""
         return (
             self.root / dataset / _safe(exchange) / _safe(market) / _safe(symbol) / f"{day}.parquet"
         )
@@ -309,16 +321,25 @@ class Store:
         self, cls: type[Record], df: pl.DataFrame
     ) -> Iterator[tuple[tuple[Path, str], pl.DataFrame]]:
         line = pl.col(LINE) if LINE in df.columns else pl.lit(None)
+        monthly = cls.dataset in MONTHLY
+        if monthly:
+            when = pl.from_epoch(pl.col("ts_event"), time_unit="ns")
+            key = when.dt.year().cast(pl.Int64) * 12 + when.dt.month().cast(pl.Int64) - 1
+        else:
+            key = pl.col("ts_event") // _DAY_NS
         df = df.with_columns(
-            line.cast(pl.Int64).alias(LINE), (pl.col("ts_event") // _DAY_NS).alias("_day")
+            line.cast(pl.Int64).alias(LINE), key.alias("_key")
         )  # the source line travels to the de-duplication, to name a conflicting row
         for (exchange, market, symbol, n), part in df.group_by(
-            ["exchange", "market", "symbol", "_day"], maintain_order=True
+            ["exchange", "market", "symbol", "_key"], maintain_order=True
         ):
             assert isinstance(n, int)
-            day = (_EPOCH + timedelta(days=n)).isoformat()
-            folder = self.partition_path(cls.dataset, str(exchange), str(market), str(symbol), day)
-            yield (folder.parent, day), part.drop("_day")
+            if monthly:
+                name = f"{n // 12:04d}-{n % 12 + 1:02d}"
+            else:
+                name = (_EPOCH + timedelta(days=n)).isoformat()
+            folder = self.partition_path(cls.dataset, str(exchange), str(market), str(symbol), name)
+            yield (folder.parent, name), part.drop("_key")
 
     def _add_part(
         self,
@@ -367,7 +388,7 @@ class Store:
 
     # -- compaction ----------------------------------------------------------------------
     def compact(self, progress: Callable[[Sequence[Path]], object] | None = None) -> CompactSummary:
-        """Merge every day partition into one file, ``<day>.parquet``; return what it did.
+        """Merge every partition into one file, ``<period>.parquet``; return what it did.
 
         Each partition is merged atomically under the lock (a recorder writing meanwhile
         waits for one partition at most), so an interrupted compaction leaves a consistent
@@ -407,7 +428,7 @@ class Store:
                         yield cls, folder, day
 
     def partitions(self) -> list[list[Path]]:
-        """The part files of every day partition, in path and sequence order."""
+        """The part files of every (day or month) partition, in path and sequence order."""
         return [
             [p.path for p in list_parts(folder, day)] for _, folder, day in self._partition_days()
         ]
