@@ -223,9 +223,10 @@ class VendorHttp:
             self.bucket.hold(after or 0.0)
             raise RateLimited(f"GET {url}: HTTP {status} (rate limited)", retry_after=after)
         if status in (401, 403):
+            said = " ".join(body[:200].split())  # the vendor's reason ("not in your plan" ...)
             raise PermanentError(
                 f"GET {url}: HTTP {status}: {self.vendor} refused the request; check the key "
-                f"in ${self.key_env} (and your plan)"
+                f"in ${self.key_env} (and your plan){': ' + said if said else ''}"
             )
         if status >= 500 or status == 408:
             raise ExchangeUnavailable(f"GET {url}: HTTP {status}")
