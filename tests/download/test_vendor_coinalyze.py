@@ -23,11 +23,18 @@ from flushwatch.cli.app import app
 from flushwatch.connectors.config import load_config
 from flushwatch.connectors.vendor_config import vendor_config
 from flushwatch.connectors.vendor_http import Reply, TokenBucket, windows
-from flushwatch.domain.records import Bar, Funding, LiquidationBucket, OpenInterest
+from flushwatch.domain.records import (
+    Bar,
+    Funding,
+    LiquidationBucket,
+    LongShortRatio,
+    OpenInterest,
+)
 from flushwatch.domain.time import parse_iso
 from flushwatch.errors import ConfigError
 from flushwatch.store import Store
 from flushwatch.testing.loopback_vendors import REGIME, Row, VendorLoopback, regime_rows, serve
+from flushwatch.venues import coinalyze as cz
 
 KEY = "cz-test-key-5f1c0a77"
 START, END = "2026-02-05T00:00Z", "2026-02-07T00:00Z"  # the BTC long flush, 48 hours
@@ -331,6 +338,39 @@ def test_predicted_funding_joins_the_funding_of_its_window() -> None:
         (1770249600, 0.0001, None),
         (1770253200, -0.000137, 0.00005),
     ]
+
+
+def test_long_short_and_ohlcv_volumes_in_the_market_list_unit() -> None:
+    """Bodies in the documented shapes (constructed: the export has neither)."""
+    q = "symbols=BTCUSDT_PERP.A,BTCUSD_PERP.A&interval=1hour&from=1770249600&to=1770253199"
+    base = "http://127.0.0.1:9/v1"
+    markets = cz.decode_markets(
+        f"{base}/future-markets",
+        '[{"symbol":"BTCUSDT_PERP.A","exchange":"A","oi_lq_vol_denominated_in":"BASE_ASSET"},'
+        '{"symbol":"BTCUSD_PERP.A","exchange":"A","oi_lq_vol_denominated_in":"QUOTE_ASSET"}]',
+    )
+    row = '{"t":1770249600,"o":70000,"h":70500,"l":69000,"c":69500,"v":1200.5,"bv":600,"tx":9000}'
+    ohlcv = Reply(
+        f"{base}/ohlcv-history?{q}",
+        f'[{{"symbol":"BTCUSDT_PERP.A","history":[{row}]}},'
+        f'{{"symbol":"BTCUSD_PERP.A","history":[{row}]}}]',
+        1,
+    )
+    ratio = Reply(
+        f"{base}/long-short-ratio-history?{q}",
+        '[{"symbol":"BTCUSDT_PERP.A","history":[{"t":1770249600,"r":1.85,"l":64.9,"s":35.1}]}]',
+        1,
+    )
+    bars = [r for r in coinalyze_records([ohlcv], markets) if isinstance(r, Bar)]
+    assert [
+        (b.symbol, b.volume_base, b.volume_quote, b.taker_buy_base, b.trade_count) for b in bars
+    ] == [
+        ("BTCUSDT-Binance", 1200.5, None, 600.0, 9000),
+        ("BTCUSD-Binance", None, 1200.5, None, 9000),
+    ]
+    (lsr,) = coinalyze_records([ratio], markets)
+    assert isinstance(lsr, LongShortRatio)
+    assert (lsr.symbol, lsr.kind, lsr.ratio) == ("BTCUSDT-Binance", "global_accounts", 1.85)
 
 
 def test_windows_limiter_and_config() -> None:
