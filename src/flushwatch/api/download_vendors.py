@@ -27,21 +27,29 @@ stored with a partial value, and the store keeps the first version of a row.
 from __future__ import annotations
 
 import functools
-import json
-import os
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-import msgspec
 import polars as pl
 
+from flushwatch.api.vendor_pages import (
+    Call,
+    PageLedger,
+    PageRun,
+    Progress,
+    Recording,
+    Series,
+    VendorStats,
+    all_held,
+    import_page,
+    read_recording,
+    span_ns,
+)
 from flushwatch.connectors import coinalyze as cz_api
 from flushwatch.connectors import coinglass_api as cg_api
-from flushwatch.connectors.vendor_http import Reply, Window, chunks, windows
+from flushwatch.connectors.vendor_http import Reply, chunks, windows
 from flushwatch.domain.records import (
     Bar,
     DepthBand,
@@ -53,7 +61,6 @@ from flushwatch.domain.records import (
 )
 from flushwatch.domain.time import NS_PER_MS, NS_PER_S, iso
 from flushwatch.errors import BadSymbol, ConfigError, InputError
-from flushwatch.redact import redact_url
 from flushwatch.venues import coinalyze as cz
 from flushwatch.venues import coinglass_api as cg
 
@@ -61,84 +68,18 @@ if TYPE_CHECKING:
     from flushwatch.connectors.vendor_http import VendorHttp
     from flushwatch.store import Store
 
-#: Called after each page with (pages done, pages in all).
-Progress = Callable[[int, int], None]
+__all__ = [
+    "Progress",
+    "VendorStats",
+    "coinalyze_records",
+    "coinglass_records",
+    "download_coinalyze",
+    "download_coinglass",
+    "replay",
+]
+
 COINALYZE_DATA = tuple(cz_api.ENDPOINTS)
 COINGLASS_DATA = cg_api.DATA
-
-
-class VendorStats(msgspec.Struct, kw_only=True):
-    """What one download (or replay) did: the ``--json`` summary."""
-
-    vendor: str
-    symbols: list[str]
-    data: list[str]
-    interval: str
-    start: str
-    end: str
-    pages: int = 0
-    skipped: int = 0  # pages the store already held whole: not fetched again
-    requests: int = 0
-    rate_limited: int = 0
-    waited_s: float = 0.0  # spent waiting for the rate limiter
-    bytes: int = 0
-    rows: dict[str, int] = msgspec.field(default_factory=dict)  # decoded, per dataset
-    rows_added: dict[str, int] = msgspec.field(default_factory=dict)
-    first: dict[str, str] = msgspec.field(default_factory=dict)  # per dataset, ISO UTC
-    last: dict[str, str] = msgspec.field(default_factory=dict)
-    files: list[str] = msgspec.field(default_factory=list)
-    notes: list[str] = msgspec.field(default_factory=list)
-
-    def count(self, records: list[Record], added: Mapping[str, int]) -> None:
-        """Add one page's records and what the store took of them."""
-        for rec in records:
-            name = type(rec).dataset
-            self.rows[name] = self.rows.get(name, 0) + 1
-            first, last = self.first.get(name), self.last.get(name)
-            stamp = iso(rec.ts_event)
-            if first is None or stamp < first:
-                self.first[name] = stamp
-            if last is None or stamp > last:
-                self.last[name] = stamp
-        for name, n in added.items():
-            self.rows_added[name] = self.rows_added.get(name, 0) + n
-
-
-class Recording:
-    """One download's bodies, appended and flushed to disk as they arrive."""
-
-    def __init__(self, folder: Path, vendor: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        path = folder / f"{vendor}_rest_{stamp}.jsonl"
-        n = 1
-        while path.exists():  # two downloads in one second keep their own files
-            n += 1
-            path = folder / f"{vendor}_rest_{stamp}-{n}.jsonl"
-        path.touch()
-        self.path = path
-
-    def add(self, reply: Reply) -> None:
-        """Append ``reply`` (URL redacted: it never holds a key, this is belt and braces)."""
-        line = {"t": "http", "ts": reply.ts_recv / NS_PER_S, "url": redact_url(reply.url)}
-        line["data"] = reply.body
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(line) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-
-def read_recording(path: Path) -> list[Reply]:
-    """The bodies of a recording, in order; a line that is not one is an error naming it."""
-    out = []
-    with path.open(encoding="utf-8") as fh:
-        for n, text in enumerate(fh, 1):
-            try:
-                doc = json.loads(text)
-                out.append(Reply(doc["url"], doc["data"], round(doc["ts"] * NS_PER_S)))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise InputError(f"line {n} is not a recorded body ({exc})", path=path) from None
-    return out
 
 
 def _params(url: str) -> tuple[str, dict[str, str]]:
@@ -146,7 +87,7 @@ def _params(url: str) -> tuple[str, dict[str, str]]:
     return parts.path, dict(parse_qsl(parts.query))
 
 
-# -- decoding a page (pure) ---------------------------------------------------------------------
+# -- decoding a page (pure) --------------------------------------------------------------------
 def coinalyze_records(replies: list[Reply], markets: Mapping[str, cz.FutureMarket]) -> list[Record]:
     """Every record of Coinalyze history bodies; predicted funding joins the funding of the
     same symbols and window (alone it is not a record: :class:`Funding` needs the rate)."""
@@ -211,27 +152,7 @@ def coinglass_records(replies: list[Reply]) -> list[Record]:
     return out
 
 
-# -- importing ------------------------------------------------------------------------------------
-def import_page(store: Store, source: Path, fmt: str, records: list[Record]) -> dict[str, int]:
-    """Validate ``records`` like any import and write them in ONE atomic store write."""
-    from flushwatch.domain.tables import frame_from_records, row_class
-    from flushwatch.ingest.base import Parsed
-    from flushwatch.ingest.validate import validate
-
-    parsed = Parsed(path=source, format=fmt)
-    by_cls: dict[type[Record], list[Record]] = {}
-    for rec in records:
-        by_cls.setdefault(type(rec), []).append(rec)
-    for cls, rows in by_cls.items():
-        df = frame_from_records(cls, rows)
-        validate(row_class(cls), df, source)
-        parsed.add(row_class(cls), df)
-    if not parsed.frames:
-        return {}
-    (summary,) = store.write([parsed])
-    return dict(summary.rows_added)
-
-
+# -- counting ------------------------------------------------------------------------------------
 def _finish(stats: VendorStats, http: VendorHttp, start: str) -> VendorStats:
     stats.requests, stats.rate_limited = http.requests, http.rate_limited
     stats.bytes, stats.waited_s = http.bytes, round(http.bucket.waited, 3)
@@ -247,11 +168,6 @@ def _finish(stats: VendorStats, http: VendorHttp, start: str) -> VendorStats:
                 "(the vendor holds no earlier rows at this interval, or none for this plan)"
             )
     return stats
-
-
-# -- what the store already holds ---------------------------------------------------------------
-#: A series one ``--data`` kind fills: record type, row filters, rows per bucket.
-Series = tuple[type[Record], list[pl.Expr], int]
 
 
 def _cz_series(kind: str, step: int) -> Series:
@@ -281,110 +197,6 @@ def _cg_series(kind: str, req: cg_api.Request, step: int) -> tuple[str, Series]:
     if kind == "funding":
         return label, (Funding, [~pl.col("is_settled")], 1)
     return req.symbol, (DepthBand, [pl.col("pct").abs() == float(req.depth_range)], 2)
-
-
-def held(
-    store: Store,
-    exchange: str,
-    symbol: str,
-    series: Series,
-    first_ns: int,
-    last_ns: int,
-    step_ns: int,
-) -> bool:
-    """Whether the store has every bucket ``first..last`` of one series (then it is not fetched:
-    the store keeps the first version of a row, so fetching it again could change nothing)."""
-    cls, where, per_bucket = series
-    df = store.read(cls, exchange=exchange, symbol=symbol, start_ns=first_ns, end_ns=last_ns + 1)
-    for expr in where:
-        df = df.filter(expr)
-    buckets = (last_ns - first_ns) // step_ns + 1
-    return df.height >= buckets * per_bucket and df.get_column("ts_event").n_unique() >= buckets
-
-
-def _span_ns(window: Window, step: int, unit_ns: int) -> tuple[int, int]:
-    """First and last bucket start of a window, ns."""
-    return window.start * unit_ns, (window.end - step + 1) * unit_ns
-
-
-# -- the use cases --------------------------------------------------------------------------------
-class PageLedger:
-    """The URLs of every page imported whole into this store, one a line, in
-    ``<store>/downloads/<vendor>/pages.txt``: a page asked with the same URLs again is not
-    fetched, even where the vendor had gaps (an hour it never printed) that keep the store
-    from holding it whole. Kept beside the store, so a new store starts with none."""
-
-    def __init__(self, store: Store | None, vendor: str) -> None:
-        self.path = None if store is None else store.root / "downloads" / vendor / "pages.txt"
-        self.done: set[str] = set()
-        if self.path is not None and self.path.is_file():
-            self.done = set(self.path.read_text(encoding="utf-8").splitlines())
-
-    def holds(self, urls: list[str]) -> bool:
-        """Whether every URL of a page was imported before."""
-        return bool(urls) and all(u in self.done for u in urls)
-
-    def add(self, urls: list[str]) -> None:
-        """Remember a page once its import is done."""
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write("".join(u + "\n" for u in urls))
-            fh.flush()
-            os.fsync(fh.fileno())
-        self.done.update(urls)
-
-
-Call = tuple[str, Callable[[], Awaitable[Reply]]]
-
-
-@dataclass
-class _Job:
-    """One download's running state: where bodies and records go, what was done."""
-
-    stats: VendorStats
-    recording: Recording
-    store: Store | None
-    ledger: PageLedger
-    fmt: str
-    total: int
-    progress: Progress | None
-
-    async def page(
-        self,
-        calls: list[Call],
-        decode: Callable[[list[Reply]], list[Record]],
-        is_held: Callable[[], bool],
-    ) -> None:
-        """Fetch (recording each body as it arrives), decode and import one page, unless the
-        store holds it already (the ledger names its URLs, or every series is whole)."""
-        urls = [url for url, _ in calls]
-        if self.ledger.holds(urls) or (self.store is not None and is_held()):
-            self.stats.skipped += 1
-        else:
-            replies = []
-            for _, call in calls:
-                reply = await call()
-                self.recording.add(reply)
-                replies.append(reply)
-            records = decode(replies)
-            added = {}
-            if self.store is not None:
-                added = import_page(self.store, self.recording.path, self.fmt, records)
-                self.ledger.add(urls)
-            self.stats.count(records, added)
-        self.stats.pages += 1
-        if self.progress is not None:
-            self.progress(self.stats.pages, self.total)
-
-
-def _all_held(
-    store: Store | None, checks: list[tuple[str, str, Series]], span: tuple[int, int, int]
-) -> bool:
-    if store is None:
-        return False
-    return all(held(store, ex, sym, series, *span) for ex, sym, series in checks)
 
 
 async def download_coinalyze(
@@ -426,7 +238,9 @@ async def download_coinalyze(
             "BTCUSDT_PERP.A: pair, _PERP, a dot and the venue code; see /future-markets)"
         )
     ledger = PageLedger(store, "coinalyze")
-    job = _Job(stats, recording, store, ledger, "coinalyze-api", len(groups) * len(pages), progress)
+    job = PageRun(
+        stats, recording, store, ledger, "coinalyze-api", len(groups) * len(pages), progress
+    )
     decode = functools.partial(coinalyze_records, markets=markets)
     for group in groups:
         checks = [
@@ -442,8 +256,8 @@ async def download_coinalyze(
                 )
                 for kind in data
             ]
-            span = (*_span_ns(window, step, NS_PER_S), step * NS_PER_S)
-            await job.page(calls, decode, functools.partial(_all_held, store, checks, span))
+            span = (*span_ns(window, step, NS_PER_S), step * NS_PER_S)
+            await job.page(calls, decode, functools.partial(all_held, store, checks, span))
     return _finish(stats, client.http, stats.start)
 
 
@@ -472,7 +286,7 @@ async def download_coinglass(
     recording = Recording(recordings, "coinglass")
     stats.files.append(str(recording.path))
     ledger = PageLedger(store, "coinglass")
-    job = _Job(stats, recording, store, ledger, "coinglass-api", len(pages), progress)
+    job = PageRun(stats, recording, store, ledger, "coinglass-api", len(pages), progress)
     checks = [(cg.VENDOR, *_cg_series(kind, request, step_ms // 1000)) for kind in data]
     for window in pages:
         calls: list[Call] = [
@@ -482,8 +296,8 @@ async def download_coinglass(
             )
             for kind in data
         ]
-        span = (*_span_ns(window, step_ms, NS_PER_MS), step_ms * NS_PER_MS)
-        await job.page(calls, coinglass_records, functools.partial(_all_held, store, checks, span))
+        span = (*span_ns(window, step_ms, NS_PER_MS), step_ms * NS_PER_MS)
+        await job.page(calls, coinglass_records, functools.partial(all_held, store, checks, span))
     return _finish(stats, client.http, stats.start)
 
 

@@ -22,7 +22,7 @@ from flushwatch.cli.options import run as run_cli
 from flushwatch.errors import ConfigError
 
 if TYPE_CHECKING:
-    from flushwatch.api.download_vendors import VendorStats
+    from flushwatch.api.vendor_pages import VendorStats
     from flushwatch.store import Store
 
 ConfigOpt = Annotated[
