@@ -166,3 +166,30 @@ def test_asset_folder_test_keeps_what_it_cannot_judge() -> None:
     ]
     odd = asset_folder_test("É X")
     assert odd("ETHUSDT")
+
+
+def test_the_same_store_sees_a_symbol_written_after_its_first_read(tmp_path: Path) -> None:
+    """Folder listings are cached per store; a new symbol folder invalidates them."""
+    st = Store.open(tmp_path / "store")
+
+    def write(symbol: str, name: str) -> None:
+        src = tmp_path / name
+        src.write_text(symbol)
+        parsed = Parsed(path=src, format="test")
+        trade = Trade(
+            ts_event=T0,
+            exchange="binanceusdm",
+            market=Market.PERP,
+            symbol=symbol,
+            price=1.0,
+            qty=1.0,
+            taker_side=Side.BUY,
+        )
+        parsed.add(Trade, frame_from_records(Trade, [trade]))
+        st.write([parsed])
+
+    write("BTCUSDT", "a.txt")
+    assert st.read(Trade, asset="BTC").get_column("symbol").to_list() == ["BTCUSDT"]
+    write("BTCUSDC", "b.txt")
+    assert sorted(st.read(Trade, asset="BTC").get_column("symbol")) == ["BTCUSDC", "BTCUSDT"]
+    assert [s.symbol for s in st.series(asset="BTC")] == ["BTCUSDC", "BTCUSDT"]

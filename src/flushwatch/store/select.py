@@ -30,16 +30,25 @@ _EPOCH_ORD = date(1970, 1, 1).toordinal()
 _PLAIN_ASSET = re.compile(r"^[A-Z0-9.]+$")
 
 
-def subdirs(folder: Path, name: str | None) -> list[Path]:
-    """Sub-folders of ``folder``: the one called ``name``, or all of them when None."""
+def subdirs(
+    folder: Path, name: str | None, keep: Callable[[str], bool] | None = None
+) -> list[Path]:
+    """Sub-folders of ``folder``: the one called ``name``, or all of them when None (those
+    whose name passes ``keep``; names are tested before any path is built: a store of a
+    thousand symbols lists a thousand names per read)."""
     if name is not None:
         one = folder / name
-        return [one] if one.is_dir() else []
+        return [one] if (keep is None or keep(name)) and one.is_dir() else []
     try:
         with os.scandir(folder) as it:
-            return sorted(Path(e.path) for e in it if e.is_dir() and not e.name.startswith("."))
+            names = [
+                e.name
+                for e in it
+                if not e.name.startswith(".") and (keep is None or keep(e.name)) and e.is_dir()
+            ]
     except (FileNotFoundError, NotADirectoryError):
         return []
+    return [folder / n for n in sorted(names)]
 
 
 def asset_folder_test(asset: str) -> Callable[[str], bool]:
@@ -66,13 +75,49 @@ def symbol_folders(
 
     ``names`` are the folder names of exchange, market and symbol (None: any).
     """
-    exchange, market, symbol = names
-    keep = asset_folder_test(asset) if asset is not None else None
-    out: list[Path] = []
-    for ex in subdirs(base, exchange):
-        for mk in subdirs(ex, market):
-            out.extend(s for s in subdirs(mk, symbol) if keep is None or keep(s.name))
-    return out
+    return FolderCache().symbol_folders(base, names, asset)
+
+
+class FolderCache:
+    """:func:`symbol_folders` with each market folder's filtered listing kept while the
+    folder is unchanged (same inode, link count and modification time: a new symbol folder
+    changes the count), so the twenty reads of one report list a thousand symbols once."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[Path, str | None], tuple[tuple[int, int, int], list[Path]]] = {}
+
+    def symbol_folders(
+        self,
+        base: Path,
+        names: tuple[str | None, str | None, str | None],
+        asset: str | None,
+    ) -> list[Path]:
+        """See :func:`symbol_folders`."""
+        exchange, market, symbol = names
+        keep = asset_folder_test(asset) if asset is not None else None
+        out: list[Path] = []
+        for ex in subdirs(base, exchange):
+            for mk in subdirs(ex, market):
+                if symbol is not None:
+                    out.extend(subdirs(mk, symbol, keep))
+                else:
+                    out.extend(self._listing(mk, asset, keep))
+        return out
+
+    def _listing(
+        self, folder: Path, asset: str | None, keep: Callable[[str], bool] | None
+    ) -> list[Path]:
+        try:
+            st = folder.stat()
+        except OSError:
+            return []
+        stamp = (st.st_ino, st.st_nlink, st.st_mtime_ns)
+        hit = self._seen.get((folder, asset))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        found = subdirs(folder, None, keep)
+        self._seen[(folder, asset)] = (stamp, found)
+        return found
 
 
 def key_span(key: str) -> tuple[int, int]:

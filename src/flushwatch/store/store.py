@@ -80,7 +80,7 @@ from flushwatch.store.parts import (
 )
 from flushwatch.store.sandbox import check_read_only, refusal, sandboxed
 from flushwatch.store.schema import MONTHLY, SCHEMA_VERSION
-from flushwatch.store.select import part_files, symbol_folders
+from flushwatch.store.select import FolderCache, part_files
 from flushwatch.store.txn import STAGING, Txn, recover
 
 MARKER = "flushwatch-store.json"
@@ -183,6 +183,7 @@ class Store:
         self.root = root
         self._ledger = Ledger(root / LEDGER)
         self._footers = FooterCache()
+        self._folders = FolderCache()
         self._duck: duckdb.DuckDBPyConnection | None = None
         self._duck_lock = threading.Lock()
 
@@ -474,7 +475,7 @@ class Store:
         out: list[SeriesInfo] = []
         with self._shared():
             for name in self.datasets():
-                folders = symbol_folders(self.root / name, (None, None, None), asset)
+                folders = self._folders.symbol_folders(self.root / name, (None, None, None), asset)
                 acc: dict[tuple[str, str, str], list[int]] = {}
                 for path in part_files(folders, None, None):
                     for e in self._footers.extents(path):
@@ -542,7 +543,7 @@ class Store:
             _safe(instrument[1]) if instrument[1] else None,
             _safe(instrument[2]) if instrument[2] else None,
         )
-        folders = symbol_folders(self.root / cls.dataset, names, asset)
+        folders = self._folders.symbol_folders(self.root / cls.dataset, names, asset)
         files = part_files(folders, *span)
         if not files:
             return pl.DataFrame(schema=schema_of(cls))
