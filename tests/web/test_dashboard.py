@@ -370,6 +370,23 @@ def test_scorecards_page(site: Site, page: tuple[Page, list[str]]) -> None:
     assert tab.locator("#scored").inner_text().startswith(f"{card.events_scored} flushes on 1 ")
     statement = site.ws.forecast_map("BTC").to_dict()["forecast"]["statement"]
     assert tab.get_by_text(statement).count() == 1
+    # the nowcast prints the terminal's numbers, and its chart has no empty panel
+    bt = site.ws.backtest_map("BTC").result
+    first = tab.locator("table.nowcast tbody tr").first.locator("td").all_inner_texts()
+    share = bt.sides[0].map_capture
+    assert first[:3] == [
+        "long", str(bt.sides[0].n),
+        f"{100 * share.share:.1f}% [{100 * share.ci_low:.1f}%–{100 * share.ci_high:.1f}%]",
+    ]  # fmt: skip
+    panels = tab.evaluate(
+        """() => { const l = document.getElementById('nowcast-chart').layout;
+            const d = document.getElementById('nowcast-chart').data;
+            const used = new Set(d.map(t => t.xaxis || 'x'));
+            return Object.keys(l).filter(k => k.startsWith('xaxis') && l[k].visible !== false)
+              .map(k => used.has('x' + k.slice(5))); }"""
+    )
+    assert panels
+    assert all(panels)
     tab.screenshot(path=str(site.shots / "scorecards.png"), full_page=True)
 
 

@@ -165,6 +165,46 @@ def cascade_figure(cascade: Cascade) -> go.Figure:
     return fig
 
 
+def backtest_figure(result: Any, series: Any) -> tuple[go.Figure, list[str]]:
+    """The nowcast's scatter panels and capture bars, without the empty panel beside them."""
+    from flushwatch.report.backtest_html import figure
+
+    fig, notes = figure(result, series)
+    _drop_empty_panels(fig)
+    return fig, notes
+
+
+def _drop_empty_panels(fig: go.Figure) -> None:
+    """Hide subplots no trace uses and widen their row neighbour over the freed width."""
+    used = {t.xaxis or "x" for t in fig.data}
+    names = [k for k in fig.layout.to_plotly_json() if k.startswith("xaxis")]
+    for name in names:
+        ident = "x" + name[len("xaxis") :]
+        if ident in used:
+            continue
+        empty, y_empty = fig.layout[name], fig.layout["y" + name[1:]]
+        for other in names:
+            if ("x" + other[len("xaxis") :]) in used and (
+                fig.layout["y" + other[1:]].domain == y_empty.domain
+            ):
+                lo, hi = fig.layout[other].domain
+                fig.layout[other].domain = (lo, max(hi, empty.domain[1]))
+                for a in fig.layout.annotations:  # its title moves to the new centre
+                    if (
+                        a.xref == "paper"
+                        and lo <= a.x <= hi
+                        and abs(a.y - y_empty.domain[1]) < 0.02
+                    ):
+                        a.x = (lo + max(hi, empty.domain[1])) / 2
+        empty.visible, y_empty.visible = False, False
+        titles = [
+            a for a in fig.layout.annotations
+            if a.xref == "paper" and empty.domain[0] <= a.x <= empty.domain[1]
+            and abs(a.y - y_empty.domain[1]) < 0.02
+        ]  # fmt: skip
+        fig.layout.annotations = tuple(a for a in fig.layout.annotations if a not in titles)
+
+
 def liquidations_by_hour(rows: list[dict[str, Any]], title: str) -> go.Figure:
     """Long (up) and short (down) liquidation USD per hour, one pair of traces per source."""
     fig = go.Figure()
