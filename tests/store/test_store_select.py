@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -193,3 +194,11 @@ def test_the_same_store_sees_a_symbol_written_after_its_first_read(tmp_path: Pat
     write("BTCUSDC", "b.txt")
     assert sorted(st.read(Trade, asset="BTC").get_column("symbol")) == ["BTCUSDC", "BTCUSDT"]
     assert [s.symbol for s in st.series(asset="BTC")] == ["BTCUSDC", "BTCUSDT"]
+
+
+def test_one_store_reads_from_threads(store: Store) -> None:
+    """Reads share one DuckDB per store and process; each thread takes its own cursor."""
+    want = store.read(Trade, asset="BTC")
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: store.read(Trade, asset="BTC"), range(8)))
+    assert all(g.equals(want) for g in got)

@@ -185,6 +185,7 @@ class Store:
         self._footers = FooterCache()
         self._folders = FolderCache()
         self._duck: duckdb.DuckDBPyConnection | None = None
+        self._duck_pid = -1
         self._duck_lock = threading.Lock()
 
     # -- opening -------------------------------------------------------------------------
@@ -575,8 +576,10 @@ class Store:
         """A cursor of this store's in-memory DuckDB: a connection costs about 15 ms, a
         cursor microseconds, and a report reads twenty times."""
         with self._duck_lock:
-            if self._duck is None:
+            if self._duck is None or self._duck_pid != os.getpid():
+                # a forked child never uses its parent's DuckDB (its threads did not fork)
                 self._duck = duckdb.connect()
+                self._duck_pid = os.getpid()
             return self._duck.cursor()
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
