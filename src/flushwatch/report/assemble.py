@@ -718,16 +718,23 @@ def _spot(
         )
         close = _asof(grid, ends, "close", step_ns, span.age)
         if close is not None:
-            vol = None
-            if bars.get_column("volume_quote").is_not_null().any():
+            vol, note = None, ""
+            quote = pl.col("volume_quote")
+            if not bars.get_column("volume_quote").is_not_null().any():
+                # base volume only (freqtrade, ccxt): quote it at the bar's close, as the perp
+                # side does, and say it is an estimate
+                quote = pl.col("volume_base") * pl.col("close")
+                if bars.get_column("volume_base").is_not_null().any():
+                    note = " (volume: base × close, estimate)"
+            if bars.select(quote.is_not_null().any()).item():
                 vol = _flow(
                     grid,
-                    bars.with_columns(pl.col("volume_quote").fill_null(0.0)),
+                    bars.with_columns(quote.fill_null(0.0).alias("volume_quote")),
                     ["volume_quote"],
                     step_ns,
                 )
             vol_arr = None if vol is None else _array(vol, "volume_quote")
-            return close, vol_arr, desc + " bars", _leg(bars)
+            return close, vol_arr, desc + " bars" + note, _leg(bars)
     ticks = _for_asset(store, MarkPrice, asset, span.since, span.t1 + 1).filter(
         (pl.col("market") == "spot") & pl.col("last_price").is_not_null()
     )
