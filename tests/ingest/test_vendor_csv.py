@@ -9,6 +9,7 @@ copied from ``grep -n`` output, as each comment says), never from the importer. 
 from __future__ import annotations
 
 import csv
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -375,3 +376,28 @@ def test_okx_shared_sample_time_after_utc_era_is_refused(shared_data: Path, tmp_
     with pytest.raises(ParseError, match="cannot tell when") as err:
         parse(bad, "okx-hourly-basis")
     assert (err.value.line, err.value.field) == (4181, "sample_time_utc_approx")
+
+
+def test_mapping_implies_vendor_csv_on_the_command_line(tmp_path: Path) -> None:
+    """A file no format recognises imports as vendor-csv when --mapping is given (constructed
+    two-row funding export, percent per 8 h)."""
+    from typer.testing import CliRunner
+
+    from flushwatch.cli.app import app
+
+    (tmp_path / "export.csv").write_text("t,f\n1770336000,0.01\n1770364800,-0.005\n")
+    mapping = write_mapping(
+        tmp_path,
+        'exchange = "x"\nmarket = "perp"\nsymbol = "XUSDT"\n[time]\ncolumn = "t"\nunit = "s"\n'
+        '[[funding]]\nrate = "f"\nunit = "percent"\n',
+    )
+    store = tmp_path / "store"
+    args = ["import", str(tmp_path / "export.csv"), "--store", str(store)]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code != 0
+    assert "cannot tell which format" in refused.output
+    done = CliRunner().invoke(app, [*args, "--mapping", str(mapping), "--json"])
+    assert done.exit_code == 0, done.output
+    doc = json.loads(done.output)
+    assert doc["rows_added"] == 2
+    assert doc["imported"][0]["format"] == "vendor-csv"

@@ -51,6 +51,16 @@ def _collect(paths: list[Path]) -> list[tuple[Path, bool]]:
     return out
 
 
+def _detect(path: Path, mapping: Path | None) -> str:
+    """The file's format; a file no format recognises is a vendor CSV when a mapping is given."""
+    try:
+        return detect(path).name
+    except UnknownFormatError:
+        if mapping is None:
+            raise
+        return "vendor-csv"
+
+
 def _hints(
     exchange: str | None, market: str | None, symbol: str | None, mapping: Path | None
 ) -> Hints:
@@ -92,7 +102,7 @@ def run_import(
         for path, explicit in files:
             bar.start_file(path)
             try:
-                fmt = format_name or detect(path).name
+                fmt = format_name or _detect(path, mapping)
                 parsed.append(parse(path, fmt, hints, bar.advance_to))
             except UnknownFormatError as exc:
                 if explicit:
