@@ -11,6 +11,7 @@ and ETH recovers.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from contextlib import AbstractContextManager
@@ -97,8 +98,10 @@ def test_watch_primes_from_the_store_and_shows_levels_and_btc_eth_items(
             f'market_ws = "{ex.ws_base}/market"\n'
             f'rest = "{ex.http_base}"\n'
         )
+        alerts = tmp_path / "alerts.toml"
+        alerts.write_text('[[rules]]\nkind = "invalidation_fired"\nname = "btc-lost"\n')
         args = ["watch", "--no-spot", "--store", str(store), "--prime-hours", "1.5"]
-        args += ["--duration", "2", "--config", str(config)]
+        args += ["--duration", "2", "--config", str(config), "--alerts", str(alerts)]
         for sym in PAIRS:
             args += ["--symbols", sym.upper()]
         result = CliRunner().invoke(app, args, env={"COLUMNS": "320"})
@@ -113,6 +116,11 @@ def test_watch_primes_from_the_store_and_shows_levels_and_btc_eth_items(
     assert sum("flush_low_lost" in ln for ln in lines) == 2, lines
     assert sum("FIRED" in ln for ln in lines) == 2, lines
     assert sum("levels_eth" in ln and " held " in ln for ln in out.splitlines()) == 2
+    # The fired rule also reached <store>/alerts.jsonl (the dashboard's Live page reads it).
+    lines = (store / "alerts.jsonl").read_text().splitlines()
+    fired = [json.loads(ln) for ln in lines]
+    assert {a["rule"] for a in fired} == {"btc-lost"}
+    assert {a["symbol"] for a in fired} == {p.upper() for p in PAIRS}
 
 
 def test_markets_the_store_cannot_prime_get_a_note_not_a_guess(tmp_path: Path) -> None:

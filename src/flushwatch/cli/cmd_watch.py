@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from flushwatch.alerts.config import AlertsConfig
     from flushwatch.alerts.dispatch import Delivery
     from flushwatch.alerts.rules import Alert
+    from flushwatch.alerts.sinks import AlertSink
     from flushwatch.analytics.cascade_gain import GainProfile
     from flushwatch.analytics.market import MarketSeries
     from flushwatch.analytics.results import CheckItem
@@ -384,6 +385,7 @@ async def run_watch(
     stop_when: Callable[[list[Alert]], bool] | None = None,
     notes: Sequence[str] = (),
     on_failure: Callable[[Delivery], object] | None = None,
+    extra_sinks: Sequence[AlertSink] = (),
 ) -> WatchResult:
     """Feed the monitor from every connector, refresh the view and send alerts each second.
 
@@ -392,6 +394,7 @@ async def run_watch(
     (checked after each refresh with the alerts raised so far); ``notes`` are shown under the
     view (e.g. why a market was not primed). A delivery that failed for good (after its
     retries) goes to ``on_failure`` as it happens (default: one red line on the console).
+    ``extra_sinks`` receive every alert beside the configured ones (``<store>/alerts.jsonl``).
     Returns every alert raised (before de-duplication) and every failed delivery.
     """
     from rich.live import Live
@@ -407,6 +410,7 @@ async def run_watch(
         sinks = await stack.enter_async_context(
             open_sinks(rules.sinks, write or (lambda x: console.print(x.rstrip(), markup=False)))
         )
+        sinks = [*sinks, *extra_sinks]
         for conn in connectors:
             await stack.enter_async_context(conn)
         repeat = {r.name: r.repeat_after_s for r in rules.rules}
@@ -468,6 +472,7 @@ async def _watch(
     from rich.console import Console
 
     from flushwatch.alerts.config import AlertsConfig, load_alerts
+    from flushwatch.alerts.jsonl import JsonlFile
     from flushwatch.cli.watch_venues import book_stream_for, build_connectors
     from flushwatch.live.state import LiveParams
     from flushwatch.store import Store
@@ -491,11 +496,14 @@ async def _watch(
     if store is not None and hours > 0:
         notes = prime_from_store(store, monitor, hours=hours, until_ns=time.time_ns(), venue=venue)
     bands, gains = _store_extras(store, symbols)
+    # With a store, alerts also go to <store>/alerts.jsonl: the dashboard's Live page tails it.
+    extra = [] if store_path is None else [JsonlFile(store_path / "alerts.jsonl")]
     return await run_watch(
         [c for _, c in built],
         monitor,
         rules,
         console=Console(),
+        extra_sinks=extra,
         duration=duration,
         silence_s=silence_s,
         bands=bands,
