@@ -75,6 +75,8 @@ _COLUMNS = {
     "liquidations": ("timestamp", "venue", "coin", "side", "size_usd", "price"),
 }
 _H_NS = 3_600_000_000_000
+#: Each row's OKX contract value (null for a coin not in :data:`OKX_CT_VAL`).
+_CT_VAL = pl.col("coin").replace_strict(OKX_CT_VAL, default=None, return_dtype=pl.Float64)
 
 
 def native_symbol(venue: str, coin: str) -> str:
@@ -157,12 +159,14 @@ class MultivenueParquet:
                 line=line,
                 field="venue",
             )
-        df = df.with_columns(
+        # one native_symbol() per (venue, coin) pair, joined back, not one Python call per row
+        pairs = df.select("venue", "coin").unique().sort("venue", "coin")
+        symbols = pairs.with_columns(
+            symbol=pl.Series([native_symbol(v, c) for v, c in pairs.iter_rows()], dtype=pl.String)
+        )
+        df = df.join(symbols, on=["venue", "coin"], how="left", maintain_order="left").with_columns(
             exchange=pl.col("venue").replace_strict(EXCHANGES),
             market=pl.lit(str(Market.PERP)),
-            symbol=pl.struct("venue", "coin").map_elements(
-                lambda r: native_symbol(r["venue"], r["coin"]), return_dtype=pl.String
-            ),
         )
         {
             "candles": _bars,
@@ -170,7 +174,7 @@ class MultivenueParquet:
             "open_interest": _open_interest,
             "liquidations": _liquidations,
         }[kind](df, parsed)
-        for venue, coin in df.select("venue", "coin").unique().sort("venue", "coin").iter_rows():
+        for venue, coin in pairs.iter_rows():
             parsed.add_instrument(_instrument(venue, coin))
         return parsed
 
@@ -204,12 +208,11 @@ def _load(path: Path, need: tuple[str, ...]) -> pl.DataFrame:
 
 
 def _bars(df: pl.DataFrame, parsed: Parsed) -> None:
-    ct_val = pl.col("coin").replace_strict(OKX_CT_VAL, default=None, return_dtype=pl.Float64)
     volume = (
         pl.when(pl.col("venue").is_in(list(_BASE_VOLUME)))
         .then(pl.col("v"))
         .when(pl.col("venue") == "okx")
-        .then(pl.col("v") * ct_val)
+        .then(pl.col("v") * _CT_VAL)
         .otherwise(None)
     )
     parsed.add(
@@ -265,8 +268,7 @@ def _liquidations(df: pl.DataFrame, parsed: Parsed) -> None:
             field="venue",
         )
     okx = pl.col("venue") == "okx"
-    ct_val = pl.col("coin").replace_strict(OKX_CT_VAL, default=None, return_dtype=pl.Float64)
-    unknown = df.filter(okx & ct_val.is_null())
+    unknown = df.filter(okx & _CT_VAL.is_null())
     if unknown.height:
         raise ParseError(
             f"OKX contract value of {unknown.get_column('coin')[0]} is not known: cannot turn "
@@ -287,7 +289,7 @@ def _liquidations(df: pl.DataFrame, parsed: Parsed) -> None:
                 field="side",
             )
     # OKX: size_usd = sz (contracts) × bkPx, so USD = size_usd × ctVal and base = USD / price.
-    usd = pl.when(okx).then(pl.col("size_usd") * ct_val).otherwise(pl.col("size_usd"))
+    usd = pl.when(okx).then(pl.col("size_usd") * _CT_VAL).otherwise(pl.col("size_usd"))
     parsed.add(
         Liquidation,
         df.with_columns(usd.alias("notional")).with_columns(
