@@ -15,11 +15,16 @@ A 429 carries ``Retry-After`` (seconds), which is waited out.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Self
 
 from flushwatch.connectors.vendor_config import COINALYZE_KEY_ENV, CoinalyzeConfig
-from flushwatch.connectors.vendor_http import Params, Reply, TokenBucket, VendorHttp, Window
+from flushwatch.connectors.vendor_http import (
+    Params,
+    Reply,
+    TokenBucket,
+    VendorClient,
+    VendorHttp,
+    Window,
+)
 from flushwatch.errors import ConfigError
 
 #: ``--data`` name → history endpoint.
@@ -56,7 +61,7 @@ def interval_seconds(name: str) -> int:
     return INTERVALS[name]
 
 
-class CoinalyzeClient:
+class CoinalyzeClient(VendorClient):
     """The Coinalyze history endpoints over one rate-limited, keyed HTTP client."""
 
     def __init__(self, config: CoinalyzeConfig, key: str) -> None:
@@ -71,18 +76,6 @@ class CoinalyzeClient:
             backoff=config.backoff,
             timeout=config.timeout,
         )
-
-    async def __aenter__(self) -> Self:
-        await self.http.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.http.__aexit__(exc_type, exc, tb)
 
     async def markets(self) -> Reply:
         """``/future-markets``: every future's symbol, venue code and volume unit (one call)."""

@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from types import TracebackType
-from typing import NamedTuple, Self
+from typing import NamedTuple
 
 from flushwatch.connectors.vendor_config import (
     COINGLASS_KEY_ENV,
     PLAN_MIN_INTERVAL_S,
     CoinGlassConfig,
 )
-from flushwatch.connectors.vendor_http import Params, Reply, TokenBucket, VendorHttp
+from flushwatch.connectors.vendor_http import Params, Reply, TokenBucket, VendorClient, VendorHttp
 from flushwatch.errors import ConfigError, PermanentError, RateLimited
 
 LIQUIDATIONS = "/api/futures/liquidation/aggregated-history"
@@ -129,7 +128,7 @@ def check_envelope(url: str, body: str) -> None:
     raise PermanentError(f"GET {url}: CoinGlass code {code}: {msg}")
 
 
-class CoinGlassClient:
+class CoinGlassClient(VendorClient):
     """The CoinGlass v4 history endpoints over one rate-limited, keyed HTTP client."""
 
     def __init__(self, config: CoinGlassConfig, key: str) -> None:
@@ -146,18 +145,6 @@ class CoinGlassClient:
             check=check_envelope,
             limit_header="API-KEY-MAX-LIMIT",
         )
-
-    async def __aenter__(self) -> Self:
-        await self.http.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.http.__aexit__(exc_type, exc, tb)
 
     def request(self, data: str, req: Request, start_ms: int, end_ms: int) -> tuple[str, Params]:
         """The path and parameters of one history request."""

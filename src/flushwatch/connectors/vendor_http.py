@@ -244,3 +244,21 @@ class VendorHttp:
             return
         if self.bucket.lower(limit):
             self.lowered_to = limit
+
+
+class VendorClient:
+    """A vendor's endpoints over one :class:`VendorHttp`: entering the client opens it."""
+
+    http: VendorHttp
+
+    async def __aenter__(self) -> Self:
+        await self.http.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.http.__aexit__(exc_type, exc, tb)
