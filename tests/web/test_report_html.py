@@ -188,9 +188,10 @@ def test_flush_windows_drawn(loaded: Loaded) -> None:
         ".map(s => ({type: s.type, yref: s.yref}))"
     )
     assert len(shapes) >= len(events)
-    # one shaded rectangle per flush window (the key levels are the horizontal lines)
+    # one shaded rectangle per flush window, one more for the judged flush (the key levels
+    # are the horizontal lines)
     windows = [s for s in shapes if s["type"] == "rect"]
-    assert len(windows) == len(events)
+    assert len(windows) == len(events) + 1
     assert len(shapes) - len(windows) == len(loaded.report["levels"])
     # and drawn in the SVG at real coordinates: a path with NaN is a shape Plotly could not
     # place (e.g. nanosecond timestamps read as milliseconds on a date axis)
@@ -212,3 +213,23 @@ def test_screenshot_is_a_real_png(loaded: Loaded) -> None:
     data = loaded.screenshot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 20_000
+
+
+def test_opens_on_the_judged_flush(loaded: Loaded) -> None:
+    """Six months of candles hid the flush: the view opens on it, marked, with readable bars."""
+    from flushwatch.domain.time import parse_iso
+
+    page, focus = loaded.page, loaded.report["focus"]
+    lo, hi = page.evaluate("() => document.querySelector('.js-plotly-plot').layout.xaxis.range")
+    lo_ts, hi_ts = parse_iso(lo[:19]), parse_iso(hi[:19])
+    day = 86_400 * 10**9
+    assert lo_ts <= focus["start_ts"] and focus["end_ts"] <= hi_ts
+    assert hi_ts - lo_ts <= 10 * day  # days, not the six months the store holds
+    assert hi_ts == loaded.report["as_of_ts"] + 3_600 * 10**9
+    notes = page.evaluate(
+        "() => document.querySelector('.js-plotly-plot').layout.annotations.map(a => a.text)"
+    )
+    assert "judged flush" in notes
+    # the liquidation panel's y range is fitted to the bars in view, not to the whole history
+    y2 = page.evaluate("() => document.querySelector('.js-plotly-plot').layout.yaxis2.range")
+    assert y2 is not None and y2[1] > 0 and y2[0] == -y2[1]
