@@ -223,7 +223,8 @@ def test_opens_on_the_judged_flush(loaded: Loaded) -> None:
     lo, hi = page.evaluate("() => document.querySelector('.js-plotly-plot').layout.xaxis.range")
     lo_ts, hi_ts = parse_iso(lo[:19]), parse_iso(hi[:19])
     day = 86_400 * 10**9
-    assert lo_ts <= focus["start_ts"] and focus["end_ts"] <= hi_ts
+    assert lo_ts <= focus["start_ts"]
+    assert focus["end_ts"] <= hi_ts
     assert hi_ts - lo_ts <= 10 * day  # days, not the six months the store holds
     assert hi_ts == loaded.report["as_of_ts"] + 3_600 * 10**9
     notes = page.evaluate(
@@ -232,4 +233,6 @@ def test_opens_on_the_judged_flush(loaded: Loaded) -> None:
     assert "judged flush" in notes
     # the liquidation panel's y range is fitted to the bars in view, not to the whole history
     y2 = page.evaluate("() => document.querySelector('.js-plotly-plot').layout.yaxis2.range")
-    assert y2 is not None and y2[1] > 0 and y2[0] == -y2[1]
+    assert y2 is not None
+    assert y2[1] > 0
+    assert y2[0] == -y2[1]
