@@ -6,6 +6,9 @@ every outcome gets a walk-forward probability from the asset's *earlier, already
 events (:mod:`flushwatch.analytics.probability`) — exactly what ``report --at <judge time>``
 says for it (tested). Scores pool all assets (one UTC day of every asset is one bootstrap
 block) and are repeated per asset.
+
+The judging (:func:`judge`, per asset) is the expensive part and may run on a Dask cluster
+(:mod:`flushwatch.api.cluster`); the scoring runs serially on the gathered rows.
 """
 
 from __future__ import annotations
@@ -13,34 +16,102 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
+from flushwatch.analytics.detector_card import DetectorCard
+from flushwatch.analytics.outcomes import EventRow
 from flushwatch.errors import InputError
 
 if TYPE_CHECKING:
-    from flushwatch.analytics.market import MarketSeries
-    from flushwatch.analytics.outcomes import EventRow, OutcomeParams
     from flushwatch.analytics.scorecard import OutcomeScore, Scored
+    from flushwatch.api.cluster import ClusterSpec
     from flushwatch.config import ReportConfig
     from flushwatch.store.asof import Reader
-
-
-def asset_rows(
-    m: MarketSeries, cfg: ReportConfig, p: OutcomeParams
-) -> tuple[list[Any], list[EventRow], dict[str, list[Scored]]]:
-    """Events, judged rows and per-outcome walk-forward predictions of one market."""
-    from flushwatch.analytics.flushes import detect_flushes
-    from flushwatch.analytics.outcomes import event_rows, outcome_ids
-    from flushwatch.analytics.probability import walk_forward
-
-    events = detect_flushes(m, cfg.flush)
-    rows = event_rows(m, events, p, cfg.flush.merge_gap_hours)
-    scored = {oid: walk_forward(rows, rows, oid, p) for oid in outcome_ids(p)}
-    return events, rows, scored
 
 
 def _scores(by_outcome: dict[str, list[Scored]]) -> dict[str, OutcomeScore]:
     from flushwatch.analytics.scorecard import score
 
     return {oid: score(items, oid) for oid, items in by_outcome.items()}
+
+
+class Judged(msgspec.Struct, frozen=True, kw_only=True):
+    """One asset's flushes judged point in time with their outcomes, before any scoring.
+
+    The unit of distributed work (``--workers``): small, so it travels back to the client;
+    scoring pools every asset's rows and runs serially on the gathered ``Judged``.
+    """
+
+    asset: str
+    note: str | None = None  # why the asset was not scored (no ``rows`` then)
+    sources: dict[str, str] = {}
+    detected_by: list[str] = []
+    events: int = 0
+    detector: DetectorCard | None = None
+    rows: list[EventRow] = []
+
+
+def judge(reader: Reader, asset: str, cfg: ReportConfig, *, step_s: int | None) -> Judged:
+    """Detect ``asset``'s flushes on the market read from ``reader`` and judge each one."""
+    from flushwatch.analytics.detector_card import detector_card
+    from flushwatch.analytics.flushes import detect_flushes
+    from flushwatch.analytics.outcomes import event_rows
+    from flushwatch.report.assemble import assemble
+
+    try:
+        m = assemble(reader, asset, step_s=step_s)
+    except InputError as exc:
+        return Judged(asset=asset, note=f"{asset}: not scored ({exc})")
+    events = detect_flushes(m, cfg.flush)
+    return Judged(
+        asset=m.asset,
+        sources=dict(m.sources),
+        detected_by=sorted({e.detected_by for e in events}),
+        events=len(events),
+        detector=detector_card(m, events),
+        rows=event_rows(m, events, cfg.outcomes, cfg.flush.merge_gap_hours),
+    )
+
+
+def judge_stored(
+    root: str, as_of: int | None, asset: str, cfg: ReportConfig, step_s: int | None
+) -> Judged:
+    """:func:`judge` on a worker: it opens the store itself, read-only, bounded at ``as_of``."""
+    from pathlib import Path
+
+    from flushwatch.store import Store
+    from flushwatch.store.asof import AsOfStore
+
+    store = Store.open(Path(root), create=False)
+    return judge(store if as_of is None else AsOfStore(store, as_of), asset, cfg, step_s=step_s)
+
+
+def judge_all(
+    reader: Reader,
+    assets: Sequence[str],
+    cfg: ReportConfig,
+    *,
+    step_s: int | None,
+    progress: Callable[[str, int, int], None] | None = None,
+    cluster: tuple[ClusterSpec, str, int | None] | None = None,
+) -> list[Judged]:
+    """:func:`judge` for each asset, in order: here, or on ``(spec, store root, as_of)``."""
+    from flushwatch.api.cluster import run_tasks
+
+    def told(key: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(key.removeprefix("scorecard/"), done, total)
+
+    if cluster is None:
+        tasks = [(f"scorecard/{a}", (reader, a, cfg, step_s)) for a in assets]
+        return run_tasks(None, _judge, tasks, told)
+    spec, root, as_of = cluster
+    remote = [(f"scorecard/{a}", (root, as_of, a, cfg, step_s)) for a in assets]
+    return run_tasks(spec, judge_stored, remote, told)
+
+
+def _judge(reader: Reader, asset: str, cfg: ReportConfig, step_s: int | None) -> Judged:
+    return judge(reader, asset, cfg, step_s=step_s)
 
 
 def run(
@@ -50,35 +121,38 @@ def run(
     *,
     step_s: int | None,
     progress: Callable[[str, int, int], None] | None = None,
+    judged: Sequence[Judged] | None = None,
 ) -> dict[str, Any]:
-    """The scorecard's parts: pooled and per-asset scores, the detector cards, predictions."""
-    from flushwatch.analytics.detector_card import detector_card
-    from flushwatch.report.assemble import assemble
+    """The scorecard's parts: pooled and per-asset scores, the detector cards, predictions.
 
+    ``judged`` (from :func:`judge_all`, e.g. on a cluster) skips the judging; the scoring
+    here is serial either way.
+    """
+    from flushwatch.analytics.outcomes import outcome_ids
+    from flushwatch.analytics.probability import walk_forward
+
+    if judged is None:
+        judged = judge_all(reader, assets, cfg, step_s=step_s, progress=progress)
     p = cfg.outcomes
     pooled: dict[str, list[Scored]] = {}
     per_asset: list[dict[str, Any]] = []
     notes: list[str] = []
-    for i, asset in enumerate(assets):
-        if progress is not None:
-            progress(asset, i, len(assets))
-        try:
-            m = assemble(reader, asset, step_s=step_s)
-        except InputError as exc:
-            notes.append(f"{asset}: not scored ({exc})")
+    for j in judged:
+        if j.note is not None:
+            notes.append(j.note)
             continue
-        events, rows, scored = asset_rows(m, cfg, p)
+        scored = {oid: walk_forward(j.rows, j.rows, oid, p) for oid in outcome_ids(p)}
         for oid, items in scored.items():
             pooled.setdefault(oid, []).extend(items)
         per_asset.append(
             {
-                "asset": m.asset,
-                "sources": dict(m.sources),
-                "detected_by": sorted({e.detected_by for e in events}),
-                "events": len(events),
-                "events_judged": len(rows),
+                "asset": j.asset,
+                "sources": j.sources,
+                "detected_by": j.detected_by,
+                "events": j.events,
+                "events_judged": len(j.rows),
                 "events_scored": _n_scored(scored),
-                "detector": detector_card(m, events),
+                "detector": j.detector,
                 "outcomes": _scores(scored),
             }
         )

@@ -21,6 +21,7 @@ from flushwatch.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from flushwatch.analytics.mechanics import TierTable
+    from flushwatch.api.cluster import ClusterSpec
     from flushwatch.api.results import (
         Cascade,
         Events,
@@ -331,17 +332,19 @@ class Workspace:
         step: str | int | None = "1h",
         config: ReportConfig | Path | str | None = None,
         progress: Callable[[str, int, int], None] | None = None,
+        cluster: ClusterSpec | None = None,
     ) -> Scorecard:
         """Judge every flush point-in-time and score what followed against simple baselines.
 
         ``assets`` default to every asset with prices in the store; ``horizons`` and
         ``judge_after`` take ``"1d"``/``"24h"`` or seconds (default: the config's
         ``[outcomes]``). ``at`` bounds the whole run: nothing after it is read.
-        ``progress(asset, index, total)`` is called before each asset.
+        ``progress(asset, index, total)`` is called before each asset. ``cluster`` judges
+        the assets on Dask workers (they open this store by its path); same result.
         """
         from flushwatch.analytics.scorecard import skill_summary
         from flushwatch.api.results import Scorecard
-        from flushwatch.api.scorecard import run, view
+        from flushwatch.api.scorecard import judge_all, run, view
 
         cfg = _config(config)
         p = cfg.outcomes
@@ -356,7 +359,10 @@ class Workspace:
             if assets is None
             else [a.upper() for a in assets]
         )
-        parts = run(reader, names, cfg, step_s=step_seconds(step), progress=progress)
+        step_s = step_seconds(step)
+        where = None if cluster is None else (cluster, str(self.path), as_of)
+        judged = judge_all(reader, names, cfg, step_s=step_s, progress=progress, cluster=where)
+        parts = run(reader, names, cfg, step_s=step_s, judged=judged)
         return Scorecard(
             as_of_ts=as_of,
             judge_after_hours=p.judge_after_hours,

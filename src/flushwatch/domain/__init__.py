@@ -25,6 +25,7 @@ from flushwatch.domain.records import (
     OpenInterest,
     Quote,
     Record,
+    TakerFlow,
     Trade,
 )
 
@@ -51,5 +52,6 @@ __all__ = [
     "RatioKind",
     "Record",
     "Side",
+    "TakerFlow",
     "Trade",
 ]

@@ -323,6 +323,26 @@ class LiquidationBucket(Record, frozen=True, kw_only=True):
     venues: str
 
 
+class TakerFlow(Record, frozen=True, kw_only=True):
+    """Traded volume over ``[ts_event, ts_event + interval_s)`` split by the aggressor's side.
+
+    Taker-flow series without prices (CVD files built from aggTrades) are not bars: they have
+    no OHLC and must not collide with a market's bars under the bars' natural key. Volumes in
+    base units; the bar's CVD change is ``taker_buy_base - taker_sell_base``.
+    """
+
+    dataset: ClassVar[str] = "taker_flow"
+    non_negative: ClassVar[tuple[str, ...]] = ("volume_base", "taker_buy_base", "taker_sell_base")
+    ordered: ClassVar[bool] = True
+    natural: ClassVar[tuple[str, ...]] = ("exchange", "market", "symbol", "ts_event", "interval_s")
+
+    interval_s: int
+    volume_base: float
+    taker_buy_base: float
+    taker_sell_base: float
+    trade_count: int | None = None
+
+
 class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     """Identity and contract terms of one tradable symbol on one venue.
 
@@ -357,4 +377,5 @@ MARKET_RECORDS: tuple[type[Record], ...] = (
     DepthBand,
     LongShortRatio,
     LiquidationBucket,
+    TakerFlow,
 )

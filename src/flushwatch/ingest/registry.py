@@ -17,6 +17,7 @@ _MODULES = (
     "flushwatch.ingest.tardis",
     "flushwatch.ingest.vendor_csv",
     "flushwatch.ingest.freqtrade",
+    "flushwatch.ingest.freqtrade_cvd",
     "flushwatch.ingest.multivenue",
     "flushwatch.ingest.recordings",
 )

@@ -23,7 +23,7 @@ SCHEMA_VERSION = 2
 #: minutes are also fine: a month of 1-minute bars is 43,200 rows), partitioned by UTC
 #: month; every other dataset (trades, book, quotes, prints, ticks) by UTC day.
 MONTHLY: frozenset[str] = frozenset(
-    {"bars", "funding", "open_interest", "long_short_ratio", "liquidation_buckets"}
+    {"bars", "funding", "open_interest", "long_short_ratio", "liquidation_buckets", "taker_flow"}
 )
 
 _ARROW: dict[type[pl.DataType], pa.DataType] = {
