@@ -71,6 +71,12 @@ class OutcomeParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     ridge: Annotated[
         float, msgspec.Meta(gt=0, description="L2 penalty of the logistic model (standardised).")
     ] = 1.0
+    pool: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Odds learn from every priced asset's flushes (false: the asset's own)."
+        ),
+    ] = True
 
     def __post_init__(self) -> None:
         """Reject horizons and windows that cannot work."""

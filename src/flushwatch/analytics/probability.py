@@ -1,13 +1,18 @@
 """Walk-forward probabilities of a flush's outcomes: a small logistic model and its base rate.
 
-For an event judged at ``T`` the training set is every *earlier* event whose outcome was
-already known at ``T`` (``resolved_ts ≤ T``): never an event from the future, never an
-outcome not yet seen. The base rate is the Laplace-smoothed share of positives in that set
-(the baseline every model must beat); the model is a ridge-penalised logistic regression on
-standardised features, fitted only once ``min_train`` resolved events with both outcomes
-exist; until then ``new_extreme`` takes the volatility band's probability (a formula with no
-fitted parameter) and the other outcomes the base rate. Missing features take the training
-mean (the model's estimate, not data).
+For an event judged at ``T`` the training set is every *earlier* event — of any asset in the
+pool — whose outcome was already known at ``T`` (``resolved_ts ≤ T``): never an event from
+the future, never an outcome not yet seen. Pooling is what lets an asset with a year of
+history (five flushes) be scored at all. The **base rate** is the asset's own share while it
+is alone in the set, the pool's (Laplace-smoothed) while it has no flush of its own, and
+otherwise its own shrunk toward the pool's by a beta-binomial prior whose strength comes from
+the spread between assets (empirical Bayes, :func:`prior_strength`); the probability says
+which (``rate_source``). The **model** is a ridge-penalised logistic regression on
+standardised features of the pooled set, fitted once ``min_train`` resolved events with both
+outcomes exist; until then ``new_extreme`` takes the volatility band's probability (a formula
+with no fitted parameter) and the other outcomes the base rate. Where the model's own
+walk-forward record is worse than the base rate, the base rate is given instead
+(``fell_back``). Missing features take the training mean (the model's estimate, not data).
 
 Everything here is pure numpy: the report calls it for one event, the scorecard for each.
 """
@@ -19,6 +24,7 @@ from collections.abc import Sequence
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.analytics.outcomes import (
@@ -76,59 +82,165 @@ def _matrix(rows: Sequence[EventRow], names: list[str]) -> F64:
     return np.array([[r.features.get(n, math.nan) for n in names] for r in rows], dtype=float)
 
 
-def predict(
-    history: Sequence[EventRow], row: EventRow, outcome_id: str, p: OutcomeParams
-) -> Probability:
-    """P(``outcome_id``) for ``row`` from the events of ``history`` resolved by its judge time."""
+#: Bounds of the beta-binomial prior strength κ (pseudo-events of the pool in an asset's rate).
+KAPPA_MIN, KAPPA_MAX = 2.0, 1000.0
+
+
+def prior_strength(k: F64, n: F64) -> float:
+    """κ of a beta-binomial prior across assets, by the method of moments (empirical Bayes).
+
+    ``k``/``n``: positives/events per asset. The spread of the assets' rates beyond what
+    binomial noise explains is τ²; κ = m(1−m)/τ² − 1 (m: the pooled rate). No spread beyond
+    noise gives ``KAPPA_MAX`` (the pool decides); a wide spread a small κ (each asset's own).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prior_strength(np.array([5.0, 5.0]), np.array([10.0, 10.0]))  # identical: pool
+    1000.0
+    >>> round(prior_strength(np.array([1.0, 9.0]), np.array([10.0, 10.0])), 2)
+    2.0
+    """
+    sel = n > 0
+    k, n = k[sel], n[sel]
+    total = float(n.sum())
+    if k.size < 2 or total <= 0:
+        return KAPPA_MAX
+    m = float(k.sum()) / total
+    if not 0.0 < m < 1.0:
+        return KAPPA_MAX
+    spread = float((n * (k / n - m) ** 2).sum())
+    tau2 = (spread - (k.size - 1) * m * (1 - m)) / (total - float((n**2).sum()) / total)
+    if not tau2 > 0:
+        return KAPPA_MAX
+    return float(np.clip(m * (1 - m) / tau2 - 1.0, KAPPA_MIN, KAPPA_MAX))
+
+
+class _Pool:
+    """The rows of one outcome as arrays, so each walk-forward step is a mask, not a loop."""
+
+    def __init__(self, rows: Sequence[EventRow], outcome_id: str) -> None:
+        self.rows = rows
+        self.judge = np.array([r.judge_ts for r in rows], dtype=np.int64)
+        self.resolved = np.array([r.resolved_ts[outcome_id] for r in rows], dtype=np.int64)
+        self.y = np.array([r.outcomes[outcome_id] for r in rows], dtype=float)
+        names = sorted({r.asset for r in rows})
+        code = {a: i for i, a in enumerate(names)}
+        self.assets = names
+        self.asset = np.array([code[r.asset] for r in rows], dtype=np.int64)
+        self.names = feature_names(outcome_id)
+        self.x = _matrix(rows, self.names).reshape(len(rows), len(self.names))
+
+    def known(self, judge_ts: int) -> npt.NDArray[np.bool_]:
+        """Rows judged before ``judge_ts`` whose outcome was known by then."""
+        sel: npt.NDArray[np.bool_] = (
+            (self.judge < judge_ts) & (self.resolved <= judge_ts) & np.isfinite(self.y)
+        )
+        return sel
+
+
+def _base_rate(pool: _Pool, sel: npt.NDArray[np.bool_], asset: str) -> tuple[float, str]:
+    """The walk-forward base rate of ``asset`` and which it is: own, pooled or shrunk.
+
+    One asset in the training set: its own Laplace-smoothed share. Several: the pool's share
+    ``m`` (Laplace), and for an asset with flushes of its own, the beta-binomial posterior
+    mean ``(k + κ·m) / (n + κ)`` with κ from :func:`prior_strength` on the same set.
+    """
+    y, codes = pool.y[sel], pool.asset[sel]
+    pooled = float((y.sum() + 1.0) / (y.size + 2.0))
+    present = np.unique(codes)
+    me = pool.assets.index(asset) if asset in pool.assets else -1
+    own = codes == me
+    if present.size == 1 and present[0] == me:
+        return pooled, "own"
+    if not own.any():
+        return pooled, "pooled"
+    n = np.bincount(codes, minlength=len(pool.assets)).astype(float)
+    k = np.bincount(codes, weights=y, minlength=len(pool.assets)).astype(float)
+    kappa = prior_strength(k, n)
+    return float((k[me] + kappa * pooled) / (n[me] + kappa)), "shrunk"
+
+
+def _predict(pool: _Pool, row: EventRow, outcome_id: str, p: OutcomeParams) -> Probability:
     lab = outcome_id.rsplit("_", 1)[1]
     band = row.p_rw.get(lab) if outcome_id.startswith("new_extreme") else None
     band = band if band is not None and math.isfinite(band) else None
-    train = [
-        r
-        for r in history
-        if r.judge_ts < row.judge_ts
-        and r.resolved_ts[outcome_id] <= row.judge_ts
-        and math.isfinite(r.outcomes[outcome_id])
-    ]
-    if len(train) < p.min_base:
+    sel = pool.known(row.judge_ts)
+    n_train = int(sel.sum())
+    if n_train < p.min_base:
         return Probability(
-            p=None, base_rate=None, n_train=len(train), method="not_available", p_band=band
+            p=None, base_rate=None, n_train=n_train, method="not_available", p_band=band
         )
-    y = np.array([r.outcomes[outcome_id] for r in train])
-    base = float((y.sum() + 1.0) / (len(y) + 2.0))
+    base, rate = _base_rate(pool, sel, row.asset)
+    y = pool.y[sel]
     positives = int(y.sum())
-    if len(train) < p.min_train or min(positives, len(y) - positives) < 5:
+    if n_train < p.min_train or min(positives, n_train - positives) < 5:
         # Too few events to fit: the band needs no fitting, so it speaks for new_extreme.
         method, p_first = ("vol_band", band) if band is not None else ("base_rate", base)
         return Probability(
-            p=p_first, base_rate=base, n_train=len(train), method=method, p_band=band
-        )
-    names = feature_names(outcome_id)
-    x = _matrix(train, names)
-    usable = [i for i in range(len(names)) if np.isfinite(x[:, i]).sum() >= p.min_base]
+            p=p_first, base_rate=base, n_train=n_train, method=method, p_band=band,
+            rate_source=rate,
+        )  # fmt: skip
+    x = pool.x[sel]
+    usable = [i for i in range(x.shape[1]) if np.isfinite(x[:, i]).sum() >= p.min_base]
     x = x[:, usable]
     mean = np.array([np.nanmean(x[:, i]) for i in range(x.shape[1])])
     std = np.array([np.nanstd(x[:, i]) for i in range(x.shape[1])])
     std[~(std > 0)] = 1.0
     xs = np.nan_to_num((x - mean) / std, nan=0.0)
     w = fit_logistic(xs, y, p.ridge)
-    xr = _matrix([row], names)[0, usable]
+    xr = _matrix([row], pool.names)[0, usable]
     xr = np.nan_to_num((xr - mean) / std, nan=0.0)
     z = float(np.clip(w[0] + xr @ w[1:], -30, 30))
     return Probability(
-        p=1.0 / (1.0 + math.exp(-z)),
-        base_rate=base,
-        n_train=len(train),
-        method="model",
-        p_band=band,
-    )
+        p=1.0 / (1.0 + math.exp(-z)), base_rate=base, n_train=n_train, method="model",
+        p_band=band, rate_source=rate,
+    )  # fmt: skip
+
+
+def predict(
+    history: Sequence[EventRow], row: EventRow, outcome_id: str, p: OutcomeParams
+) -> Probability:
+    """P(``outcome_id``) for ``row`` from the events of ``history`` resolved by its judge time.
+
+    ``history`` may hold every asset's rows (the pool): the model is fitted on all of them and
+    the base rate is the asset's own, the pool's or the one shrunk toward the pool
+    (:func:`_base_rate`). Before any track-record check (:func:`walk_forward` does that).
+    """
+    return _predict(_Pool(history, outcome_id), row, outcome_id, p)
 
 
 def walk_forward(
     history: Sequence[EventRow], rows: Sequence[EventRow], outcome_id: str, p: OutcomeParams
 ) -> list[Scored]:
-    """Each of ``rows`` with the prediction :func:`predict` makes for it from ``history``."""
-    return [Scored(row=r, prob=predict(history, r, outcome_id, p)) for r in rows]
+    """Each of ``rows`` with its walk-forward prediction from ``history``, track record checked.
+
+    The model's raw prediction stands only while its own walk-forward record on the earlier
+    flushes of ``history`` resolved by the judging time is no worse than the base rate (mean
+    Brier difference ≤ 0 over at least ``min_base`` of them); otherwise the event gets the
+    base rate, ``method="base_rate"`` with ``fell_back=True``. The record is of the raw
+    model, so a model that improves comes back.
+    """
+    pool = _Pool(history, outcome_id)
+    raw = [_predict(pool, r, outcome_id, p) for r in history]
+    is_model = np.array([q.method == "model" for q in raw], dtype=bool)
+    loss = np.array(
+        [
+            ((q.p or 0.0) - y) ** 2 - ((q.base_rate or 0.0) - y) ** 2 if m else math.nan
+            for q, y, m in zip(raw, pool.y, is_model, strict=True)
+        ],
+        dtype=float,
+    ).reshape(len(raw))
+    by_id = {id(r): q for r, q in zip(history, raw, strict=True)}
+    out = []
+    for r in rows:
+        q = by_id.get(id(r)) or _predict(pool, r, outcome_id, p)
+        if q.method == "model":
+            track = pool.known(r.judge_ts) & is_model
+            if int(track.sum()) >= p.min_base and float(loss[track].mean()) > 0:
+                q = msgspec.structs.replace(q, p=q.base_rate, method="base_rate", fell_back=True)
+        out.append(Scored(row=r, prob=q))
+    return out
 
 
 def outcome_odds(
@@ -138,13 +250,15 @@ def outcome_odds(
     as_of_ts: int,
     p: OutcomeParams,
     merge_gap_hours: float,
+    pool: Sequence[EventRow] = (),
 ) -> dict[str, Probability]:
     """P(each outcome) for ``focus`` judged at the last bar closed by ``as_of_ts``.
 
-    Trained on the other flushes of ``m`` judged the scorecard's way and resolved by then; each
-    probability carries the track record of the same procedure on those past flushes (is it
-    better than the base rate yet?). Identical to the scorecard's numbers when ``as_of_ts``
-    is the scorecard's judging time (tested).
+    Trained on the other flushes of ``m`` and of ``pool`` (other assets' rows, judged the
+    scorecard's way) resolved by then; each probability carries the track record of the same
+    procedure on those past flushes (is it better than the base rate yet?). Identical to the
+    scorecard's numbers when ``as_of_ts`` is the scorecard's judging time and ``pool`` holds
+    the scorecard's other assets (tested).
     """
     if m.n == 0:
         return {}
@@ -153,16 +267,18 @@ def outcome_odds(
     row = event_row(m, focus, judge, p)
     if row is None:
         return {}
-    history = [
+    own = [
         r
         for r in event_rows(m, events, p, merge_gap_hours)
         if r.start_ts != focus.start_ts and r.judge_ts < judge
     ]
+    history = [*own, *(r for r in pool if r.asset != m.asset and r.judge_ts < judge)]
     out: dict[str, Probability] = {}
     for oid in outcome_ids(p):
-        prob = predict(history, row, oid, p)
-        known = [r for r in history if r.resolved_ts[oid] <= judge]
-        track = score(walk_forward(history, known, oid, p), oid)
+        scored = walk_forward(history, [*history, row], oid, p)
+        prob = scored[-1].prob
+        known = [s for s in scored[:-1] if s.row.resolved_ts[oid] <= judge]
+        track = score(known, oid)
         beats = (
             None if track.n < p.min_base or track.brier_diff_ci is None else track.beats_base_rate
         )

@@ -120,6 +120,11 @@ class Probability(msgspec.Struct, frozen=True, kw_only=True):
     #: Did those predictions beat the base rate (block-bootstrap CI of the Brier difference
     #: below zero)? None: too few to tell.
     beats_base_rate: bool | None = None
+    #: Which base rate: "own" (the asset's flushes only), "pooled" (every asset's; this one
+    #: has none yet) or "shrunk" (the asset's, shrunk toward the pool); None: no base rate.
+    rate_source: str | None = None
+    #: The model's walk-forward record was worse than the base rate: ``p`` is the base rate.
+    fell_back: bool = False
 
 
 class Verdict(msgspec.Struct, frozen=True, kw_only=True):

@@ -126,7 +126,9 @@ def run(
     """The scorecard's parts: pooled and per-asset scores, the detector cards, predictions.
 
     ``judged`` (from :func:`judge_all`, e.g. on a cluster) skips the judging; the scoring
-    here is serial either way.
+    here is serial either way. The walk-forward runs once over the rows of *every* judged
+    asset (the pool: base rates and models learn from all of them, each only from rows
+    resolved before the judged time); only the rows of ``assets`` are scored and listed.
     """
     from flushwatch.analytics.outcomes import outcome_ids
     from flushwatch.analytics.probability import walk_forward
@@ -134,16 +136,24 @@ def run(
     if judged is None:
         judged = judge_all(reader, assets, cfg, step_s=step_s, progress=progress)
     p = cfg.outcomes
-    pooled: dict[str, list[Scored]] = {}
+    shown = {a.upper() for a in assets}
+    live = [j for j in judged if j.note is None]
+    every = sorted((r for j in live for r in j.rows), key=lambda r: (r.judge_ts, r.asset))
+    walked = {
+        oid: walk_forward(every, every, oid, p)
+        if p.pool
+        else [s for j in live for s in walk_forward(j.rows, j.rows, oid, p)]
+        for oid in outcome_ids(p)
+    }
+    pooled = {oid: [s for s in items if s.row.asset in shown] for oid, items in walked.items()}
     per_asset: list[dict[str, Any]] = []
-    notes: list[str] = []
-    for j in judged:
-        if j.note is not None:
-            notes.append(j.note)
+    notes = [j.note for j in judged if j.note is not None and j.asset.upper() in shown]
+    for j in live:
+        if j.asset not in shown:
             continue
-        scored = {oid: walk_forward(j.rows, j.rows, oid, p) for oid in outcome_ids(p)}
-        for oid, items in scored.items():
-            pooled.setdefault(oid, []).extend(items)
+        scored = {
+            oid: [s for s in items if s.row.asset == j.asset] for oid, items in pooled.items()
+        }
         per_asset.append(
             {
                 "asset": j.asset,
@@ -161,6 +171,7 @@ def run(
         "per_asset": per_asset,
         "predictions": pooled,
         "notes": notes,
+        "pool": sorted(j.asset for j in live),
     }
 
 
@@ -199,7 +210,13 @@ def view(predictions: dict[str, list[Scored]]) -> list[dict[str, Any]]:
                     "outcomes": {},
                 },
             )
-            doc["probabilities"][oid] = {"p": s.prob.p, "base_rate": s.prob.base_rate}
+            doc["probabilities"][oid] = {
+                "p": s.prob.p,
+                "base_rate": s.prob.base_rate,
+                "method": s.prob.method,
+                "rate_source": s.prob.rate_source,
+                "fell_back": s.prob.fell_back,
+            }
             y = r.outcomes[oid]
             doc["outcomes"][oid] = None if not math.isfinite(y) else bool(y)
     return sorted(rows.values(), key=lambda d: (d["judge_ts"], d["asset"]))

@@ -8,6 +8,8 @@ bounce (risk box), and the verdict.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import msgspec
 import numpy as np
 
@@ -16,7 +18,7 @@ from flushwatch.analytics.checklist import post_flush_checklist
 from flushwatch.analytics.flushes import detect_flushes
 from flushwatch.analytics.levels import event_indices, key_levels, reference_event
 from flushwatch.analytics.market import MarketSeries
-from flushwatch.analytics.outcomes import confirm_ts
+from flushwatch.analytics.outcomes import EventRow, confirm_ts
 from flushwatch.analytics.probability import odds_sentence, outcome_odds
 from flushwatch.analytics.results import FlushEvent, KeyLevel
 from flushwatch.analytics.trap import trap_flags
@@ -27,6 +29,7 @@ from flushwatch.domain.time import iso
 from flushwatch.errors import InputError
 from flushwatch.report.assemble import assemble
 from flushwatch.report.model import FlushReport, Window
+from flushwatch.report.pool import pool_rows
 from flushwatch.store.asof import Reader
 
 REFERENCE_ASSETS = ("BTC", "ETH")
@@ -59,6 +62,7 @@ def analyse(
     *,
     as_of_ts: int | None = None,
     events: list[FlushEvent] | None = None,
+    pool: Callable[[], Sequence[EventRow]] | None = None,
 ) -> tuple[list[FlushEvent], FlushEvent | None, dict[str, object]]:
     """Run the kernels on one market; return events, the focus event and the sections.
 
@@ -91,7 +95,9 @@ def analyse(
     v = verdict(items, rules, cfg.verdict)
     v = msgspec.structs.replace(v, reasons=list(dict.fromkeys(v.reasons)))  # BTC is its own ref
     if as_of_ts is not None:  # the odds are walk-forward: only a report as of a time has them
-        odds = outcome_odds(m, events, focus, as_of_ts, cfg.outcomes, cfg.flush.merge_gap_hours)
+        gap = cfg.flush.merge_gap_hours
+        rows = () if pool is None else pool()  # other assets' flushes: only when judging one
+        odds = outcome_odds(m, events, focus, as_of_ts, cfg.outcomes, gap, rows)
         line = odds_sentence(odds)
         reasons = [*v.reasons, line] if line is not None else v.reasons
         v = msgspec.structs.replace(v, probabilities=odds, reasons=reasons)
@@ -108,9 +114,11 @@ def build_report(
     start_ns: int | None = None,
     step_s: int | None = None,
     cfg: ReportConfig | None = None,
+    pool_assets: Sequence[str] = (),
 ) -> tuple[FlushReport, MarketSeries]:
     """Build the full report for ``asset`` as of ``as_of_ns`` (default: the last bar's close).
 
+    ``pool_assets``: the other assets whose flushes the outcome odds learn from too.
     ``store`` should already be bounded at ``as_of_ns`` (:class:`~flushwatch.store.asof.AsOfStore`,
     as :mod:`flushwatch.api` does): this function reads whatever it is given.
     """
@@ -134,7 +142,12 @@ def build_report(
             notes.append(f"{ref} key levels: not available (no {ref} price in the store)")
     window_end = int(m.ts[-1]) + m.step_s * 10**9
     as_of = window_end if as_of_ns is None else as_of_ns
-    events, focus, sections = analyse(m, references, cfg, as_of_ts=as_of)
+
+    # The odds pool the other assets' flushes, as the scorecard does (issue 12).
+    def pool() -> list[EventRow]:
+        return pool_rows(store, pool_assets, cfg, step_s=m.step_s, exclude=m.asset)
+
+    events, focus, sections = analyse(m, references, cfg, as_of_ts=as_of, pool=pool)
     oi_at_focus = None
     if focus is not None:
         oi_at_focus = focus.oi_before_quote
