@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         SqlResult,
         StoreInfo,
     )
+    from flushwatch.api.wash import WashReport
     from flushwatch.config import ReportConfig
     from flushwatch.store import SeriesInfo, Store
     from flushwatch.store.asof import Reader
@@ -374,6 +375,26 @@ class Workspace:
             notes=parts["notes"],
             summary=skill_summary(parts["outcomes"]),
         )
+
+    def wash(
+        self,
+        asset: str,
+        *,
+        at: TimeLike | None = None,
+        window: str | int = "24h",
+        venue: str | None = None,
+    ) -> WashReport:
+        """Wash-trading *suspicion* per venue from the trade prints in ``(at - window, at]``.
+
+        ``at`` defaults to the asset's last print; ``window`` takes ``"6h"``/``"1d"`` or
+        seconds; ``venue`` keeps one exchange. Nothing after ``at`` is read.
+        """
+        from flushwatch.api.times import to_ns
+        from flushwatch.api.wash import wash
+
+        seconds = step_seconds(window)
+        assert seconds is not None
+        return wash(self._store, asset, at_ns=to_ns(at, "at"), window_s=seconds, venue=venue)
 
     def liq_price(self, venue: str, side: str, entry: float, **kwargs: object) -> LiqPrice:
         """The same as :func:`flushwatch.api.liq_price` (no store needed)."""
