@@ -113,14 +113,20 @@ def test_cascade_table_and_squeeze(store_root: Path) -> None:
 
 
 def test_fragility_names_what_is_missing(store_root: Path) -> None:
+    from flushwatch.domain.records import OpenInterest
+
     res = CliRunner().invoke(_app(), ["fragility", "BTC", "--store", str(store_root), "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     (btc,) = out["markets"]
     assert btc["rank"] == 1
-    assert btc["components"]["oi_to_depth"] > 0
+    oi = Store.open(store_root).read(OpenInterest).get_column("oi_quote").drop_nulls()[-1]
+    # OI over the constructed ±2 % book: 40 M USD per 1 % on each side
+    assert btc["components"]["oi_to_depth"] == pytest.approx(oi / (2 * 80e6), rel=1e-12)
     assert "oi_to_volume" in btc["missing"]  # the 5-minute slice carries no volume
-    assert 0 < btc["score"] < 1
+    assert "oi_to_depth" in out["inputs_used"]
+    assert btc["score"] == 0.5  # alone: the middle percentile of every input
+    assert out["apart"] == []
 
 
 def test_fragility_html_page(store_root: Path, tmp_path: Path) -> None:
@@ -130,6 +136,6 @@ def test_fragility_html_page(store_root: Path, tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     text = page.read_text(encoding="utf-8")
-    assert "Fragility ranking (estimate)" in text
-    assert "oi_to_volume" in text  # named as not available, not scored
+    assert "Fragility ranking, like with like (estimate)" in text
+    assert "oi_to_depth" in text  # ranked on, and named in the legend
     assert len(text) > 1_000_000  # plotly.js is inlined: the page opens offline

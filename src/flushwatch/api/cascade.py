@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from flushwatch.analytics.cascade_core import Direction
     from flushwatch.analytics.depth import DepthCurve, Side
     from flushwatch.analytics.market import MarketSeries
-    from flushwatch.api.results import Cascade, FragilityRanking
+    from flushwatch.api.results import Cascade
     from flushwatch.store.asof import Reader
 
 BOOK_MAX_AGE_NS = 3600 * 10**9  # a book older than an hour is not the market's state
@@ -376,78 +376,3 @@ def cascade(
         },
         monte_carlo=mc,
     )
-
-
-def fragility(
-    store: Reader,
-    assets: list[str],
-    *,
-    as_of_ns: int | None,
-) -> FragilityRanking:
-    """Assess and rank every asset; missing inputs are named, not guessed."""
-    from flushwatch.analytics.fragility import rank
-    from flushwatch.api.results import FragilityRanking
-
-    inputs = [_fragility_input(store, a, as_of_ns) for a in assets]
-    ranked = rank([i for i, _ in inputs])
-    return FragilityRanking(
-        as_of_ts=as_of_ns, markets=ranked, notes={i.asset: n for i, n in inputs}
-    )
-
-
-def _fragility_input(store: Reader, asset: str, as_of_ns: int | None) -> tuple[Any, list[str]]:
-    """One market's fragility inputs; every unavailable part becomes a note."""
-    import numpy as np
-
-    from flushwatch.analytics.cascade import cascade_gain, forced_flow
-    from flushwatch.analytics.fragility import FragilityInput, liq_near
-    from flushwatch.errors import FlushwatchError
-    from flushwatch.report.assemble import assemble
-
-    m = assemble(store, asset)
-    upto, at_ns = _at_index(m, as_of_ns)
-    notes: list[str] = []
-    price = float(m.close[:upto][np.isfinite(m.close[:upto])][-1])
-    mp = None
-    try:
-        mp = liq_map(m, upto)
-        price = mp.price
-    except FlushwatchError as exc:
-        notes.append(f"liquidation map not available: {exc}")
-    curves: dict[str, DepthCurve] = {}
-    sides: tuple[Side, Side] = ("bid", "ask")
-    for side in sides:
-        try:
-            curves[side] = depth_for(store, m, upto, at_ns, side, price)
-        except FlushwatchError as exc:
-            notes.append(f"{side} depth not available: {exc}")
-    near = 0.02
-    depth_near = None
-    if len(curves) == 2 and all(c.max_offset >= near - 1e-12 for c in curves.values()):
-        depth_near = curves["bid"].within(near) + curves["ask"].within(near)
-    liq = gain = width = None
-    if mp is not None:
-        liq = liq_near(mp.edges, mp.long, mp.short, price, 100 * near)
-        if len(curves) == 2:
-            profiles = [
-                cascade_gain(forced_flow("down", price, mp.edges, mp.long), curves["bid"]),
-                cascade_gain(forced_flow("up", price, mp.edges, mp.short), curves["ask"]),
-            ]
-            finite = [p.max_gain for p in profiles if np.isfinite(p.max_gain)]
-            gain = max(finite) if finite else None
-            width = sum(p.width_pct for p in profiles)
-    day = max(1, 86_400 // m.step_s)
-    vol = None
-    if m.volume_quote is not None:
-        vol = float(np.nansum(m.volume_quote[max(0, upto - day) : upto])) * day / min(day, upto)
-    oi = None
-    if m.oi_quote is not None and np.isfinite(m.oi_quote[:upto]).any():
-        oi = float(m.oi_quote[:upto][np.isfinite(m.oi_quote[:upto])][-1])
-    src = ", ".join(
-        sorted({f"{c.source}{' (estimate)' if c.estimate else ''}" for c in curves.values()})
-    )
-    return FragilityInput(
-        asset=m.asset, price=price, liq_near_usd=liq, depth_near_usd=depth_near, oi_usd=oi,
-        volume_day_usd=vol, funding=None if m.funding is None else m.funding[:upto],
-        max_gain=gain, gain_width_pct=width, depth_source=src or None,
-    ), notes  # fmt: skip

@@ -14,10 +14,11 @@ import msgspec
 import numpy as np
 import polars as pl
 
+from flushwatch.api.fragility import FragilityRanking as FragilityRanking
+
 if TYPE_CHECKING:
     from flushwatch.analytics.backtest_map import BacktestResult
     from flushwatch.analytics.cascade import CascadeResult, MonteCarloResult
-    from flushwatch.analytics.fragility import Fragility
     from flushwatch.analytics.liqmap import LiqMapState
     from flushwatch.analytics.market import F64, MarketSeries
     from flushwatch.analytics.mechanics import LiqResult, TierTable
@@ -198,28 +199,6 @@ class Cascade(msgspec.Struct, frozen=True, kw_only=True):
             "triggers": _table(res.get("triggers") or []),
             "curve": pl.DataFrame(doc["curve"]),
         }
-
-
-class FragilityRanking(msgspec.Struct, frozen=True, kw_only=True):
-    """Markets ranked by fragility (a heuristic estimate), with what each one lacks."""
-
-    as_of_ts: int | None
-    markets: list[Fragility]
-    notes: dict[str, list[str]]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``fragility --json`` document."""
-        payload = [
-            {**msgspec.to_builtins(f), "notes": self.notes.get(f.asset, [])} for f in self.markets
-        ]
-        out: dict[str, Any] = jsonable(
-            {"estimate": True, "as_of_ts": self.as_of_ts, "markets": payload}
-        )
-        return out
-
-    def frames(self) -> dict[str, pl.DataFrame]:
-        """One row per market."""
-        return {"markets": _table(self.to_dict()["markets"])}
 
 
 class MapBacktest(msgspec.Struct, frozen=True, kw_only=True):

@@ -241,16 +241,25 @@ class Workspace:
         return cascade(reader, asset.upper(), text, exchange=exchange, as_of_ns=as_of, runs=runs)
 
     def fragility(
-        self, assets: list[str] | None = None, *, at: TimeLike | None = None
+        self,
+        assets: list[str] | None = None,
+        *,
+        at: TimeLike | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> FragilityRanking:
-        """Markets ranked by fragility as of ``at`` (default: every asset with price bars)."""
-        from flushwatch.api.cascade import fragility
+        """Markets ranked like with like as of ``at`` (default: every asset with price bars;
+        ``at`` defaults to the start of the store's newest bar)."""
+        from flushwatch.api.fragility import fragility
+        from flushwatch.store.asof import AsOfStore
 
         reader, _, as_of = self._reader(None, None, None, at)
+        newest = max((s.last_ts for s in self._store.series() if s.dataset == "bars"), default=0)
         names = [a.upper() for a in assets] if assets else self._assets_with_bars(as_of)
-        if not names:
+        if not names or not newest:
             raise InputError("the store holds no price bars: import klines or a vendor export")
-        return fragility(reader, names, as_of_ns=as_of)
+        if as_of is None:
+            as_of, reader = newest, AsOfStore(self._store, newest)
+        return fragility(reader, names, as_of_ns=as_of, progress=progress)
 
     def _assets_with_bars(self, as_of: int | None) -> list[str]:
         return sorted(

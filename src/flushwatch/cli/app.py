@@ -242,6 +242,7 @@ def _register_commands() -> None:
         cmd_serve,
         cmd_simulate,
         cmd_update,
+        cmd_wash,
         cmd_watch,
     )
 
@@ -259,6 +260,7 @@ def _register_commands() -> None:
     cmd_serve.register(app)
     cmd_update.register(app)
     cmd_migrate.register(app)
+    cmd_wash.register(app)
     from typer.core import TyperCommand
 
     from flushwatch.cli.once import OnceCommand

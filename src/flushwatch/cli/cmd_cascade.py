@@ -47,17 +47,19 @@ def run_fragility(
     at: str | None,
     json_out: bool,
     html_path: Path | None = None,
+    wide: bool = False,
 ) -> FragilityRanking:
-    """Ask the API for the ranking; print it and write the page on request."""
+    """Ask the API for the ranking (progress on stderr); print it, write the page on request."""
     from flushwatch.cli import render_cascade
 
-    result = workspace(store).fragility(assets or None, at=at)
-    render_cascade.show_fragility(result, json_out=json_out)
+    with render_cascade.fragility_progress(json_out) as progress:
+        result = workspace(store).fragility(assets or None, at=at, progress=progress)
+    render_cascade.show_fragility(result, json_out=json_out, wide=wide)
     if html_path is not None:
         from flushwatch.report.cascade_html import render_fragility_html
 
         html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(render_fragility_html(result.markets), encoding="utf-8")
+        html_path.write_text(render_fragility_html(result), encoding="utf-8")
     return result
 
 
@@ -113,11 +115,18 @@ def register(app: typer.Typer) -> None:
         html: Annotated[
             Path | None, typer.Option(help="Also write the ranking as a self-contained page.")
         ] = None,
+        wide: Annotated[
+            bool, typer.Option("--wide", help="Full input names, every input, all notes.")
+        ] = False,
     ) -> None:
-        """Rank markets by fragility: forced flow and OI against depth, funding, cascade gain.
+        """Rank markets by fragility, like with like: only on inputs they all have.
 
-        Missing inputs are shown as not available and left out of the score (never guessed).
-        The score is a heuristic estimate for ranking majors against thin alts.
+        At the as-of time each asset's named inputs are gathered (wick depth, 24 h
+        drawdown, realised volatility, beta to BTC, funding z-score, perp/spot volume; OI
+        against volume and depth and liquidations against volume where the store has them).
+        Assets are ranked on the inputs every ranked asset has, by the mean of per-input
+        percentile ranks; assets lacking one are listed apart with what they lack. Majors
+        (the most liquid) and alts are summarised side by side. Heuristic estimates.
         """
         run(
             lambda: run_fragility(
@@ -126,5 +135,6 @@ def register(app: typer.Typer) -> None:
                 at=at,
                 json_out=json_out,
                 html_path=html,
+                wide=wide,
             )
         )

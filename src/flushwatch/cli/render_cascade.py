@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -109,32 +112,87 @@ def show_cascade(
         console.print(f"HTML written to [bold]{html}[/]")
 
 
-def show_fragility(result: FragilityRanking, *, json_out: bool) -> None:
-    """Print the fragility ranking with each market's components and what is missing."""
+def show_fragility(result: FragilityRanking, *, json_out: bool, wide: bool = False) -> None:
+    """Print the ranking on the common inputs, the legend, the groups and who is set apart.
+
+    80 columns: short column names with a legend below; ``wide``: full names, every input
+    any asset has, and each asset's notes.
+    """
     if json_out:
         sys.stdout.write(to_json(result.to_dict()) + "\n")
         return
-    ranked, notes = result.markets, result.notes
-    t = Table(title="Fragility ranking (heuristic estimate; higher = more fragile)")
-    cols = ("lev_to_depth", "oi_to_depth", "oi_to_volume", "funding_z", "max_gain")
-    for col in ("rank", "asset", "score", *cols, "G≥1 width %", "depth"):
-        t.add_column(col, justify="right")
-    for f in ranked:
-        vals = [f"{f.components[c]:.2f}" if c in f.components else "n/a" for c in cols]
-        width = f.components.get("gain_width_pct")
-        t.add_row(
-            str(f.rank),
-            f.asset,
-            "n/a" if not np.isfinite(f.score) else f"{f.score:.2f}",
-            *vals,
-            "n/a" if width is None else f"{width:.2f}",
-            f.depth_source or "n/a",
-        )
+    specs = {s.name: s for s in result.inputs}
+    held = {k for f in result.markets for k in f.components}
+    cols = [s.name for s in result.inputs if s.name in held] if wide else list(result.used)
+    head = (lambda n: n) if wide else (lambda n: specs[n].abbrev)
+    t = Table(
+        title=f"Fragility, like with like, as of {_iso(result.as_of_ts)} (estimate)",
+        box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
+    )  # fmt: skip
+    for col in ("#", "asset", "group", "score", *(head(c) for c in cols)):
+        t.add_column(col, justify="left" if col in ("asset", "group") else "right")
+    for f in result.markets:
+        vals = [_num(f.components.get(c)) for c in cols]
+        t.add_row(str(f.rank), f.asset, f.group, f"{f.score:.2f}", *vals)
     console.print(t)
-    for f in ranked:
-        for n in notes.get(f.asset, []):
-            console.print(f"{f.asset}: {n}")
-        if f.missing:
-            console.print(
-                f"{f.asset}: not available, left out of the score: {', '.join(f.missing)}"
-            )
+    console.print(f"Bars: {result.bars}. Score: {result.method}; higher = more fragile.")
+    if not wide:
+        for c in cols:
+            sp = specs[c]
+            console.print(f"  {sp.abbrev:<5} {sp.name} ({sp.unit}): {sp.about}")
+    _show_groups(result, cols, head)
+    if result.apart:
+        lacks = ", ".join(f"{a.asset} ({', '.join(a.lacks)})" for a in result.apart)
+        console.print(f"Set apart, lacking an input the others have: {lacks}")
+    shown = [f.asset for f in result.markets] if wide else []
+    for asset in [*shown, *(a.asset for a in result.apart)]:
+        for n in result.notes.get(asset, []):
+            console.print(f"  {asset}: {n}")
+
+
+def _show_groups(result: FragilityRanking, cols: list[str], head: Any) -> None:
+    t = Table(
+        title="Group medians (major = most liquid by 30-day quote volume)",
+        box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
+    )  # fmt: skip
+    for col in ("group", "n", *(head(c) for c in cols)):
+        t.add_column(col, justify="left" if col == "group" else "right")
+    for g in result.groups:
+        t.add_row(g.group, str(len(g.assets)), *(_num(g.median.get(c)) for c in cols))
+    console.print(t)
+
+
+def _num(x: float | None) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
+
+
+def _iso(ns: int) -> str:
+    from flushwatch.domain.time import iso
+
+    return iso(ns)
+
+
+@contextlib.contextmanager
+def fragility_progress(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar on stderr while the inputs are read (hidden for --json, off a tty)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    err = Console(stderr=True)
+    if quiet or not err.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("[bold]fragility: {task.fields[step]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    ) as prog:
+        task = prog.add_task("fragility", total=None, step="")
+
+        def advance(step: str, index: int, total: int) -> None:
+            prog.update(task, total=total, completed=index, step=step)
+
+        yield advance

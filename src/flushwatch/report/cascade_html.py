@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.io import to_html
 from plotly.subplots import make_subplots
+
+from flushwatch.domain.time import iso
+
+if TYPE_CHECKING:
+    from flushwatch.api.fragility import FragilityRanking
 
 
 def figure(out: dict[str, Any]) -> go.Figure:
@@ -105,39 +110,68 @@ def write_cascade_html(path: Path, out: dict[str, Any]) -> None:
     path.write_text(render_cascade_html(out), encoding="utf-8")
 
 
-def render_fragility_html(ranked: list[Any]) -> str:
-    """The fragility ranking as a self-contained page: score bars with each component."""
+def render_fragility_html(result: FragilityRanking) -> str:
+    """The like-with-like ranking as a self-contained page: each input's share of the score
+    as stacked bars, then every input's value per asset, the groups and who is set apart."""
+    ranked, used = result.markets, result.used
     names = [f"#{f.rank} {f.asset}" for f in ranked]
     fig = go.Figure()
-    components = sorted({k for f in ranked for k in f.scores})
-    for comp in components:
+    for comp in used:
         fig.add_trace(
             go.Bar(
                 y=names,
-                x=[f.scores.get(comp, np.nan) / max(len(f.scores), 1) for f in ranked],
-                name=comp.replace("_", " "),
+                x=[f.pct_ranks[comp] / len(used) for f in ranked],
+                name=comp,
                 orientation="h",
             )
         )
     fig.update_layout(
         barmode="stack",
         template="plotly_white",
-        height=200 + 60 * len(ranked),
-        xaxis_title="fragility score (mean of component scores, heuristic estimate)",
+        height=200 + 22 * len(ranked),
+        xaxis_title="score: mean of per-input percentile ranks (estimate)",
         yaxis={"autorange": "reversed"},
     )
+    cols = [s.name for s in result.inputs if any(s.name in f.components for f in ranked)]
+    esc = html.escape
+
+    def cell(x: float | None) -> str:
+        return "n/a" if x is None or not np.isfinite(x) else f"{x:.3g}"
+
+    head = "".join(f"<th>{esc(c)}</th>" for c in ("rank", "asset", "group", "score", *cols))
     rows = "".join(
-        f"<tr><td>{f.rank}</td><td>{html.escape(f.asset)}</td><td>{f.score:.2f}</td>"
-        f"<td>{html.escape(', '.join(f.missing) or '-')}</td></tr>"
+        f"<tr><td>{f.rank}</td><td>{esc(f.asset)}</td><td>{f.group}</td><td>{f.score:.3f}</td>"
+        + "".join(f"<td>{cell(f.components.get(c))}</td>" for c in cols)
+        + "</tr>"
         for f in ranked
+    )
+    groups = "".join(
+        f"<tr><td>{g.group}</td><td>{len(g.assets)}</td>"
+        + "".join(f"<td>{cell(g.median.get(c))}</td>" for c in cols)
+        + "</tr>"
+        for g in result.groups
+    )
+    apart = "".join(
+        f"<li>{esc(a.asset)}: lacks {esc(', '.join(a.lacks))}"
+        f"{'; ' + esc('; '.join(result.notes.get(a.asset, []))) if a.asset in result.notes else ''}"
+        "</li>"
+        for a in result.apart
+    )
+    legend = "".join(
+        f"<li><b>{esc(s.name)}</b> ({esc(s.unit)}, fragile when {s.fragile}): {esc(s.about)}</li>"
+        for s in result.inputs
     )
     chart = to_html(fig, include_plotlyjs=True, full_html=False)
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>flushwatch fragility ranking</title></head><body style='font-family:sans-serif'>"
-        "<h1>Fragility ranking (estimate)</h1>"
-        "<p>Each component scores c/(c+reference); the score is their mean. Missing inputs are "
-        "listed and left out, never guessed.</p>"
-        f"{chart}<table><tr><th>rank</th><th>asset</th><th>score</th><th>not available</th>"
-        f"</tr>{rows}</table></body></html>"
+        "<h1>Fragility ranking, like with like (estimate)</h1>"
+        f"<p>As of {esc(iso(result.as_of_ts))}; {esc(result.bars)}. Ranked on: "
+        f"{esc(', '.join(used) or 'nothing in common')}. Score: {esc(result.method)}.</p>"
+        f"{chart}<table><tr>{head}</tr>{rows}</table>"
+        "<h2>Group medians</h2><table><tr><th>group</th><th>n</th>"
+        + "".join(f"<th>{esc(c)}</th>" for c in cols)
+        + f"</tr>{groups}</table>"
+        f"<h2>Set apart</h2><ul>{apart or '<li>none</li>'}</ul>"
+        f"<h2>Inputs</h2><ul>{legend}</ul></body></html>"
     )
