@@ -9,9 +9,10 @@ every ``cadence_hours`` after it) and per side:
 2. **The bin set, fixed before the outcome.** Long: ``bins_per_side`` bins evenly spaced in
    log price over ``[ref·e^(−kσ), ref]``; short: over ``[ref, ref·e^(kσ)]``.
 3. **Realized USD per bin** over ``[t, t + horizon)``: from priced liquidation prints where
-   the data has them (their price is where the position was closed), else each bar's
-   liquidation total spread uniformly in price over the bar's ``[low, high]`` (synthetic:
-   the bucket has no price; the output says which one was used). USD outside the set is
+   the data has them (their price is where the position was closed), else each bucket's
+   liquidation total spread uniformly in price over the ``[low, high]`` of the bars it
+   covers (:func:`bucket_ranges`; synthetic: the bucket has no price; the output says which
+   one was used). USD outside the set is
    counted apart (``outside_usd``) and not scored.
 4. **Predictors rank the bins** (higher first), and each scores the realized USD share in its
    top ``quantile`` of bins (ties shared pro rata, so ``uniform`` scores exactly the quantile):
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from typing import Annotated
 
 import msgspec
@@ -71,6 +73,39 @@ FORECAST_SKILL = {
     "24.0% vs 24.2% and 38.6%; uniform = 25%). Read it as an estimate of positioning, not as "
     "a forecast of where liquidations will happen.",
 }  # fmt: skip
+
+
+#: Per-asset measurements beside BTC's (``bench/map_forecast.py``: Binance 1h bars,
+#: Hyperliquid hourly OI from 2025-12-07 and daily liquidation buckets to 2026-01-31, each
+#: spread over its day's range; default protocol). A dozen out-of-sample days each: wide
+#: intervals, the same answer.
+FORECAST_SKILL_BY_ASSET = {
+    "ETH": "ETH (Hyperliquid OI and daily buckets, 12/11 out-of-sample days): long 25.0% vs "
+    "34.0% for the nearest bins, short 23.7% vs 39.2%; the map does NOT beat them.",
+    "SOL": "SOL (Hyperliquid OI and daily buckets, 13/8 out-of-sample days): long 23.6% vs "
+    "30.0% for the nearest bins, short 24.4% vs 65.0%; the map does NOT beat them.",
+}
+
+#: What the priced prints in the shared data can and cannot show (issue 13).
+PRINTS_NOTE = (
+    "The priced liquidation prints in the shared data (OKX 2026-03-04/05, one day; Hyperliquid "
+    "2025-05-25 to 06-05, calm days) test the plumbing of the realized side, not skill: they "
+    "hold no flush and too few days to score a forecast."
+)
+
+
+def skill_for(asset: str) -> dict[str, object]:
+    """:data:`FORECAST_SKILL` with a statement that names what was measured on ``asset``."""
+    own = FORECAST_SKILL_BY_ASSET.get(asset.upper())
+    head = own or f"Not measured on {asset.upper()} (no realized liquidations to score on here)."
+    return FORECAST_SKILL | {
+        "asset": asset.upper(),
+        "asset_statement": head,
+        "priced_prints": PRINTS_NOTE,
+        "statement": f"{head} {FORECAST_SKILL['statement']}"
+        if asset.upper() != "BTC"
+        else str(FORECAST_SKILL["statement"]),
+    }
 
 
 class ForecastParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -209,6 +244,31 @@ def realized_from_buckets(edges: F64, low: F64, high: F64, usd: F64) -> tuple[F6
     ok = np.isfinite(low) & np.isfinite(high) & np.isfinite(usd)
     per = spread_over_bins(edges, low[ok], high[ok], usd[ok])
     return per, float(usd[ok].sum() - per.sum())
+
+
+def bucket_ranges(low: F64, high: F64, bars: int) -> tuple[F64, F64]:
+    """Each bar's price range widened to the ``bars`` bars ending at it.
+
+    A vendor bucket longer than a bar (Hyperliquid's daily totals on hourly bars) sits on the
+    bar where it closes; its liquidations happened anywhere in the bucket's own bars, so its
+    USD is spread over their whole low-high range, not over the closing hour's.
+
+    Examples
+    --------
+    >>> lo, hi = bucket_ranges(np.array([5.0, 3.0, 4.0]), np.array([6.0, 7.0, 5.0]), 2)
+    >>> lo.tolist(), hi.tolist()
+    ([5.0, 3.0, 3.0], [6.0, 7.0, 7.0])
+    """
+    lo = np.asarray(low, np.float64)
+    hi = np.asarray(high, np.float64)
+    if bars <= 1 or lo.shape[0] == 0:
+        return lo, hi
+    pad = np.full(bars - 1, np.nan)
+    win_lo = np.lib.stride_tricks.sliding_window_view(np.r_[pad, lo], bars)
+    win_hi = np.lib.stride_tricks.sliding_window_view(np.r_[pad, hi], bars)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window stays NaN
+        return np.nanmin(win_lo, axis=1), np.nanmax(win_hi, axis=1)
 
 
 def realized_from_prints(edges: F64, price: F64, usd: F64) -> tuple[F64, float]:

@@ -30,6 +30,23 @@ def causal_edges(first_open: float, n_bins: int, range_pct: float) -> F64:
     return np.linspace(first_open * (1.0 - r), first_open * (1.0 + r), n_bins + 1)
 
 
+def from_first_oi(market: MarketSeries) -> MarketSeries:
+    """The market from its first bar with open interest on (causal: known at that bar).
+
+    Before it the map can hold no position, and a grid drawn from a years-older open (ETH's
+    2019 price for a 2026 map) would put every later liquidation price in its edge bin.
+    """
+    import numpy as np
+
+    if market.oi_quote is None:
+        raise ConfigError(f"{market.asset}: the store has no open interest: the map needs it")
+    have = np.flatnonzero(np.isfinite(market.oi_quote))
+    if have.size == 0:
+        raise ConfigError(f"{market.asset}: the store has no open interest: the map needs it")
+    first = int(have[0])
+    return market if first == 0 else market.slice(first, market.n)
+
+
 def _fill_gaps(market: MarketSeries) -> tuple[F64, F64, F64, F64]:
     """Bars missing from the source become flat bars at the last known close (causal).
 
@@ -133,6 +150,7 @@ def backtest_market(
     from flushwatch.domain.time import iso
 
     bt = params or BacktestParams()
+    market = from_first_oi(market)
     state = map_state(market, map_params)
     map_l, map_s = bar_predictions(market, state)
     assert market.oi_quote is not None  # map_state checked it

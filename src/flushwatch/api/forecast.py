@@ -89,6 +89,9 @@ class ForecastResult(msgspec.Struct, frozen=True, kw_only=True):
 def _aligned(market: MarketSeries, cad_s: int) -> MarketSeries:
     import numpy as np
 
+    from flushwatch.api.backtest import from_first_oi
+
+    market = from_first_oi(market)
     hit = np.flatnonzero(market.ts % (cad_s * 10**9) == 0)
     if hit.size == 0:
         raise ConfigError(f"{market.asset}: no bar starts on the forecast cadence")
@@ -100,10 +103,16 @@ def _realized(
 ) -> tuple[list[F64], list[float]]:
     import numpy as np
 
-    from flushwatch.analytics.forecast_map import realized_from_buckets, realized_from_prints
+    from flushwatch.analytics.forecast_map import (
+        bucket_ranges,
+        realized_from_buckets,
+        realized_from_prints,
+    )
 
     edges = sets.long_edges if side == "long" else sets.short_edges
     per, out = [], []
+    ib = max(1, (m.liq_interval_s or m.step_s) // m.step_s)
+    low, high = bucket_ranges(m.low, m.high, ib)
     for j, i in enumerate(sets.index.tolist()):
         if prints is not None:
             t0 = int(m.ts[i])
@@ -115,7 +124,7 @@ def _realized(
             liq = m.liq_long if side == "long" else m.liq_short
             assert liq is not None
             sl = slice(i, i + hb)
-            r, o = realized_from_buckets(edges[j], m.low[sl], m.high[sl], liq[sl])
+            r, o = realized_from_buckets(edges[j], low[sl], high[sl], liq[sl])
         per.append(np.asarray(r, np.float64))
         out.append(o)
     return per, out
@@ -168,6 +177,9 @@ def _statement(asset: str, long: Any, short: Any, source: str) -> tuple[bool, st
 
     parts = []
     for s in (long, short):
+        if s.days == 0:
+            parts.append(f"{s.side}: no day with realized liquidations in the set")
+            continue
         parts.append(
             f"{s.side}: map {pct(s.map_share)} vs {s.best_baseline} "
             f"{pct(s.baselines[s.best_baseline])}"
@@ -199,10 +211,12 @@ def _source(
     from flushwatch.domain.time import iso
 
     if prints is None:
-        text = (
-            "bucket totals spread uniformly over each bar's low-high range (synthetic: the "
-            "buckets carry no price)"
+        span = (
+            f"the low-high range of the {m.liq_interval_s / 3600:g} h each bucket covers"
+            if m.liq_interval_s and m.liq_interval_s > m.step_s
+            else "each bar's low-high range"
         )
+        text = f"bucket totals spread uniformly over {span} (synthetic: the buckets carry no price)"
         return sets, text, []
     t_first, t_last = int(np.min(prints.ts)), int(np.max(prints.ts))
     t0 = m.ts[sets.index]
@@ -211,8 +225,10 @@ def _source(
         f"realized USD from priced prints ({prints.source}) covering {iso(t_first)} to "
         f"{iso(t_last)}: windows partly outside are scored on what the prints hold"
     )
+    from flushwatch.analytics.forecast_map import PRINTS_NOTE
+
     text = f"priced liquidation prints at their own price ({prints.source})"
-    return _restrict(sets, keep), text, [note]
+    return _restrict(sets, keep), text, [note, PRINTS_NOTE]
 
 
 def _oos(
@@ -334,6 +350,10 @@ def forecast_market(
         for key in ("map", "map_x_reach", *BASELINES):
             series[f"{side}_{key}"] = sub.captured[key].tolist()
     beats, text = _statement(market.asset, out["long"], out["short"], source)
+    if prints is not None:
+        from flushwatch.analytics.forecast_map import PRINTS_NOTE
+
+        text = f"{text} {PRINTS_NOTE}"
     protocol = msgspec.to_builtins(p) | {
         "issued_at": "00:00 UTC and every cadence_hours after",
         "bin_set": "k_sigma × trailing σ (log) around the last close before the issue time",
