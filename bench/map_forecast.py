@@ -7,8 +7,12 @@ Issue 13's protocol (:mod:`flushwatch.analytics.forecast_map`) on
 days, buckets spread over each bar's range: synthetic, labelled), at the default settings
 (k = 2σ, 20 bins per side, top quarter, 7-day σ, issued daily at 00:00 UTC), then the same
 with k = 1 and 3 and an 8-hour cadence, so a reader sees whether the verdict depends on the
-fixed settings. The priced-print plumbing (the one OKX day) is in the tests, not here: one
-day says nothing about skill.
+fixed settings. Then ETH and SOL at the default settings, on the Binance 1h perp bars
+(freqtrade) with Hyperliquid hourly OI and Hyperliquid's daily liquidation buckets (the
+multivenue tables): each daily bucket is spread over its own day's range (synthetic,
+labelled); the map starts at the first OI hour (2025-12-07), the buckets end 2026-01-31, so
+only the days after 30 days of training are out of sample (a dozen). The priced-print
+plumbing (the one OKX day) is in the tests, not here: one day says nothing about skill.
 
 Target (issue 13, "Done when"): ``map_share`` > every baseline with ``diff_ci_low`` > 0 on
 both sides, and > 32 %. Printed as met / not met; this script never fails.
@@ -26,7 +30,21 @@ from typing import Any
 from flushwatch.analytics.forecast_map import BASELINES, ForecastParams
 from flushwatch.api.forecast import forecast_market
 from flushwatch.api.results import jsonable
-from flushwatch.testing.real import load_market
+from flushwatch.report.assemble import assemble
+from flushwatch.testing.real import load_market, store_for
+
+_FT = "freqtrade-binance-perp-spot-mark-funding-2018-2026/futures"
+_MV = "multivenue-hourly-candles-funding-oi-liqprints-2025-2026"
+#: ETH and SOL: price and funding from Binance (freqtrade), OI and liquidations Hyperliquid.
+ALTS = {
+    a: (
+        f"{_FT}/{a}_USDT_USDT-1h-futures.feather",
+        f"{_FT}/{a}_USDT_USDT-8h-funding_rate.feather",
+        f"{_MV}/open_interest.parquet",
+        f"{_MV}/liquidation_volume.parquet",
+    )
+    for a in ("ETH", "SOL")
+}
 
 RUNS: dict[str, ForecastParams] = {
     "default (k=2, daily)": ForecastParams(),
@@ -86,6 +104,21 @@ def main(argv: list[str] | None = None) -> int:
             f"{_pct(r['long_map_x_reach_share'])})  short {_pct(r['short_map_share'])} "
             f"(×reach {_pct(r['short_map_x_reach_share'])})"
         )
+    print("\nETH and SOL (default protocol; Hyperliquid OI and daily buckets):")
+    for asset, files in ALTS.items():
+        m = assemble(store_for(files), asset, exchange="binanceusdm", step_s=3600)
+        doc = jsonable(forecast_market(m, ForecastParams())[0])
+        out[asset] = doc
+        for side in ("long", "short"):
+            s = doc[side]
+            base = " ".join(f"{_pct(s['baselines'][b]):>14}" for b in BASELINES)
+            print(
+                f"{asset:22} {side:5} {s['days']:>4} {_pct(s['map_share']):>6} "
+                f"{_pct(s['map_x_reach_share']):>9} {base}  {100 * s['diff']:+.1f} pp "
+                f"[{100 * s['diff_ci_low']:+.1f}, {100 * s['diff_ci_high']:+.1f}] "
+                f"vs {s['best_baseline']}"
+            )
+        print(doc["statement"])
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
     return 0

@@ -7,7 +7,8 @@ the reader), the kernels in :mod:`flushwatch.analytics.liqmap` and
 ``to_dict()`` shape (every number is an estimate; ``"estimate": true``)::
 
     {"asset", "estimate": true, "as_of_ts", "asof", "asof_ts", "price", "bars_used", "tiers",
-     "forecast_skill": {"beats_baselines": false, "statement", ...},   # FORECAST_SKILL
+     "forecast_skill": {"beats_baselines": false, "statement", "asset_statement",
+                        "priced_prints", ...},                   # forecast_map.skill_for
      "sources": {series: description, "split": ..., "entry": ...}, "params": {...},
      "totals": {"long_usd", "short_usd"},
      "bands": {"long": [{"lo", "hi", "notional_usd", "distance_pct"}], "short": [...]},
@@ -152,7 +153,7 @@ def to_json(
     import msgspec
     import numpy as np
 
-    from flushwatch.analytics.forecast_map import FORECAST_SKILL
+    from flushwatch.analytics.forecast_map import skill_for
     from flushwatch.analytics.liqmap import LiqMapParams, bands, map_at, moves_totals
     from flushwatch.analytics.stops import StopParams
     from flushwatch.domain.time import iso
@@ -174,7 +175,7 @@ def to_json(
         | {"split": notes.get("split", "50/50 (no taker flow or long/short ratio stored)")}
         | {"entry": "typical price (H+L+C)/3" if state.entry_source != "vwap" else "VWAP"},
         "params": params,
-        "forecast_skill": FORECAST_SKILL,  # measured, not per call: see forecast_map
+        "forecast_skill": skill_for(m.asset),  # measured, not per call: see forecast_map
         "totals": {"long_usd": float(view.long.sum()), "short_usd": float(view.short.sum())},
         "bands": {
             side: [

@@ -121,9 +121,11 @@ def write_map_html(
         "(see <code>flushwatch map --json</code> for the parameters). Stop clusters are a "
         "<b>heuristic</b>, kept separate from liquidation mass.</p>"
     )
-    from flushwatch.analytics.forecast_map import FORECAST_SKILL
+    from flushwatch.analytics.forecast_map import skill_for
 
-    note += f"<p><b>{html.escape(str(FORECAST_SKILL['statement']))}</b></p>"
+    skill = skill_for(m.asset)
+    note += f"<p><b>{html.escape(str(skill['statement']))}</b></p>"
+    note += f"<p>{html.escape(str(skill['priced_prints']))}</p>"
     body = to_html(figure(m, state, clusters), include_plotlyjs=True, full_html=False)
     title = html.escape(f"{m.asset} estimated liquidation map")
     page = (
