@@ -13,7 +13,12 @@ Choices are written into ``MarketSeries.sources`` so a reader can check them:
   so the detector falls back to price and volume there only;
 * open interest, funding, spot price, depth: the last observation at or before each bar's
   close, preferring the price source's exchange;
-* basis: perp close over spot close minus one, when both exist.
+* basis: perp close over spot close minus one, when both exist;
+* bars from trades: where no bars of a market (perp, spot) exist in the window but its trades
+  do, bars are built from the trades (``analytics.trade_bars``; only bars closed by the as-of
+  time) and the source says "built from N trades";
+* spot volume from taker flow: with no spot volume from bars or trades, a spot taker-flow
+  series (the CVD files) gives it, base volume × the spot close (else the perp close), labelled.
 
 A series with no data in the window stays ``None``: the kernels report it as not available.
 """
@@ -27,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from flushwatch.analytics.market import F64, MarketSeries
+from flushwatch.analytics.trade_bars import trade_bars
 from flushwatch.domain.records import (
     Bar,
     DepthBand,
@@ -36,8 +42,11 @@ from flushwatch.domain.records import (
     MarkPrice,
     OpenInterest,
     Record,
+    TakerFlow,
+    Trade,
 )
 from flushwatch.domain.symbols import base_asset
+from flushwatch.domain.tables import conform
 from flushwatch.errors import InputError
 from flushwatch.store.asof import Reader
 
@@ -100,6 +109,63 @@ def _one_series(df: pl.DataFrame) -> tuple[pl.DataFrame, str]:
         (pl.col("exchange") == ex) & (pl.col("market") == mk) & (pl.col("symbol") == sym)
     )
     return out, f"{ex} {mk} {sym}"
+
+
+def _bars_from_trades(
+    store: Reader,
+    asset: str,
+    market: str,
+    exchange: str | None,
+    window: tuple[int | None, int | None],
+    step_s: int,
+) -> tuple[pl.DataFrame, str] | None:
+    """One series of ``market`` trades as Bar rows of ``step_s`` (bars closed by the as-of
+    time and the window's end only: a half-built bar is no bar), or None without trades."""
+    start_ns, end_ns = window
+    trades = _for_asset(store, Trade, asset, start_ns, end_ns).filter(pl.col("market") == market)
+    if exchange is not None:
+        trades = (
+            _prefer(trades, exchange)
+            if market == "spot"
+            else trades.filter(pl.col("exchange") == exchange)
+        )
+    if trades.height == 0:
+        return None
+    trades, desc = _one_series(trades)
+    known = [t for t in (end_ns, getattr(store, "at_ns", None)) if t is not None]
+    tb = trade_bars(
+        trades.get_column(_TS).to_numpy(),
+        trades.get_column("price").to_numpy(),
+        trades.get_column("qty").to_numpy(),
+        (trades.get_column("taker_side") == "buy").to_numpy(),
+        step_s,
+        known_at_ns=min(known, default=None),
+    )
+    if tb.n == 0:
+        return None
+    ex, sym = _leg(trades)
+    bars = pl.DataFrame(
+        {
+            _TS: tb.ts,
+            "open": tb.open,
+            "high": tb.high,
+            "low": tb.low,
+            "close": tb.close,
+            "volume_base": tb.volume_base,
+            "volume_quote": tb.volume_quote,
+            "taker_buy_base": tb.taker_buy_base,
+            "taker_buy_quote": tb.taker_buy_quote,
+            "trade_count": tb.trade_count,
+        }
+    ).with_columns(
+        exchange=pl.lit(ex),
+        market=pl.lit(market),
+        symbol=pl.lit(sym),
+        price_kind=pl.lit("trade"),
+        interval_s=pl.lit(step_s, dtype=pl.Int64),
+    )
+    used = int(tb.trade_count.sum())
+    return conform(Bar, bars), f"{desc} {step_s // 60}m bars built from {used} trades"
 
 
 def _bars_from_samples(
@@ -192,6 +258,10 @@ def _pick_price(
         sampled = _bars_from_samples(store, asset, exchange, start_ns, end_ns, step_s)
         if sampled is not None:
             return sampled
+        step = step_s or 60
+        built = _bars_from_trades(store, asset, "perp", exchange, (start_ns, end_ns), step)
+        if built is not None:
+            return built[0], built[1], step
     if bars.height == 0:
         where = f" on {exchange}" if exchange else ""
         raise InputError(
@@ -331,10 +401,8 @@ def assemble(
     if funding is not None:
         sources["funding"] = fund_desc
 
-    spot_close = spot_vol = basis = None
-    spot_desc, spot_leg = "", None
-    if " spot " not in price_src:  # with a spot price source there is no perp to compare
-        spot_close, spot_vol, spot_desc, spot_leg = _spot(store, asset, src_ex, span)
+    basis = None
+    spot_close, spot_vol, spot_desc, spot_leg = _spot_side(store, asset, src_ex, span, sources)
     if spot_close is not None and spot_leg is not None:
         sources["spot"] = spot_desc
         basis = _array(grid, "close") / spot_close - 1.0
@@ -702,6 +770,20 @@ def _quote(symbol: str) -> str | None:
     return None
 
 
+def _spot_side(
+    store: Reader, asset: str, src_ex: str, span: _Span, sources: dict[str, str]
+) -> tuple[F64 | None, F64 | None, str, tuple[str, str] | None]:
+    """Spot close and volume (volume from taker flow when the spot bars have none)."""
+    if " spot " in sources["price"]:  # with a spot price source there is no perp to compare
+        return None, None, "", None
+    spot_close, spot_vol, spot_desc, spot_leg = _spot(store, asset, src_ex, span)
+    if spot_vol is None:
+        spot_vol, flow_desc = _taker_spot_volume(store, asset, src_ex, span, spot_close)
+        if spot_vol is not None:
+            sources["spot_volume"] = flow_desc
+    return spot_close, spot_vol, spot_desc, spot_leg
+
+
 def _spot(
     store: Reader, asset: str, src_ex: str, span: _Span
 ) -> tuple[F64 | None, F64 | None, str, tuple[str, str] | None]:
@@ -709,8 +791,12 @@ def _spot(
     bars = _for_asset(store, Bar, asset, span.since, span.t1).filter(
         (pl.col("price_kind") == "trade") & (pl.col("market") == "spot")
     )
-    if bars.height:
-        bars, desc = _one_series(_prefer(bars, src_ex))
+    built = None
+    if bars.height == 0:
+        step_s = span.step_ns // 10**9
+        built = _bars_from_trades(store, asset, "spot", src_ex, (span.since, span.t1), step_s)
+    if bars.height or built is not None:
+        bars, desc = built if built is not None else _one_series(_prefer(bars, src_ex))
         # A spot bar's close is known at its end: join on the end, or the perp close of one
         # hour would meet the spot close of the next.
         ends = bars.with_columns(
@@ -734,7 +820,8 @@ def _spot(
                     step_ns,
                 )
             vol_arr = None if vol is None else _array(vol, "volume_quote")
-            return close, vol_arr, desc + " bars" + note, _leg(bars)
+            label = desc if built is not None else desc + " bars"
+            return close, vol_arr, label + note, _leg(bars)
     ticks = _for_asset(store, MarkPrice, asset, span.since, span.t1 + 1).filter(
         (pl.col("market") == "spot") & pl.col("last_price").is_not_null()
     )
@@ -744,3 +831,24 @@ def _spot(
         if close is not None:
             return close, None, desc + " last-price samples", _leg(ticks)
     return None, None, "", None
+
+
+def _taker_spot_volume(
+    store: Reader, asset: str, src_ex: str, span: _Span, spot_close: F64 | None
+) -> tuple[F64 | None, str]:
+    """Spot quote volume from a spot taker-flow series (base volume × a close), NaN outside
+    its coverage; None without one whose bars fit the grid (an hour is not split into 5m)."""
+    flow = _for_asset(store, TakerFlow, asset, span.since, span.t1).filter(
+        (pl.col("market") == "spot") & (pl.col("interval_s") * 10**9 <= span.step_ns)
+    )
+    if flow.height == 0:
+        return None, ""
+    flow, desc = _one_series(_prefer(flow, src_ex))
+    interval_ns = int(flow.get_column("interval_s")[0]) * 10**9
+    summed = _covered_flow(span.grid, flow, ["volume_base"], span.step_ns, interval_ns)
+    price = _array(span.grid, "close") if spot_close is None else spot_close
+    which = "perp close" if spot_close is None else "spot close"
+    return (
+        _array(summed, "volume_base") * price,
+        f"{desc} taker flow: base volume × {which} (estimate)",
+    )
