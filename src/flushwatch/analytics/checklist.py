@@ -55,6 +55,8 @@ from flushwatch.analytics.bars import hours_to_bars
 from flushwatch.analytics.levels import event_indices, is_key_level
 from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel
+from flushwatch.domain.numbers import pct as num_pct
+from flushwatch.domain.numbers import signed_num, signed_pct
 
 __all__ = ["ChecklistParams", "OiRegain", "judged_supports", "oi_regain", "post_flush_checklist"]
 
@@ -250,11 +252,17 @@ def _oi_item(m: MarketSeries, event: FlushEvent, p: ChecklistParams, w: _Win) ->
     h50 = f"{r.hours_to_50:.0f}h" if r.hours_to_50 is not None else "not yet"
 
     def share(pct: float) -> str:
-        return f"{pct:.0f}% regained" if pct >= 0 else f"fell a further {-pct:.0f}%"
+        if pct >= 0:
+            return f"{pct:.0f}% regained"
+        # Below the event's trough: say how far below it OI fell, in % of that trough level
+        # (a share of the flushed amount read as "fell a further 231%", an impossible fall).
+        if r.trough <= 0:
+            return "fell further below the flush's low"
+        return f"fell a further {num_pct(-pct * r.flushed / r.trough)} below the flush's low"
 
     text = (
         f"Of the {amount} of OI flushed: {share(r.regained_pct_fast)} within "
-        f"{p.oi_fast_hours:.0f}h while price moved {r.move_fast_pct:+.1f}%, "
+        f"{p.oi_fast_hours:.0f}h while price moved {signed_pct(r.move_fast_pct)}, "
         f"{share(r.regained_pct)} after {w.hours:.0f}h ({verdict}; half regained: {h50})."
     )
     return _item("oi_rebuild", r.regained_pct, p.oi_fast_pct, unit, state, sig, text)
@@ -289,11 +297,11 @@ def _funding_item(m: MarketSeries, p: ChecklistParams, w: _Win) -> CheckItem:
         state, sig = "flipped_negative", "good"
     else:
         state, sig = "cooled_to_neutral", "good"
-    pre_txt = f"{pre * 100:.4f}%" if pre is not None else "n/a"
+    pre_txt = num_pct(None if pre is None else pre * 100, 4)
     text = (
         f"Funding {state.replace('_', ' ')}: pre-flush median {pre_txt}, low since the flush "
-        f"{low * 100:.4f}%, now {now * 100:.4f}% per {m.funding_interval_h:g}h "
-        f"(neutral up to {hi * 100:.4f}%)."
+        f"{num_pct(low * 100, 4)}, now {num_pct(now * 100, 4)} per {m.funding_interval_h:g}h "
+        f"(neutral up to {num_pct(hi * 100, 4)})."
     )
     return _item("funding", now * 100.0, hi * 100.0, unit, state, sig, text)
 
@@ -316,8 +324,9 @@ def _basis_item(m: MarketSeries, p: ChecklistParams, w: _Win) -> CheckItem:
     else:
         state, sig = "flat", "neutral"
     text = (
-        f"Basis {state}: median perp premium {pre * 100:.3f}% before, {post * 100:.3f}% after "
-        f"({change_bps:+.1f} bps)."
+        f"Basis {state}: median perp premium {num_pct(pre * 100, 3)} before, "
+        f"{num_pct(post * 100, 3)} after "
+        f"({signed_num(change_bps)} bps)."
     )
     return _item("basis", post * 100.0, pre * 100.0, "%", state, sig, text)
 
@@ -350,7 +359,7 @@ def _spot_perp_item(m: MarketSeries, p: ChecklistParams, w: _Win) -> CheckItem:
     during_txt = f"{during / pre:.2f}×" if during is not None else "n/a"
     text = (
         f"Spot/perp volume after the flush at {rel:.2f}× its pre-flush ratio (during: "
-        f"{during_txt}) with price {move:+.1f}%: {state.replace('_', ' ')}."
+        f"{during_txt}) with price {signed_pct(move)}: {state.replace('_', ' ')}."
     )
     return _item("spot_vs_perp", rel, p.spot_led_ratio, unit, state, sig, text)
 
@@ -377,7 +386,8 @@ def _spot_held_item(m: MarketSeries, event: FlushEvent, p: ChecklistParams, w: _
     else:
         state, sig = "in_line", "neutral"
     text = (
-        f"During the flush spot moved {moves[0]:+.2f}% and the perp {moves[1]:+.2f}% "
+        f"During the flush spot moved {signed_pct(moves[0], 2)} and the perp "
+        f"{signed_pct(moves[1], 2)} "
         f"(closes): {state.replace('_', ' ')}."
     )
     return _item("spot_held", gap, p.spot_held_gap_pct, unit, state, sig, text)

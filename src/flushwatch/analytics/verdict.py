@@ -57,6 +57,7 @@ from flushwatch.analytics.results import (
     Verdict,
     VerdictName,
 )
+from flushwatch.domain.numbers import pct as num_pct
 
 __all__ = ["VerdictParams", "item_weights", "risk_box", "verdict"]
 
@@ -166,8 +167,8 @@ def _rule_oi(m: MarketSeries, event: FlushEvent, p: VerdictParams) -> RuleResult
     if r.flushed <= 0:
         oi_txt = "OI did not fall during the event: nothing to reload"
     elif r.regained_pct_max < 0:  # never back to the post-flush level: it kept falling
-        oi_txt = f"OI kept falling: at best {-r.regained_pct_max:.0f}% of the flushed amount "
-        oi_txt += f"below its post-flush level {within}"
+        below = -r.regained_pct_max * r.flushed / r.trough if r.trough > 0 else None
+        oi_txt = f"OI kept falling: at best {num_pct(below)} below the flush's low {within}"
     else:
         oi_txt = f"OI regained {r.regained_pct_max:.0f}% of the flushed amount {within}"
     evidence = [

@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import Probability
+from flushwatch.domain.numbers import pct, signed_pct
 from flushwatch.report import odds
 from flushwatch.report.framing import frame, iso
 from flushwatch.report.model import FlushReport, level_state
@@ -250,8 +251,8 @@ def render_html(report: FlushReport, m: MarketSeries, *, simulated: bool = False
                 np.datetime_as_string(np.datetime64(e.start_ts, "ns"), unit="m"),
                 f"{(e.liq_long_usd or 0) / 1e6:,.1f}",
                 f"{(e.liq_short_usd or 0) / 1e6:,.1f}",
-                f"{e.move_pct:+.2f}%",
-                "n/a" if e.oi_drop_quote_pct is None else f"{e.oi_drop_quote_pct:.1f}%",
+                signed_pct(e.move_pct, 2),
+                pct(e.oi_drop_quote_pct),
                 e.detected_by,
             )
             for e in report.events
