@@ -36,6 +36,7 @@ HOUR_NS = 3600 * 10**9
 _STALE_BARS = 3
 #: Funding older than this at the as-of time is stale (the slowest settlement is 8 h).
 _FUNDING_STALE_NS = 9 * HOUR_NS
+#: ``progress(step, done, total)``: six dataset reads, then one step per asset.
 Progress = Callable[[str, int, int], None]
 
 
@@ -101,6 +102,7 @@ def fragility(
     frames = _read_all(store, assets, as_of_ns, p, tick)
     rows, bars = _inputs(frames, assets, as_of_ns, p, tick)
     out = rank_like_with_like(rows, p)
+    tick("ranked", 6 + len(assets), 6 + len(assets))
     return FragilityRanking(
         as_of_ts=as_of_ns,
         bars=bars,
@@ -143,7 +145,7 @@ def _read_all(
     }
     out: dict[str, pl.DataFrame] = {}
     for i, (key, (cls, back)) in enumerate(spans.items()):
-        tick(f"reading {cls.dataset}", i, len(spans) + 1)
+        tick(f"reading {cls.dataset}", i, len(spans) + len(assets))
         df = store.read(cls, start_ns=at - back)
         if df.height:
             symbols = df.get_column("symbol").unique().to_list()
