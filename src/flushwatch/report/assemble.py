@@ -29,6 +29,7 @@ import re
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from flushwatch.analytics.market import F64, MarketSeries
@@ -319,8 +320,15 @@ def _grid(bars: pl.DataFrame, native: int, step_s: int) -> pl.DataFrame:
     first, last = b.get_column("ts").min(), b.get_column("ts").max()
     assert isinstance(first, int)
     assert isinstance(last, int)
-    full = pl.DataFrame({"ts": np.arange(first, last + 1, step_ns, dtype=np.int64)})
+    full = pl.DataFrame({"ts": _span_ts(first, last, step_ns)})
     return full.join(b, on="ts", how="left").sort("ts")
+
+
+def _span_ts(first: int, last: int, step_ns: int) -> npt.NDArray[np.int64]:
+    """``first, first + step, …, last`` in integers: ``np.arange`` sizes its result in float
+    and, at nanosecond epochs, can drop the last bar (2025-05-01 → 2026-02-07 09:00 hourly:
+    6,781 stamps instead of 6,782), so a report as of a bar's close lost that bar."""
+    return first + step_ns * np.arange((last - first) // step_ns + 1, dtype=np.int64)
 
 
 def _array(df: pl.DataFrame, col: str) -> F64:
@@ -508,9 +516,9 @@ def _covered_flow(
 
         placed = obs.with_columns(close_bar(pl.col(_TS)).alias("ts"))
         # The bars where a bucket of the series closes, missing buckets included.
-        expected = pl.DataFrame(
-            {_TS: np.arange(first, last + 1, interval_ns, dtype=np.int64)}
-        ).select(close_bar(pl.col(_TS)).alias("ts"))
+        expected = pl.DataFrame({_TS: _span_ts(first, last, interval_ns)}).select(
+            close_bar(pl.col(_TS)).alias("ts")
+        )
         slots = ts.is_in(expected.get_column("ts").implode())
     summed = placed.group_by("ts").agg([pl.col(c).sum() for c in cols])
     out = grid.select("ts").join(summed, on="ts", how="left")
