@@ -120,6 +120,8 @@ class _Pool:
     """The rows of one outcome as arrays, so each walk-forward step is a mask, not a loop."""
 
     def __init__(self, rows: Sequence[EventRow], outcome_id: str) -> None:
+        # One canonical order, so sums (and fits) are bit-identical however rows were gathered.
+        rows = sorted(rows, key=lambda r: (r.judge_ts, r.asset, r.start_ts))
         self.rows = rows
         self.judge = np.array([r.judge_ts for r in rows], dtype=np.int64)
         self.resolved = np.array([r.resolved_ts[outcome_id] for r in rows], dtype=np.int64)
@@ -222,7 +224,7 @@ def walk_forward(
     model, so a model that improves comes back.
     """
     pool = _Pool(history, outcome_id)
-    raw = [_predict(pool, r, outcome_id, p) for r in history]
+    raw = [_predict(pool, r, outcome_id, p) for r in pool.rows]
     is_model = np.array([q.method == "model" for q in raw], dtype=bool)
     loss = np.array(
         [
@@ -231,7 +233,7 @@ def walk_forward(
         ],
         dtype=float,
     ).reshape(len(raw))
-    by_id = {id(r): q for r, q in zip(history, raw, strict=True)}
+    by_id = {id(r): q for r, q in zip(pool.rows, raw, strict=True)}
     out = []
     for r in rows:
         q = by_id.get(id(r)) or _predict(pool, r, outcome_id, p)

@@ -164,8 +164,13 @@ class Workspace:
             start_ns=start_ns,
             step_s=step_seconds(step),
             cfg=cfg,
+            pool_assets=self._priced_assets() if cfg.outcomes.pool else (),
         )
         return Report(report=report, market=market)
+
+    def _priced_assets(self) -> list[str]:
+        """Every asset with prices in the store: the scorecard's and the odds' pool."""
+        return sorted({_asset(s.symbol) for s in self._store.series() if s.dataset in _PRICED})
 
     def events(
         self,
@@ -364,14 +369,12 @@ class Workspace:
             p = msgspec.structs.replace(p, judge_after_hours=_hours(judge_after, zero=True))
         cfg = msgspec.structs.replace(cfg, outcomes=p)
         reader, _, as_of = self._reader(None, None, None, at)
-        names = (
-            sorted({_asset(s.symbol) for s in self._store.series() if s.dataset in _PRICED})
-            if assets is None
-            else [a.upper() for a in assets]
-        )
+        priced = self._priced_assets()
+        names = priced if assets is None else [a.upper() for a in assets]
+        pool = sorted({*priced, *names}) if p.pool else names  # pooled odds learn from all
         step_s = step_seconds(step)
         where = None if cluster is None else (cluster, str(self.path), as_of)
-        judged = judge_all(reader, names, cfg, step_s=step_s, progress=progress, cluster=where)
+        judged = judge_all(reader, pool, cfg, step_s=step_s, progress=progress, cluster=where)
         parts = run(reader, names, cfg, step_s=step_s, judged=judged)
         return Scorecard(
             as_of_ts=as_of,
