@@ -137,3 +137,33 @@ def test_holm_marks_only_corrected_rejections() -> None:
     assert out.score == 1.0
     assert out.label == "suspicion"
     assert wash.corrected([tests[2]], prints=0).score is None
+
+
+def test_turnover_flags_volume_that_outgrew_its_liquidity() -> None:
+    """SIMULATED buckets (fixed seed): volume 3× its history against flat OI is flagged; the
+    same volume with OI grown alike is not; too little history is "not available"."""
+    rng = np.random.default_rng(5)
+    n_hist, n_win = 84, 12
+    liq = 1e9 * np.exp(rng.normal(0, 0.05, n_hist + n_win))
+    vol = 2e8 * np.exp(rng.normal(0, 0.3, n_hist + n_win))
+    in_window = np.r_[np.zeros(n_hist, bool), np.ones(n_win, bool)]
+    inflated = np.where(in_window, 3 * vol, vol)
+    hot = wash.turnover_test(
+        "volume_vs_oi", wash.Turnover(volume=inflated, liquidity=liq, in_window=in_window), "OI"
+    )
+    assert hot.p_value is not None
+    assert hot.p_value < 1e-4
+    assert hot.detail["ratio_multiple"] == pytest.approx(3.0, rel=0.35)
+    grown = np.where(in_window, 3 * liq, liq)
+    calm = wash.turnover_test(
+        "volume_vs_oi", wash.Turnover(volume=inflated, liquidity=grown, in_window=in_window), "OI"
+    )
+    assert calm.p_value is not None
+    assert calm.p_value > 0.05
+    short = wash.turnover_test(
+        "volume_vs_depth",
+        wash.Turnover(volume=vol[-15:], liquidity=liq[-15:], in_window=in_window[-15:]),
+        "depth",
+    )
+    assert short.available is False
+    assert short.note.startswith("not available: 12 window and 3 history buckets")
