@@ -25,21 +25,23 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flushwatch.errors import ConfigError
+from flushwatch.errors import ConfigError, FlushwatchError
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, LocalCluster
 
 T = TypeVar("T")
 
 #: Where ``--dashboard`` serves Dask's diagnostics page (loopback only).
 DASHBOARD_ADDRESS = "127.0.0.1:8787"
+_ANY = "127.0.0.1:0"
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,7 @@ def seeded(fn: Callable[..., T], key: str, *args: Any) -> T:
 @contextlib.contextmanager
 def connect(spec: ClusterSpec) -> Iterator[Client]:
     """A client of the cluster ``spec`` names; a local cluster is shut down on leaving."""
-    import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if spec.scheduler is not None:
         try:
@@ -126,19 +127,39 @@ def connect(spec: ClusterSpec) -> Iterator[Client]:
         with client:
             yield client
         return
+    assert spec.workers is not None
+    with (
+        local_cluster(spec.workers, dashboard=spec.dashboard) as cluster,
+        Client(cluster, set_as_default=False) as client,  # type: ignore[no-untyped-call]
+    ):
+        yield client
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int, *, dashboard: bool = False) -> Iterator[LocalCluster]:
+    """``workers`` spawn-started processes and their scheduler, on 127.0.0.1 only."""
+    import dask
+    from distributed import LocalCluster
+
+    if dashboard and importlib.util.find_spec("bokeh") is None:
+        raise ConfigError("--dashboard needs Bokeh: pip install 'dask[diagnostics]'")
+    # Without a dashboard the scheduler still serves its health/metrics routes over HTTP, on
+    # 8787 unless told otherwise: put them on a free loopback port, and leave 8787 alone.
+    http = {"dashboard": dashboard, "dashboard_address": DASHBOARD_ADDRESS if dashboard else _ANY}
     with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
         # distributed's constructors and as_completed are not annotated: hence the ignores
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=spec.workers,
+            n_workers=workers,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=DASHBOARD_ADDRESS if spec.dashboard else None,
+            dashboard_address=None,
             worker_dashboard_address=None,
+            scheduler_kwargs=http,
             silence_logs=logging.ERROR,
         )
-    with cluster, Client(cluster, set_as_default=False) as client:  # type: ignore[no-untyped-call]
-        yield client
+    with cluster:
+        yield cluster
 
 
 def run_tasks(
@@ -170,7 +191,10 @@ def _on_cluster(
     tasks: Sequence[tuple[str, tuple[Any, ...]]],
     progress: Callable[[str, int, int], None] | None,
 ) -> list[T]:
-    from distributed import as_completed
+    from concurrent.futures import CancelledError
+
+    from distributed import KilledWorker, as_completed
+    from distributed.comm.core import CommClosedError
 
     run = uuid.uuid4().hex[:12]  # a fresh Dask key per run: a shared scheduler may hold old ones
     futures = [
@@ -180,11 +204,17 @@ def _on_cluster(
     index = {f.key: i for i, f in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
     done_in_turn = as_completed(futures, loop=client.loop)  # type: ignore[no-untyped-call]
-    for done, future in enumerate(done_in_turn, start=1):
-        i = index[future.key]
-        results[i] = future.result()  # a task's own error is raised here, as it was raised
-        if progress is not None:
-            progress(tasks[i][0], done, len(tasks))
+    try:
+        for done, future in enumerate(done_in_turn, start=1):
+            i = index[future.key]
+            results[i] = future.result()  # a task's own error is raised here, as it was
+            if progress is not None:
+                progress(tasks[i][0], done, len(tasks))
+    except (KilledWorker, CommClosedError, CancelledError) as exc:
+        raise FlushwatchError(
+            f"the Dask cluster lost a task ({type(exc).__name__}: {_first_line(exc)}): a "
+            "worker died or the scheduler went away; retry with fewer --workers, or without"
+        ) from None
     return results
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from flushwatch.cli.cluster_opts import DashboardOpt, SchedulerOpt, WorkersOpt, cluster_spec
 from flushwatch.cli.options import AtOpt, JsonOpt, StoreOpt, workspace
 from flushwatch.cli.options import run as run_cli
 
@@ -55,11 +56,15 @@ def run(
     config: Path | None,
     json_out: bool,
     html: Path | None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    dashboard: bool = False,
 ) -> None:
     """Ask the API for the scorecard, print it, and write the page on request."""
     from flushwatch.cli import render
 
     hz = [h.strip() for h in horizons.split(",") if h.strip()] if horizons else None
+    cluster = cluster_spec(workers, scheduler, dashboard)
     with _progress(json_out) as progress:
         card = workspace(store).scorecard(
             assets or None,
@@ -69,6 +74,7 @@ def run(
             step=step,
             config=config,
             progress=progress,
+            cluster=cluster,
         )
     if html is not None:
         from flushwatch.report.scorecard_html import write_html
@@ -155,13 +161,17 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Also write a self-contained HTML page (reliability diagrams)."),
         ] = None,
         json_out: JsonOpt = False,
+        workers: WorkersOpt = None,
+        scheduler: SchedulerOpt = None,
+        dashboard: DashboardOpt = False,
     ) -> None:
         """Score the verdict's odds and the flush detector on every flush in the store.
 
         Every flush is judged point in time (what `report --at` would have said then), and
         what followed is scored against simple baselines (base rate, volatility band,
         momentum, drift) with confidence intervals that respect clustering. If the estimates
-        do not beat the baselines, the output says so.
+        do not beat the baselines, the output says so. With --workers N or --scheduler URL
+        the flushes are judged per asset on Dask workers and scored here: the same result.
         """
         run_cli(
             lambda: run(
@@ -174,5 +184,8 @@ def register(app: typer.Typer) -> None:
                 config=config,
                 json_out=json_out,
                 html=html,
+                workers=workers,
+                scheduler=scheduler,
+                dashboard=dashboard,
             )
         )

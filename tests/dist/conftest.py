@@ -1,0 +1,39 @@
+"""One small store of real data and one loopback Dask cluster, each built once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flushwatch.api import cluster as cluster_module
+from flushwatch.api.cluster import local_cluster
+from flushwatch.ingest.registry import parse
+from flushwatch.store import Store
+
+FUTURES = "freqtrade-binance-perp-spot-mark-funding-2018-2026/futures"
+#: Three assets with years of hourly perp bars and funding: enough flushes to score.
+FILES = tuple(
+    f"{FUTURES}/{coin}_USDT_USDT-1h-{kind}.feather"
+    for coin in ("BTC", "ETH", "LTC")
+    for kind in ("futures", "funding_rate")
+)
+
+
+@pytest.fixture(scope="session")
+def dist_store(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding BTC, ETH and LTC hourly perp bars and funding (real data)."""
+    root = tmp_path_factory.mktemp("dist") / "store"
+    Store.open(root).write([parse(shared_data.joinpath(*f.split("/"))) for f in FILES])
+    return root
+
+
+@pytest.fixture(scope="session")
+def scheduler() -> Iterator[str]:
+    """The address of a two-worker cluster started as ``--workers 2`` starts one."""
+    # A mark set before the workers start: a forked worker would inherit it, a spawned one not.
+    cluster_module._fork_probe = True  # type: ignore[attr-defined]
+    with local_cluster(2) as cluster:
+        yield cluster.scheduler_address
+    del cluster_module._fork_probe  # type: ignore[attr-defined]
