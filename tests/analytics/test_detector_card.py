@@ -165,3 +165,24 @@ def test_coinglass_btc_hourly_recall_and_precision(shared_data: Path) -> None:
     assert card.precision is not None
     assert card.precision >= 0.9
     assert card.detected_by == "liquidations"
+    # Issue 12's cap (≤ 40 events an asset-year) does not hold in 2026, and the card says why
+    assert card.events_per_year == {"2025": 3, "2026": 58}
+    assert card.notes == [
+        "2026: 58 events, over the cap of 40 a year; the liquidations hold 65 notable clusters "
+        "on 54 UTC days that year, so finding 90% of them takes more events than the cap "
+        "unless bursts a day apart count as one cascade (flush.merge_gap_hours = 24)"
+    ]
+
+
+def test_coinglass_btc_bursts_a_day_apart_as_one_cascade_meet_the_cap(shared_data: Path) -> None:
+    """The measured way out: merge bursts ≤ 24 h apart. Same recall, under the cap."""
+    from flushwatch.analytics.flushes import FlushParams
+    from flushwatch.testing.real import load_market
+
+    m = load_market("coinglass_btc_1h")
+    day = msgspec.structs.replace(FlushParams(), merge_gap_hours=24.0)
+    card = detector_card(m, detect_flushes(m, day))
+    assert (card.clusters, card.clusters_found) == (70, 65)
+    assert (card.events_judged, card.events_with_notable) == (42, 39)
+    assert card.events_per_year == {"2025": 3, "2026": 39}
+    assert card.notes == []

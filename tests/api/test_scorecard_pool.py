@@ -126,6 +126,10 @@ def test_pool_scores_assets_too_short_to_score_alone(full: Workspace, card: dict
     }  # fmt: skip
     probs = [pr for e in card["events"] for pr in e["probabilities"].values() if pr["p"]]
     assert {pr["rate_source"] for pr in probs} == {"shrunk"}  # each had a flush of its own
+    up = card["outcomes"]["up_1d"]
+    assert (up["n"], up["n_model"], up["n_fell_back"], up["rate_sources"]) == (
+        25, 8, 0, {"shrunk": 25}
+    )  # fmt: skip
 
 
 def test_pooled_scorecard_is_the_same_with_or_without_later_data(

@@ -55,6 +55,9 @@ class CardParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     baseline_hours: Annotated[
         float, msgspec.Meta(gt=0, description="Trailing window of the median (7 days).")
     ] = 168.0
+    max_events_per_year: Annotated[
+        int, msgspec.Meta(gt=0, description="Issue 12's cap on events per asset and year.")
+    ] = 40
 
 
 class DetectorCard(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,6 +119,29 @@ def _detected_by(events: Sequence[FlushEvent]) -> DetectedBy:
     return "liquidations" if kinds == {"liquidations"} else "price_volume"
 
 
+def _cap_notes(
+    m: MarketSeries, clusters: list[tuple[int, int]], per_year: Counter[str], p: CardParams
+) -> list[str]:
+    """Why a year holds more events than the cap, in numbers: the clusters to be found.
+
+    Recall counts clusters; when they fall on more UTC days than the cap allows events, no
+    detector that keeps one day's cascade apart from the next day's can meet both.
+    """
+    out = []
+    for year, n in sorted(per_year.items()):
+        if n <= p.max_events_per_year:
+            continue
+        starts = [iso(int(m.ts[cs])) for cs, _ in clusters if iso(int(m.ts[cs])).startswith(year)]
+        days = len({t[:10] for t in starts})
+        out.append(
+            f"{year}: {n} events, over the cap of {p.max_events_per_year} a year; the "
+            f"liquidations hold {len(starts)} notable clusters on {days} UTC days that year, "
+            "so finding 90% of them takes more events than the cap unless bursts a day apart "
+            "count as one cascade (flush.merge_gap_hours = 24)"
+        )
+    return out
+
+
 def detector_card(
     m: MarketSeries, events: Sequence[FlushEvent], p: CardParams | None = None
 ) -> DetectorCard:
@@ -159,6 +185,7 @@ def detector_card(
         notes.append("recall not available: no notable cluster in the liquidation series")
     if has_liq and not judged:
         notes.append("precision not available: no event on bars the liquidations cover")
+    notes += _cap_notes(m, clusters, per_year, p or CardParams())
     return DetectorCard(
         asset=m.asset,
         clusters=len(clusters),

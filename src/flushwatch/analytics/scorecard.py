@@ -16,6 +16,7 @@ resampling those as independent events would make any interval far too narrow.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
 import msgspec
@@ -59,6 +60,10 @@ class OutcomeScore(msgspec.Struct, frozen=True, kw_only=True):
     #: covers (``new_extreme`` only), and whether it lies below zero.
     band_diff_ci: tuple[float, float] | None = None
     beats_vol_band: bool | None = None
+    #: Events whose model fell back to the base rate (its walk-forward record was worse).
+    n_fell_back: int = 0
+    #: Events by the base rate they were given: "own", "pooled" or "shrunk" (toward the pool).
+    rate_sources: dict[str, int] = msgspec.field(default_factory=dict)
 
     @property
     def beats_every_baseline(self) -> bool:
@@ -173,6 +178,8 @@ def score(
         reliability=_reliability(p, y),
         band_diff_ci=band_ci,
         beats_vol_band=None if band_ci is None else band_ci[1] < 0,
+        n_fell_back=sum(s.prob.fell_back for s in kept),
+        rate_sources=dict(sorted(Counter(str(s.prob.rate_source) for s in kept).items())),
     )
 
 
