@@ -43,43 +43,24 @@ class InputSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 
 INPUTS: tuple[InputSpec, ...] = (
-    InputSpec(
-        name="wick_pct", abbrev="wick", unit="%", fragile="low",
-        about="largest drop of a bar's low below the previous close, trailing window: "
-        "how far forced selling already pushed through the book",
-    ),
-    InputSpec(
-        name="drawdown_24h_pct", abbrev="dd24", unit="%", fragile="low",
-        about="last close against the highest high of the trailing 24 h",
-    ),
-    InputSpec(
-        name="realised_vol_pct", abbrev="vol", unit="%/day", fragile="high",
-        about="standard deviation of bar log returns, scaled to a day",
-    ),
-    InputSpec(
-        name="beta_btc", abbrev="beta", unit="x", fragile="high",
-        about="OLS beta of bar log returns to BTC's (BTC = 1): how hard a BTC move hits it",
-    ),
-    InputSpec(
-        name="funding_z", abbrev="fz", unit="sd", fragile="abs",
-        about="latest settled funding against its trailing window, ranked on |z|: crowding",
-    ),
-    InputSpec(
-        name="perp_spot_volume", abbrev="p/s", unit="x", fragile="high",
-        about="perp over spot quote volume, trailing 24 h: leverage-driven trading",
-    ),
-    InputSpec(
-        name="oi_to_volume", abbrev="oi/v", unit="x", fragile="high",
-        about="open interest over the trailing 24 h perp quote volume",
-    ),
-    InputSpec(
-        name="oi_to_depth", abbrev="oi/d", unit="x", fragile="high",
-        about="open interest over the book depth within ±near_pct",
-    ),
-    InputSpec(
-        name="liq_to_volume", abbrev="liq/v", unit="x", fragile="high",
-        about="liquidated notional over perp quote volume, trailing 24 h",
-    ),
+    InputSpec(name="wick_pct", abbrev="wick", unit="%", fragile="low",
+              about="deepest low below the previous close in the window"),
+    InputSpec(name="drawdown_24h_pct", abbrev="dd24", unit="%", fragile="low",
+              about="last close against the 24 h high"),
+    InputSpec(name="realised_vol_pct", abbrev="vol", unit="%/day", fragile="high",
+              about="sd of bar log returns, scaled to a day"),
+    InputSpec(name="beta_btc", abbrev="beta", unit="x", fragile="high",
+              about="OLS beta of bar log returns to BTC's (BTC = 1)"),
+    InputSpec(name="funding_z", abbrev="fz", unit="sd", fragile="abs",
+              about="latest funding vs its trailing window; ranked on |z|"),
+    InputSpec(name="perp_spot_volume", abbrev="p/s", unit="x", fragile="high",
+              about="perp over spot quote volume, trailing 24 h"),
+    InputSpec(name="oi_to_volume", abbrev="oi/v", unit="x", fragile="high",
+              about="open interest over 24 h perp quote volume"),
+    InputSpec(name="oi_to_depth", abbrev="oi/d", unit="x", fragile="high",
+              about="open interest over book depth within ±near_pct"),
+    InputSpec(name="liq_to_volume", abbrev="liq/v", unit="x", fragile="high",
+              about="liquidations over perp quote volume, 24 h"),
 )  # fmt: skip
 
 METHOD = (

@@ -12,6 +12,7 @@ The kernel (:mod:`flushwatch.analytics.fragility`) chooses the common inputs and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         Ranked,
     )
     from flushwatch.analytics.market import F64
+    from flushwatch.store import SeriesInfo
     from flushwatch.store.asof import Reader
 
 HOUR_NS = 3600 * 10**9
@@ -84,6 +86,33 @@ class FragilityRanking(msgspec.Struct, frozen=True, kw_only=True):
 
         doc = self.to_dict()
         return {"markets": _table(doc["markets"]), "apart": _table(doc["apart"])}
+
+
+def default_as_of(series: list[SeriesInfo], assets: list[str], share: float = 0.75) -> int | None:
+    """The latest bar start by which at least ``share`` of ``assets`` still had bars.
+
+    The store's newest bar would leave most assets stale when their files end on different
+    days; this is the latest time a like-with-like ranking of most of them exists.
+
+    Examples
+    --------
+    >>> from flushwatch.store import SeriesInfo
+    >>> s = [SeriesInfo(dataset="bars", exchange="x", market="perp", symbol=f"{a}USDT",
+    ...                 rows=1, first_ts=0, last_ts=t) for a, t in (("A", 9), ("B", 7), ("C", 5))]
+    >>> default_as_of(s, ["A", "B", "C"], 0.6), default_as_of(s, ["A"], 0.6)
+    (7, 9)
+    """
+    from flushwatch.domain.symbols import base_asset
+
+    last: dict[str, int] = {}
+    for s in series:
+        a = base_asset(s.symbol)
+        if s.dataset == "bars" and a in assets:
+            last[a] = max(last.get(a, 0), s.last_ts)
+    if not last:
+        return None
+    ends = sorted(last.values(), reverse=True)
+    return ends[max(0, math.ceil(share * len(ends)) - 1)]
 
 
 def fragility(

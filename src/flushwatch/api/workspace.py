@@ -253,17 +253,17 @@ class Workspace:
         progress: Callable[[str, int, int], None] | None = None,
     ) -> FragilityRanking:
         """Markets ranked like with like as of ``at`` (default: every asset with price bars;
-        ``at`` defaults to the start of the store's newest bar)."""
-        from flushwatch.api.fragility import fragility
+        ``at``: :func:`~flushwatch.api.fragility.default_as_of`)."""
+        from flushwatch.api.fragility import default_as_of, fragility
         from flushwatch.store.asof import AsOfStore
 
         reader, _, as_of = self._reader(None, None, None, at)
-        newest = max((s.last_ts for s in self._store.series() if s.dataset == "bars"), default=0)
         names = [a.upper() for a in assets] if assets else self._assets_with_bars(as_of)
-        if not names or not newest:
-            raise InputError("the store holds no price bars: import klines or a vendor export")
         if as_of is None:
-            as_of, reader = newest, AsOfStore(self._store, newest)
+            as_of = default_as_of(self._store.series(), names)
+            reader = AsOfStore(self._store, as_of or 0)
+        if not names or as_of is None:
+            raise InputError("the store holds no price bars: import klines or a vendor export")
         return fragility(reader, names, as_of_ns=as_of, progress=progress)
 
     def _assets_with_bars(self, as_of: int | None) -> list[str]:

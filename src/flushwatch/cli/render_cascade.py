@@ -125,16 +125,20 @@ def show_fragility(result: FragilityRanking, *, json_out: bool, wide: bool = Fal
     held = {k for f in result.markets for k in f.components}
     cols = [s.name for s in result.inputs if s.name in held] if wide else list(result.used)
     head = (lambda n: n) if wide else (lambda n: specs[n].abbrev)
-    t = Table(
-        title=f"Fragility, like with like, as of {_iso(result.as_of_ts)} (estimate)",
-        box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
-    )  # fmt: skip
-    for col in ("#", "asset", "group", "score", *(head(c) for c in cols)):
-        t.add_column(col, justify="left" if col in ("asset", "group") else "right")
-    for f in result.markets:
-        vals = [_num(f.components.get(c)) for c in cols]
-        t.add_row(str(f.rank), f.asset, f.group, f"{f.score:.2f}", *vals)
-    console.print(t)
+    console.print(
+        f"[bold]Fragility, like with like, as of {_iso(result.as_of_ts)}[/] (estimate): "
+        f"{len(result.markets)} ranked, {len(result.apart)} set apart"
+    )
+    if result.markets:
+        t = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        for col in ("#", "asset", "group", "score", *(head(c) for c in cols)):
+            t.add_column(col, justify="left" if col in ("asset", "group") else "right")
+        for f in result.markets:
+            vals = [_num(f.components.get(c)) for c in cols]
+            t.add_row(str(f.rank), f.asset, f.group, f"{f.score:.2f}", *vals)
+        console.print(t)
+    else:
+        console.print("No input is held by enough of the assets to rank them on it.")
     console.print(f"Bars: {result.bars}. Score: {result.method}; higher = more fragile.")
     if not wide:
         for c in cols:
@@ -151,10 +155,8 @@ def show_fragility(result: FragilityRanking, *, json_out: bool, wide: bool = Fal
 
 
 def _show_groups(result: FragilityRanking, cols: list[str], head: Any) -> None:
-    t = Table(
-        title="Group medians (major = most liquid by 30-day quote volume)",
-        box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
-    )  # fmt: skip
+    console.print("Group medians (major = the most liquid by 30-day quote volume):")
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
     for col in ("group", "n", *(head(c) for c in cols)):
         t.add_column(col, justify="left" if col == "group" else "right")
     for g in result.groups:
