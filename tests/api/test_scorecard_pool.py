@@ -10,17 +10,20 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 import flushwatch
 from flushwatch.analytics.outcomes import EventRow, OutcomeParams
-from flushwatch.analytics.probability import prior_strength, walk_forward
+from flushwatch.analytics.probability import odds_sentence, prior_strength, walk_forward
+from flushwatch.analytics.results import Probability
 from flushwatch.api import Workspace
 from flushwatch.cli.app import app
 from flushwatch.config import ReportConfig
 from flushwatch.domain.time import parse_iso
+from flushwatch.report import odds
 from flushwatch.testing.cut_copy import copy_cut
 
 DAY = 86_400 * 10**9
@@ -94,6 +97,24 @@ def test_model_falls_back_to_the_base_rate_when_its_record_is_worse() -> None:
         assert q.method == "base_rate"
     assert probs[20].method == "model"
     assert not probs[20].fell_back
+
+
+def test_footnote_says_which_base_rate_and_where_the_model_fell_back() -> None:
+    model = Probability(p=0.3, base_rate=0.4, n_train=50, method="model", rate_source="shrunk")
+    back = Probability(
+        p=0.55, base_rate=0.55, n_train=50, method="base_rate", rate_source="pooled",
+        fell_back=True, track_n=40, beats_base_rate=False,
+    )  # fmt: skip
+    text = odds.footnote({"new_extreme_1d": model, "up_1d": back})
+    assert text.startswith(
+        "Estimates, walk-forward from earlier flushes resolved by the as-of time (method: base "
+        "rate, model; base rate: all assets' (none of this one's yet), this asset's, shrunk "
+        "toward all assets')."
+    )
+    assert "did worse than the base rate on past flushes, so the base rate is shown: up_1d." in text
+    line = odds_sentence({"new_extreme_3d": msgspec.structs.replace(back, p=0.4, base_rate=0.4)})
+    assert line is not None
+    assert "so it is the base rate; no better than the base rate on 40 scored past flushes" in line
 
 
 # -- real data: eight one-year perps -------------------------------------------------------------

@@ -304,6 +304,8 @@ def odds_sentence(probs: dict[str, Probability], horizon: str = "3d") -> str | N
         f"({prob.method.replace('_', ' ')}; base rate {prob.base_rate:.0%} over "
         f"{prob.n_train} past flushes)"
     )
+    if prob.fell_back:
+        head += "; the model did worse than this base rate on past flushes, so it is the base rate"
     if prob.beats_base_rate is True:
         return f"{head}; it beat the base rate on {prob.track_n} scored past flushes"
     if prob.beats_base_rate is False:

@@ -45,13 +45,21 @@ def rows(probs: dict[str, Probability]) -> list[tuple[str, list[str]]]:
 def footnote(probs: dict[str, Probability]) -> str:
     """How the numbers were made and whether they have shown skill yet."""
     methods = sorted({p.method.replace("_", " ") for p in probs.values() if p.p is not None})
+    rates = sorted({p.rate_source for p in probs.values() if p.rate_source is not None})
+    fell = sorted(oid for oid, p in probs.items() if p.fell_back)
     beat = sorted(oid for oid, p in probs.items() if p.beats_base_rate is True)
     lost = sorted(oid for oid, p in probs.items() if p.beats_base_rate is False)
     unknown = len(probs) - len(beat) - len(lost)
     parts = [
-        "Estimates, walk-forward from this asset's earlier flushes resolved by the as-of time"
-        f" (method: {', '.join(methods) or 'none'})."
+        "Estimates, walk-forward from earlier flushes resolved by the as-of time "
+        f"(method: {', '.join(methods) or 'none'}; base rate: "
+        f"{', '.join(RATE_TEXT.get(r, r) for r in rates) or 'none'})."
     ]
+    if fell:
+        parts.append(
+            f"The model did worse than the base rate on past flushes, so the base rate is "
+            f"shown: {', '.join(fell)}."
+        )
     if beat:
         parts.append(f"Beat the base rate on past flushes: {', '.join(beat)}.")
     if lost:
@@ -59,3 +67,11 @@ def footnote(probs: dict[str, Probability]) -> str:
     if unknown:
         parts.append(f"Too few scored past flushes to tell: {unknown} outcome(s).")
     return " ".join(parts)
+
+
+#: The base rate's source (:attr:`Probability.rate_source`) for people.
+RATE_TEXT = {
+    "own": "this asset's own",
+    "pooled": "all assets' (none of this one's yet)",
+    "shrunk": "this asset's, shrunk toward all assets'",
+}
