@@ -102,6 +102,27 @@ class WashAssessment(msgspec.Struct, frozen=True, kw_only=True):
     caveat: str
 
 
+class VenueWash(msgspec.Struct, frozen=True, kw_only=True):
+    """One instrument's prints assessed, with the unit its sizes were tested in."""
+
+    exchange: str
+    market: str
+    symbol: str
+    size_unit: str
+    depth_source: str | None
+    assessment: WashAssessment
+
+
+class TradePrints(msgspec.Struct, frozen=True, kw_only=True):
+    """The report's "Trade-print suspicion" section: every venue over one window."""
+
+    label: str = LABEL
+    window_s: int
+    venues: list[VenueWash]
+    score: float | None
+    caveat: str = CAVEAT
+
+
 class Turnover(msgspec.Struct, frozen=True, kw_only=True):
     """Volume per bucket against a liquidity measure (OI or depth) per bucket."""
 
@@ -261,7 +282,7 @@ def round_lot_test(size: F64, step: float | None = None) -> WashTest:
     name = TESTS[1]
     step = step if step is not None else lot_step(size)
     if step is None:
-        return WashTest(name=name, available=False, note="sizes are not on a decimal lot grid")
+        return WashTest(name=name, available=False, note="not available: sizes are not on a decimal lot grid")
     units = np.rint(size[np.isfinite(size) & (size > 0)] / step).astype(np.int64)
     rel = units % ROUND_STEPS
     dist = np.minimum(rel, ROUND_STEPS - rel)

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from flushwatch.analytics.wash import CAVEAT, LABEL, Turnover, WashAssessment, assess, lot_step
+from flushwatch.analytics.wash import (
+    CAVEAT,
+    LABEL,
+    TradePrints,
+    Turnover,
+    VenueWash,
+    assess,
+    lot_step,
+)
 from flushwatch.errors import InputError
 
 if TYPE_CHECKING:
@@ -37,17 +45,6 @@ if TYPE_CHECKING:
 HISTORY = 7  # windows of history before the window, for the turnover tests
 BUCKETS = 12  # buckets per window for the turnover tests
 DEFAULT_WINDOW_S = 86_400
-
-
-class VenueWash(msgspec.Struct, frozen=True, kw_only=True):
-    """One instrument's prints assessed (see :class:`WashAssessment`)."""
-
-    exchange: str
-    market: str
-    symbol: str
-    size_unit: str
-    depth_source: str | None
-    assessment: WashAssessment
 
 
 class WashReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,6 +161,16 @@ def wash_suspicion(
     """
     venues, _ = assess_reader(reader, asset, as_of_ns=as_of_ns, window_s=window_s)
     return max_score(venues)
+
+
+def trade_prints_section(
+    reader: Reader, asset: str, *, as_of_ns: int, window_s: int = DEFAULT_WINDOW_S
+) -> TradePrints | None:
+    """The report's section over the ``window_s`` before ``as_of_ns``; None without prints."""
+    venues, _ = assess_reader(reader, asset, as_of_ns=as_of_ns, window_s=window_s)
+    if not venues:
+        return None
+    return TradePrints(window_s=window_s, venues=venues, score=max_score(venues))
 
 
 def assess_reader(

@@ -21,6 +21,7 @@ from flushwatch.domain.numbers import pct, signed_pct
 from flushwatch.report import odds
 from flushwatch.report.framing import frame, iso
 from flushwatch.report.model import FlushReport, level_state
+from flushwatch.report.wash_html import trade_prints_html
 
 _LEVEL_COLOURS = {
     "holding": "#2e7d32",
@@ -288,6 +289,7 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; }}
 <h2>Risk box</h2>{rules}
 <h2>Charts</h2>{chart}
 <h2>Flushes found</h2>{events}
+{trade_prints_html(report.trade_prints)}
 <h2>Inputs</h2>{sources}<ul>{notes}</ul>
 </body></html>
 """

@@ -21,6 +21,7 @@ from flushwatch.analytics.results import (
     TrapFlag,
     Verdict,
 )
+from flushwatch.analytics.wash import TradePrints
 
 SCHEMA = "flushwatch.report/2"
 
@@ -64,6 +65,8 @@ class FlushReport(msgspec.Struct, frozen=True, kw_only=True):
     risk_box: list[RuleResult]
     verdict: Verdict | None
     notes: list[str]
+    #: Wash-trading *suspicion* from the day of trade prints before ``as_of`` (None: no prints).
+    trade_prints: TradePrints | None = None
 
 
 def level_state(lvl: KeyLevel) -> str:
