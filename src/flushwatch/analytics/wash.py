@@ -282,7 +282,9 @@ def round_lot_test(size: F64, step: float | None = None) -> WashTest:
     name = TESTS[1]
     step = step if step is not None else lot_step(size)
     if step is None:
-        return WashTest(name=name, available=False, note="not available: sizes are not on a decimal lot grid")
+        return WashTest(
+            name=name, available=False, note="not available: sizes are not on a decimal lot grid"
+        )
     units = np.rint(size[np.isfinite(size) & (size > 0)] / step).astype(np.int64)
     rel = units % ROUND_STEPS
     dist = np.minimum(rel, ROUND_STEPS - rel)
