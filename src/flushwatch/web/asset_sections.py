@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from flushwatch.domain.time import iso
 from flushwatch.report import odds
 from flushwatch.report.model import level_state
+from flushwatch.report.wash_html import trade_prints_html
 from flushwatch.web import charts
 from flushwatch.web.layout import chart, esc, table
 
@@ -128,6 +129,7 @@ def report_sections(rep: Report) -> list[str]:
         + chart(charts.report_figure(rep), "report-chart"),
         "<h2>Key levels</h2>" + levels,
         "<h2>Flushes found</h2>" + events,
+        trade_prints_html(rep.report.trade_prints),
         "<h2>Inputs</h2>" + sources + (f"<ul>{notes}</ul>" if notes else ""),
     ]
 
