@@ -4,11 +4,17 @@ Example (every key shown; unknown keys raise :class:`~flushwatch.errors.ConfigEr
 
     [[rules]]
     kind = "liquidations_over"      # flush_detected | liquidations_over | cascade_gain_above
-    name = "longs-5m"               #   | invalidation_fired | feed_stale
+    name = "longs-5m"               #   | invalidation_fired | feed_stale | probability
     usd = 5_000_000                 # fires at usd and above
     minutes = 5                     # the window (must be one the live state keeps)
     side = "long"                   # long | short | total
     repeat_after_s = 900            # de-duplication window of this rule's alerts
+
+    [[rules]]
+    kind = "probability"            # needs watch --store: evaluated each closed hour
+    name = "extends"
+    outcome = "new_extreme_1d"      # <new_extreme|up|oi_back|funding_reset>_<horizon>
+    above = 0.6                     # fires at P >= 0.6, and only if it beat its base rate
 
     [[rules]]
     kind = "cascade_gain_above"
@@ -85,7 +91,29 @@ class FeedStale(_Rule, frozen=True, kw_only=True, tag="feed_stale"):
     """Alert once per stale episode of a stream (connector event or silence)."""
 
 
-Rule = FlushDetected | LiquidationsOver | CascadeGainAbove | InvalidationFired | FeedStale
+#: ``new_extreme_1d``, ``up_3d``, ``oi_back_7d``, ``funding_reset_12h``: outcome and horizon.
+OUTCOME_ID = r"^(new_extreme|up|oi_back|funding_reset)_\d+(\.\d+)?[dh]$"
+
+
+class ProbabilityAbove(_Rule, frozen=True, kw_only=True, tag="probability"):
+    """Alert when the report's walk-forward P(``outcome``) for the latest judged flush is at
+    least ``above`` — only where that procedure has beaten its base rate on earlier flushes.
+
+    Needs ``watch --store``: the odds come from the store's report as of each closed hour.
+    """
+
+    outcome: Annotated[str, msgspec.Meta(pattern=OUTCOME_ID)]
+    above: Annotated[float, msgspec.Meta(gt=0, lt=1)]
+
+
+Rule = (
+    FlushDetected
+    | LiquidationsOver
+    | CascadeGainAbove
+    | InvalidationFired
+    | FeedStale
+    | ProbabilityAbove
+)
 
 
 class WebhookSink(
@@ -129,6 +157,10 @@ class AlertsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     rules: tuple[Rule, ...] = ()
     sinks: tuple[Sink, ...] = (TerminalSink(),)
+
+    def probability_rules(self) -> tuple[ProbabilityAbove, ...]:
+        """The rules evaluated hourly on the store's report, not on the live snapshot."""
+        return tuple(r for r in self.rules if isinstance(r, ProbabilityAbove))
 
     def windows_min(self) -> tuple[int, ...]:
         """Rolling liquidation windows the live state must keep for these rules."""

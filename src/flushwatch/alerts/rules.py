@@ -23,10 +23,13 @@ from flushwatch.alerts.config import (
     FlushDetected,
     InvalidationFired,
     LiquidationsOver,
+    ProbabilityAbove,
     Rule,
 )
 from flushwatch.analytics.cascade_gain import GainBand, GainProfile
 from flushwatch.analytics.flushes import describe_flush
+from flushwatch.analytics.outcomes import OUTCOME_TEXT
+from flushwatch.analytics.results import FlushEvent, Probability
 from flushwatch.domain.time import iso
 from flushwatch.live.state import LiveSnapshot
 
@@ -166,6 +169,54 @@ def _distance_pct(direction: str, band: GainBand, price: float) -> float | None:
     return max(band.price_from - price, 0.0) / price * 100.0
 
 
+def probability_alert(
+    rule: ProbabilityAbove,
+    symbol: str,
+    at_ns: int,
+    focus: FlushEvent | None,
+    probs: Mapping[str, Probability],
+) -> tuple[Alert | None, str]:
+    """The alert ``rule`` raises on a report's odds as of ``at_ns``, or why it stays silent.
+
+    It fires only on an estimate that has shown skill: the same procedure beat its base rate
+    on the earlier flushes it could be scored on (block-bootstrap CI below zero) and did not
+    fall back to that base rate. Keyed by the flush: one alert per flush and outcome.
+    """
+    oid, when = rule.outcome, iso(at_ns)
+    prob = probs.get(oid)
+    if focus is None:
+        return None, f"{symbol} {oid}: silent, no flush judged as of {when}"
+    if prob is None or prob.p is None or prob.base_rate is None:
+        return None, f"{symbol} {oid}: silent, not available as of {when} (too few past flushes)"
+    if prob.fell_back:
+        return None, (
+            f"{symbol} {oid}: silent, the model did worse than its base rate on past flushes, "
+            f"so the estimate is the base rate ({prob.base_rate:.0%})"
+        )
+    if prob.beats_base_rate is not True:
+        why = "has not beaten" if prob.beats_base_rate is False else "too few flushes to tell if"
+        return None, (
+            f"{symbol} {oid}: silent, the estimate {why} its base rate on "
+            f"{prob.track_n} scored past flushes"
+        )
+    if prob.p < rule.above:
+        return None, f"{symbol} {oid}: P = {prob.p:.0%} < {rule.above:.0%} as of {when}"
+    name, horizon = oid.rsplit("_", 1)
+    title = f"{symbol} P({name.replace('_', ' ')} {horizon}) {prob.p:.0%}"
+    text = (
+        f"{symbol}: P({OUTCOME_TEXT[name]} within {horizon}) = {prob.p:.0%} (rule: ≥ "
+        f"{rule.above:.0%}) for the {focus.kind.replace('_', ' ')} of {iso(focus.start_ts)}, "
+        f"as of {when}; base rate {prob.base_rate:.0%} over {prob.n_train} past flushes "
+        f"({prob.rate_source}); it beat that base rate on {prob.track_n} scored past flushes. "
+        "An estimate."
+    )
+    alert = Alert(
+        rule=rule.name, kind="probability", key=f"{rule.name}|{symbol}|{oid}|{focus.start_ts}",
+        symbol=symbol, ts=at_ns, title=title, text=text, value=prob.p, threshold=rule.above,
+    )  # fmt: skip
+    return alert, f"{symbol} {oid}: fired, P = {prob.p:.0%} ≥ {rule.above:.0%} as of {when}"
+
+
 def evaluate(
     rules: Sequence[Rule],
     snapshot: LiveSnapshot,
@@ -187,6 +238,8 @@ def evaluate(
             out += _invalidation(rule, snapshot)
         elif isinstance(rule, FeedStale):
             out += _stale(rule, snapshot)
+        elif isinstance(rule, ProbabilityAbove):
+            continue  # the store's report each closed hour (flushwatch.alerts.hourly)
         else:
             profiles = (gain_profiles or {}).get(snapshot.symbol, ())
             out += _cascade(rule, snapshot, profiles)

@@ -1,0 +1,116 @@
+"""Probability alert rules on real CoinGlass BTC hourly data, through the real dispatcher.
+
+The rule reads the report API on a store, point in time at each closed hour, and fires only
+where the estimate has beaten its base rate on earlier flushes (else it says why not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flushwatch.alerts.config import ConfigError, ProbabilityAbove, parse_alerts
+from flushwatch.alerts.dispatch import Dispatcher
+from flushwatch.alerts.hourly import HourlyOdds, store_reports
+from flushwatch.alerts.jsonl import JsonlFile
+from flushwatch.cli.app import app
+from flushwatch.domain.time import parse_iso
+from flushwatch.testing.cut_copy import copy_cut
+
+FOLDER = "coinglass-btc-liq-oi-funding-2025-2026"
+FILES = (
+    (FOLDER, "btc_regime_1h_2025-12-04_2026-06-02.csv", "timestamp"),
+    (FOLDER, "btc_liquidation_1h_2025-11-23_2026-05-22.csv", "timestamp"),
+)
+EXTENDS = ProbabilityAbove(name="extends", outcome="new_extreme_1d", above=0.6)
+UP = ProbabilityAbove(name="up", outcome="up_1d", above=0.5)
+
+
+@pytest.fixture(scope="module")
+def store(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("prob_rule")
+    copy_cut(shared_data, base / "files", FILES, None)
+    r = CliRunner().invoke(app, ["import", "--store", str(base / "store"), str(base / "files")])
+    assert r.exit_code == 0, r.stderr
+    return base / "store"
+
+
+def test_config_rejects_an_unknown_outcome_and_a_probability_out_of_range() -> None:
+    ok = parse_alerts(
+        b'[[rules]]\nkind = "probability"\nname = "x"\noutcome = "funding_reset_3d"\nabove = 0.7\n'
+    )
+    assert ok.probability_rules() == ok.rules
+    for bad in ('outcome = "new_low_1d"\nabove = 0.6', 'outcome = "up_1d"\nabove = 1.5'):
+        with pytest.raises(ConfigError):
+            parse_alerts(f'[[rules]]\nkind = "probability"\nname = "x"\n{bad}\n'.encode())
+
+
+def test_fires_once_per_flush_and_says_why_it_stays_silent(store: Path, tmp_path: Path) -> None:
+    odds = HourlyOdds([EXTENDS, UP], ["BTCUSDT"], store_reports(store))
+    sink = tmp_path / "alerts.jsonl"
+    dispatcher = Dispatcher([JsonlFile(sink)])
+
+    def hour(at: str) -> int:
+        return len(asyncio.run(dispatcher.dispatch(odds.evaluate(parse_iso(at)))))
+
+    # The long flush of 2026-05-16 06:00, judged at 18:00: P(new low within 1d) = 73 %, and
+    # the procedure beat its base rate (60 %) on the 39 earlier flushes it could be scored on.
+    assert hour("2026-05-16T18:00Z") == 1
+    assert odds.notes == [
+        "extends: BTCUSDT new_extreme_1d: fired, P = 73% ≥ 60% as of 2026-05-16T18:00:00Z",
+        "up: BTCUSDT up_1d: silent, the estimate has not beaten its base rate on 39 scored "
+        "past flushes",
+    ]
+    # The next day the report still judges the same flush (74 %): one alert per flush
+    assert hour("2026-05-17T15:00Z") == 0
+    assert odds.notes[0].startswith("extends: BTCUSDT new_extreme_1d: fired, P = 74%")
+    # Another flush, unlikely to extend: silent, and it says so
+    assert hour("2026-05-14T20:00Z") == 0
+    assert (
+        odds.notes[0] == "extends: BTCUSDT new_extreme_1d: P = 7% < 60% as of 2026-05-14T20:00:00Z"
+    )
+    (line,) = sink.read_text(encoding="utf-8").splitlines()
+    doc = json.loads(line)
+    assert doc["key"] == "extends|BTCUSDT|new_extreme_1d|1778911200000000000"
+    assert doc["time"] == "2026-05-16T18:00:00Z"
+    assert doc["value"] == pytest.approx(0.7254014992352696)
+    assert doc["text"].startswith(
+        "BTCUSDT: P(price goes beyond the flush extreme within 1d) = 73% (rule: ≥ 60%) for the "
+        "long flush of 2026-05-16T06:00:00Z, as of 2026-05-16T18:00:00Z; base rate 60% over 50 "
+        "past flushes (own); it beat that base rate on 39 scored past flushes."
+    )
+
+
+def test_live_loop_polls_once_per_closed_hour_off_the_loop(store: Path) -> None:
+    """``poll`` starts the hour's report in a thread and hands back its alerts when done."""
+    odds = HourlyOdds([EXTENDS], ["BTCUSDT"], store_reports(store))
+    now = parse_iso("2026-05-16T18:59Z")  # the 18:00 hour has closed; 19:00 has not
+
+    async def loop() -> list[list[str]]:
+        seen = []
+        for _ in range(400):
+            got = await odds.poll(now)
+            seen.append([a.key for a in got])
+            if got:
+                break
+            await asyncio.sleep(0.05)
+        seen.append([a.key for a in await odds.poll(now)])  # the same hour: not again
+        return seen
+
+    seen = asyncio.run(loop())
+    assert seen[0] == []  # started, not waited for
+    assert seen[-2] == ["extends|BTCUSDT|new_extreme_1d|1778911200000000000"]
+    assert seen[-1] == []
+    assert odds.due(now) is None
+    assert odds.due(now + 3600 * 10**9) == parse_iso("2026-05-16T19:00Z")
+
+
+def test_a_symbol_the_store_does_not_cover_is_silent_with_the_reason(store: Path) -> None:
+    odds = HourlyOdds([EXTENDS], ["ETHUSDT"], store_reports(store))
+    assert odds.evaluate(parse_iso("2026-05-16T18:00Z")) == []
+    (note,) = odds.notes
+    assert note.startswith("ETHUSDT: probability rules silent as of 2026-05-16T18:00:00Z: ")
