@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from flushwatch.cli.cluster_opts import DashboardOpt, SchedulerOpt, WorkersOpt, cluster_spec
 from flushwatch.cli.options import run as run_cli
 from flushwatch.cli.options import store_path
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 def run(
     store_root: Path,
-    asset: str,
+    assets: list[str],
     *,
     exchange: str | None,
     step: str | None,
@@ -31,43 +32,42 @@ def run(
     protocol: str = "both",
     k_sigma: float = 2.0,
     cadence_hours: float = 24.0,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    dashboard: bool = False,
 ) -> None:
-    """Ask the API for the backtest, print it, and write the chart on request."""
-    from flushwatch.api.workspace import open_workspace
+    """Ask the API for each asset's backtest, print them, and write the chart on request."""
+    from flushwatch.api.map_backtests import MapSettings, score_maps
     from flushwatch.cli import render
     from flushwatch.errors import ConfigError
 
-    if protocol not in ("both", "forecast", "nowcast"):
-        raise ConfigError(f"--protocol {protocol!r}: use both, forecast or nowcast")
-    ws = open_workspace(store_root)
-    result = None
-    if protocol != "forecast":
-        result = ws.backtest_map(asset, exchange=exchange, step=step, warmup_hours=warmup_hours)
-    fc: dict[str, Any] | None = None
-    series: dict[str, Any] = {}
-    skipped = ""
-    if protocol != "nowcast":
-        try:
-            forecast = ws.forecast_map(
-                asset, exchange=exchange, step=step, k_sigma=k_sigma, cadence_hours=cadence_hours
-            )
-            fc, series = forecast.to_dict()["forecast"], forecast.series
-        except ConfigError as exc:
-            if protocol == "forecast":
-                raise
-            skipped = f"forecast protocol not run: {exc}"
-    if html is not None:
-        _write_html(html, result, fc, series)
+    if html is not None and len(assets) > 1:
+        raise ConfigError("--html writes one asset's chart: give one asset")
+    settings = MapSettings(
+        exchange=exchange, step=step, warmup_hours=warmup_hours, k_sigma=k_sigma,
+        cadence_hours=cadence_hours,
+    )  # fmt: skip
+    scores = score_maps(
+        str(store_root), assets or ["BTC"], protocol=protocol, settings=settings,
+        cluster=cluster_spec(workers, scheduler, dashboard),
+    )  # fmt: skip
+    docs = []
+    for sc in scores:
+        fc = sc.forecast.to_dict()["forecast"] if sc.forecast is not None else None
+        if html is not None:
+            _write_html(html, sc.nowcast, fc, sc.forecast.series if sc.forecast else {})
+        if json_out:
+            docs.append(_json_doc(sc.nowcast, fc, sc.skipped, protocol))
+            continue
+        if sc.nowcast is not None:
+            _print_table(sc.nowcast.result)
+        if fc is not None:
+            _print_forecast(fc)
+        elif sc.skipped:
+            typer.echo(sc.skipped)
     if json_out:
-        render.print_json(_json_doc(result, fc, skipped, protocol))
-        return
-    if result is not None:
-        _print_table(result.result)
-    if fc is not None:
-        _print_forecast(fc)
-    elif skipped:
-        typer.echo(skipped)
-    if html is not None:
+        render.print_json(docs[0] if len(docs) == 1 else docs)
+    elif html is not None:
         typer.echo(f"chart written to {html}")
 
 
@@ -175,7 +175,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("backtest-map")
     def backtest_map(
-        asset: Annotated[str, typer.Argument(help="Asset, e.g. BTC.")] = "BTC",
+        assets: Annotated[
+            list[str] | None,
+            typer.Argument(help="Assets, e.g. BTC ETH (default: BTC); JSON is a list for several."),
+        ] = None,
         store: Annotated[
             Path | None,
             typer.Option(help="Store folder (default: $FLUSHWATCH_STORE, else user data dir)."),
@@ -206,6 +209,9 @@ def register(app: typer.Typer) -> None:
         cadence: Annotated[
             float, typer.Option(help="Forecast issue cadence in hours from 00:00 UTC (horizon).")
         ] = 24.0,
+        workers: WorkersOpt = None,
+        scheduler: SchedulerOpt = None,
+        dashboard: DashboardOpt = False,
     ) -> None:
         """Backtest the estimated liquidation map on the store's realized liquidations.
 
@@ -221,11 +227,15 @@ def register(app: typer.Typer) -> None:
         realized liquidation USD is scored on it beside the 1σ volatility band, the 24 h
         low/high break, side-nearest and uniform baselines, walk-forward, with paired
         day-block bootstrap intervals of map − best baseline, printed even when the map loses.
+
+        With --workers N or --scheduler URL, each (asset, protocol) runs on a Dask worker that
+        reads the store itself: the same output as without.
         """
         run_cli(
             lambda: run(
-                store_path(store), asset, exchange=exchange, step=step,
+                store_path(store), assets or [], exchange=exchange, step=step,
                 warmup_hours=warmup_hours, json_out=json_out, html=html,
                 protocol=protocol, k_sigma=k_sigma, cadence_hours=cadence,
+                workers=workers, scheduler=scheduler, dashboard=dashboard,
             )
         )  # fmt: skip
