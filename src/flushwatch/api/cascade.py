@@ -1,4 +1,4 @@
-"""The cascade and the fragility ranking: the store, the liquidation map and a depth curve
+"""The cascade: the store, the liquidation map and a depth curve
 composed, and the cascade kernels run (all outputs are estimates).
 
 Depth, in order of preference: the order book rebuilt from the store's ``book`` rows

@@ -5,7 +5,9 @@ look-back before the as-of time, so the inputs are the same whether or not the s
 later data. Each dataset is read once for all assets (not once per asset) and split in
 memory. The price series is one kind for everyone: the (exchange, market, bar interval) of
 trade bars that most of the asked assets have, perps preferred, so a 1-minute wick is never
-ranked against an hourly one; an asset without it lacks every price input.
+ranked against an hourly one; an asset without it lacks every price input. Funding, OI and
+depth come from that exchange too (OI and depth are divided by its volume); liquidations
+from the store's buckets (often venue aggregates), else its prints, as a share of that volume.
 
 The kernel (:mod:`flushwatch.analytics.fragility`) chooses the common inputs and ranks.
 """
@@ -251,6 +253,7 @@ def _inputs(
 
     bars = frames["bars"]
     chosen = _choose_series(bars, at)
+    exchange = None
     if chosen is None:
         label = "no trade bars closed within 3 bars of the as-of time"
         perp: dict[str, pl.DataFrame] = {}
@@ -265,9 +268,11 @@ def _inputs(
         )
         spot = _by_asset(same.filter(pl.col("market") == "spot")) if market == "perp" else {}
     btc = _returns(perp["BTC"], step) if "BTC" in perp else None
-    funding = _by_asset(frames["funding"].filter(pl.col("is_settled")))
-    oi = _by_asset(frames["oi"])
-    depth = _by_asset(frames["depth"])
+    # OI and depth are divided by this venue's volume: they must be this venue's too
+    venue = pl.col("exchange") == exchange
+    funding = _by_asset(frames["funding"].filter(pl.col("is_settled") & venue))
+    oi = _by_asset(frames["oi"].filter(venue))
+    depth = _by_asset(frames["depth"].filter(venue))
     buckets = _by_asset(frames["buckets"])
     prints = _by_asset(frames["prints"])
     rows = []
@@ -283,7 +288,9 @@ def _inputs(
             vol_day = _price_inputs(values, bar, btc, spot.get(asset), at, step, p)
         fz = _funding_z(funding.get(asset), at, p)
         if fz is None:
-            notes.append("funding z not available: no settled rate within 9 h of the as-of time")
+            notes.append(
+                f"funding z not available: no {exchange} rate settled within 9 h of the as-of"
+            )
         else:
             values["funding_z"] = fz
         _structural(values, vol_day, oi.get(asset), depth.get(asset), buckets.get(asset),
