@@ -347,16 +347,26 @@ def tail_test(notional: F64, band: tuple[float, float] = TAIL_BAND) -> WashTest:
 
 
 def matched_pairs_test(
-    ts_ns: I64, size: F64, taker_buy: npt.NDArray[np.bool_], *, pair_window_ns: int = 10**9
+    ts_ns: I64,
+    size: F64,
+    taker_buy: npt.NDArray[np.bool_],
+    *,
+    pair_window_ns: int = 10**9,
+    step: float | None = None,
 ) -> WashTest:
-    """Consecutive opposite-side prints of equal size against random size assignment."""
+    """Consecutive opposite-side prints of equal size against random size assignment.
+
+    Sizes are compared in whole lots of ``step`` when given (float noise of derived sizes,
+    e.g. inverse contracts, cannot split equal lots), else to 12 decimals.
+    """
     name = TESTS[3]
     n_all = int(size.size)
     if n_all < MIN_PRINTS:
         return WashTest(name=name, available=False, n=n_all, note=_few(n_all))
     order = np.argsort(ts_ns, kind="stable")
     t, s, b = ts_ns[order], size[order], taker_buy[order]
-    _, key = np.unique(np.round(s, 12), return_inverse=True)
+    lots = np.rint(s / step) if step is not None else np.round(s, 12)
+    _, key = np.unique(lots, return_inverse=True)
     close = np.diff(t) <= pair_window_ns
     opposite = close & (b[1:] != b[:-1])
     same = key[1:] == key[:-1]
@@ -456,7 +466,7 @@ def assess(
         benford_test(notional),
         round_lot_test(size, step),
         tail_test(notional),
-        matched_pairs_test(ts_ns, size, taker_buy, pair_window_ns=pair_window_ns),
+        matched_pairs_test(ts_ns, size, taker_buy, pair_window_ns=pair_window_ns, step=step),
         turnover_test(TESTS[4], oi, "open interest"),
         turnover_test(TESTS[5], depth, "depth"),
     ]
