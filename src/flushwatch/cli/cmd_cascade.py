@@ -1,6 +1,6 @@
 """``flushwatch cascade`` and ``flushwatch fragility``: parse, ask the API, render.
 
-The composition (map, depth curve, kernels) is :mod:`flushwatch.api.cascade`; all outputs
+The composition is :mod:`flushwatch.api.cascade` and :mod:`flushwatch.api.fragility`; all outputs
 are estimates.
 """
 
