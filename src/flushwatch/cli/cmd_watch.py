@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from flushwatch.alerts.config import AlertsConfig
     from flushwatch.alerts.dispatch import Delivery
+    from flushwatch.alerts.hourly import HourlyOdds
     from flushwatch.alerts.rules import Alert
     from flushwatch.alerts.sinks import AlertSink
     from flushwatch.analytics.cascade_gain import GainProfile
@@ -386,6 +387,7 @@ async def run_watch(
     notes: Sequence[str] = (),
     on_failure: Callable[[Delivery], object] | None = None,
     extra_sinks: Sequence[AlertSink] = (),
+    odds: HourlyOdds | None = None,
 ) -> WatchResult:
     """Feed the monitor from every connector, refresh the view and send alerts each second.
 
@@ -395,6 +397,7 @@ async def run_watch(
     view (e.g. why a market was not primed). A delivery that failed for good (after its
     retries) goes to ``on_failure`` as it happens (default: one red line on the console).
     ``extra_sinks`` receive every alert beside the configured ones (``<store>/alerts.jsonl``).
+    ``odds`` evaluates the probability rules on the store's report at each closed hour.
     Returns every alert raised (before de-duplication) and every failed delivery.
     """
     from rich.live import Live
@@ -439,13 +442,16 @@ async def run_watch(
                 next_refresh = time.monotonic() + REFRESH_S
                 snaps = monitor.snapshots(time.time_ns())
                 alerts = [a for s in snaps for a in evaluate(rules.rules, s, gains)]
+                if odds is not None:
+                    alerts += await odds.poll(time.time_ns())
                 if alerts:
                     raised += alerts
                     task = asyncio.create_task(dispatcher.dispatch(alerts))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
                 unique = list({a.key: a for a in raised}.values())
-                view = render_view(snaps, bands=bands, alerts=unique, notes=notes)
+                shown = [*notes, *(odds.notes if odds is not None else [])]
+                view = render_view(snaps, bands=bands, alerts=unique, notes=shown)
                 live.update(view, refresh=True)
                 if stop_when is not None and stop_when(raised):
                     break
@@ -472,6 +478,7 @@ async def _watch(
     from rich.console import Console
 
     from flushwatch.alerts.config import AlertsConfig, load_alerts
+    from flushwatch.alerts.hourly import HourlyOdds, store_reports
     from flushwatch.alerts.jsonl import JsonlFile
     from flushwatch.cli.watch_venues import book_stream_for, build_connectors
     from flushwatch.live.state import LiveParams
@@ -498,6 +505,13 @@ async def _watch(
     bands, gains = _store_extras(store, symbols)
     # With a store, alerts also go to <store>/alerts.jsonl: the dashboard's Live page tails it.
     extra = [] if store_path is None else [JsonlFile(store_path / "alerts.jsonl")]
+    odds = None
+    if rules.probability_rules():
+        if store_path is None:
+            raise ConfigError(
+                "probability alert rules need --store: their odds come from the store's report"
+            )
+        odds = HourlyOdds(rules.probability_rules(), symbols, store_reports(store_path))
     return await run_watch(
         [c for _, c in built],
         monitor,
@@ -509,6 +523,7 @@ async def _watch(
         bands=bands,
         gains=gains,
         notes=notes,
+        odds=odds,
     )
 
 
