@@ -114,3 +114,35 @@ def test_a_symbol_the_store_does_not_cover_is_silent_with_the_reason(store: Path
     assert odds.evaluate(parse_iso("2026-05-16T18:00Z")) == []
     (note,) = odds.notes
     assert note.startswith("ETHUSDT: probability rules silent as of 2026-05-16T18:00:00Z: ")
+
+
+def test_watch_store_evaluates_the_rule_each_closed_hour(
+    store: Path, tmp_path: Path, shared_data: Path
+) -> None:
+    """Through the CLI against a loopback exchange (127.0.0.1, a real 2024 recording): the
+    store ends in 2026-06, so at the current hour the rule is silent and says why."""
+    from flushwatch.testing.loopback import LoopbackExchange
+    from flushwatch.testing.loopback_replay import load_recording
+    from flushwatch.testing.threaded import served_in_thread
+
+    rules = tmp_path / "alerts.toml"
+    rules.write_text('[[rules]]\nkind = "probability"\nname = "ext"\noutcome = "new_extreme_1d"\n'
+                     "above = 0.6\n")  # fmt: skip
+    no_store = CliRunner().invoke(app, ["watch", "--alerts", str(rules), "--duration", "1"])
+    assert no_store.exit_code == 2
+    assert "probability alert rules need --store" in no_store.output
+    rec = shared_data / "hftbacktest-binance-ws-2024-08-08" / "usdm_btcusdt_20240808.gz"
+    with served_in_thread(lambda: LoopbackExchange(load_recording(rec))) as ex:
+        config = tmp_path / "endpoints.toml"
+        config.write_text(
+            "[binanceusdm.endpoints]\n"
+            f'public_ws = "{ex.ws_base}/public"\n'
+            f'market_ws = "{ex.ws_base}/market"\n'
+            f'rest = "{ex.http_base}"\n'
+        )
+        args = ["watch", "--no-spot", "--store", str(store), "--prime-hours", "0"]
+        args += ["--duration", "5", "--config", str(config), "--alerts", str(rules)]
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "BTCUSDT: probability rules silent as of " in result.output
+    assert "outside the store's data" in result.output

@@ -28,6 +28,7 @@ ReportFn = Callable[[str, int], tuple[FlushEvent | None, Mapping[str, Probabilit
 
 def store_reports(store: Path) -> ReportFn:
     """The report API on ``store``, as of the asked time (nothing later is read)."""
+    import flushwatch.report.build  # noqa: F401 - imported here, not in the live loop's thread
     from flushwatch.api import open as open_store
 
     ws = open_store(store)
