@@ -13,7 +13,7 @@ from flushwatch.api.wash import wash_suspicion
 from flushwatch.api.workspace import Workspace
 from flushwatch.cli.app import app
 from flushwatch.domain.records import Trade
-from flushwatch.errors import InputError
+from flushwatch.errors import ConfigError, InputError
 from flushwatch.store import Store
 from flushwatch.store.asof import AsOfStore
 
@@ -79,6 +79,9 @@ def test_venue_filter_and_errors(wash_store: Store) -> None:
         ws.wash("XRP")
     with pytest.raises(InputError, match="before the store's ETH trade prints"):
         ws.wash("ETH", at="2024-08-08T23:00:00Z")
+    for bad in ("abc", "0m", 0):
+        with pytest.raises(ConfigError, match=r"--window .*: use a duration such as 30m"):
+            ws.wash("BTC", window=bad)
 
 
 def test_cli_json_and_one_line_error(wash_store: Store) -> None:

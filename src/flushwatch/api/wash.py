@@ -33,7 +33,7 @@ from flushwatch.analytics.wash import (
     assess,
     lot_step,
 )
-from flushwatch.errors import InputError
+from flushwatch.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -108,6 +108,25 @@ class WashReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _COLS = ("name", "available", "statistic", "p_value", "p_holm", "suspicious", "n", "note")
+
+
+def window_seconds(window: str | int) -> int:
+    """``"30m"``, ``"6h"``, ``"1d"`` or seconds → seconds (a positive duration).
+
+    Examples
+    --------
+    >>> window_seconds("6h"), window_seconds(90)
+    (21600, 90)
+    """
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+    seconds = 0
+    if isinstance(window, int) and not isinstance(window, bool):
+        seconds = window
+    elif isinstance(window, str) and window[-1:].lower() in units and window[:-1].isdigit():
+        seconds = int(window[:-1]) * units[window[-1].lower()]
+    if seconds <= 0:
+        raise ConfigError(f"--window {window!r}: use a duration such as 30m, 6h or 1d")
+    return seconds
 
 
 def max_score(venues: list[VenueWash]) -> float | None:

@@ -402,10 +402,9 @@ class Workspace:
         seconds; ``venue`` keeps one exchange. Nothing after ``at`` is read.
         """
         from flushwatch.api.times import to_ns
-        from flushwatch.api.wash import wash
+        from flushwatch.api.wash import wash, window_seconds
 
-        seconds = step_seconds(window)
-        assert seconds is not None
+        seconds = window_seconds(window)
         return wash(self._store, asset, at_ns=to_ns(at, "at"), window_s=seconds, venue=venue)
 
     def liq_price(self, venue: str, side: str, entry: float, **kwargs: object) -> LiqPrice:
