@@ -19,6 +19,7 @@ the store's ±1 % depth bands, else the top of book from quotes (labelled which)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -39,9 +40,11 @@ if TYPE_CHECKING:
     import polars as pl
 
     from flushwatch.analytics.market import F64
+    from flushwatch.domain.records import Record
     from flushwatch.store import Store
     from flushwatch.store.asof import Reader
 
+CHUNK_NS = 86_400 * 10**9  # history is read a day at a time
 HISTORY = 7  # windows of history before the window, for the turnover tests
 BUCKETS = 12  # buckets per window for the turnover tests
 DEFAULT_WINDOW_S = 86_400
@@ -209,49 +212,45 @@ def assess_reader(
     window_s: int,
     venue: str | None = None,
 ) -> tuple[list[VenueWash], list[str]]:
-    """Assess every instrument of ``asset`` with prints in the window (reads end at as-of)."""
+    """Assess every instrument of ``asset`` with prints in the window (reads end at as-of).
+
+    The window's prints are read whole; the history behind the turnover tests is read a day
+    at a time into per-bucket sums, so memory stays bounded by one day of rows.
+    """
     from flushwatch.domain.records import Trade
 
     win_ns = window_s * 10**9
     start = as_of_ns - win_ns
-    hist_start = start - HISTORY * win_ns
-    end = as_of_ns + 1
-    trades = reader.read(Trade, asset=asset, exchange=venue, start_ns=hist_start, end_ns=end)
-    notes: list[str] = []
+    trades = reader.read(Trade, asset=asset, exchange=venue, start_ns=start, end_ns=as_of_ns + 1)
     out: list[VenueWash] = []
-    if trades.height == 0:
-        return out, notes
+    edges = np.arange(start - HISTORY * win_ns, as_of_ns + 1, win_ns // BUCKETS, dtype=np.int64)
+    if edges[-1] != as_of_ns:
+        edges = np.append(edges, as_of_ns)
+    in_window = edges[1:] > start
     for key, df in trades.group_by(["exchange", "market", "symbol"], maintain_order=True):
         exchange, market, symbol = (str(k) for k in key)
         df = df.sort("ts_event")
-        ts = df.get_column("ts_event").to_numpy()
-        inside = ts >= start
-        if not inside.any():
-            continue
+        ts = df.get_column("ts_event").to_numpy().astype(np.int64)
         qty = df.get_column("qty").to_numpy().astype(np.float64)
         price = df.get_column("price").to_numpy().astype(np.float64)
-        size, unit = qty, "base"
-        step = lot_step(qty[inside])
-        if step is None and (q_step := lot_step((qty * price)[inside])) is not None:
+        size, unit, step = qty, "base", lot_step(qty)
+        if step is None and (q_step := lot_step(qty * price)) is not None:
             size, unit, step = qty * price, "quote (inverse contracts)", q_step
-        edges = np.arange(hist_start, as_of_ns + 1, win_ns // BUCKETS, dtype=np.int64)
-        if edges[-1] != as_of_ns:
-            edges = np.append(edges, as_of_ns)
-        volume = _bucket_sum(ts, qty * price, edges)
-        in_window = edges[1:] > start
-        where = {"exchange": exchange, "symbol": symbol, "start_ns": hist_start, "end_ns": end}
+        where = {"exchange": exchange, "symbol": symbol}
+        vol_sum, _ = _accumulate(reader, Trade, where, edges, int(edges[0]), start, _notional)
+        vol_sum += _bucket(ts, qty * price, edges)[0]
         oi = _liquidity_oi(reader, where, edges, float(np.median(price)))
         depth, depth_source = _liquidity_depth(reader, where, edges)
         assessment = assess(
-            ts[inside].astype(np.int64),
-            (qty * price)[inside],
-            size[inside],
-            (df.get_column("taker_side") == "buy").to_numpy()[inside],
+            ts,
+            qty * price,
+            size,
+            (df.get_column("taker_side") == "buy").to_numpy(),
             step=step,
-            oi=None if oi is None else Turnover(volume=volume, liquidity=oi, in_window=in_window),
+            oi=None if oi is None else Turnover(volume=vol_sum, liquidity=oi, in_window=in_window),
             depth=None
             if depth is None
-            else Turnover(volume=volume, liquidity=depth, in_window=in_window),
+            else Turnover(volume=vol_sum, liquidity=depth, in_window=in_window),
         )
         out.append(
             VenueWash(
@@ -263,68 +262,102 @@ def assess_reader(
                 assessment=assessment,
             )
         )
-    return out, notes
+    return out, []
 
 
-def _bucket_sum(ts: Any, values: F64, edges: Any) -> F64:
-    idx = np.searchsorted(edges, ts, side="right") - 1
-    ok = (idx >= 0) & (idx < edges.size - 1)
-    return np.bincount(idx[ok], weights=values[ok], minlength=edges.size - 1).astype(np.float64)
+Values = Callable[["pl.DataFrame"], tuple[Any, "F64"]]
 
 
-def _bucket_mean(ts: Any, values: F64, edges: Any) -> F64:
+def _bucket(ts: Any, values: F64, edges: Any) -> tuple[F64, F64]:
+    """Per-bucket sums and counts of the finite ``values``."""
     idx = np.searchsorted(edges, ts, side="right") - 1
     ok = (idx >= 0) & (idx < edges.size - 1) & np.isfinite(values)
-    total = np.bincount(idx[ok], weights=values[ok], minlength=edges.size - 1)
-    count = np.bincount(idx[ok], minlength=edges.size - 1)
+    n = edges.size - 1
+    total = np.bincount(idx[ok], weights=values[ok], minlength=n).astype(np.float64)
+    return total, np.bincount(idx[ok], minlength=n).astype(np.float64)
+
+
+def _accumulate(
+    reader: Reader,
+    cls: type[Record],
+    where: dict[str, Any],
+    edges: Any,
+    lo: int,
+    hi: int,
+    values: Values,
+) -> tuple[F64, F64]:
+    """Sums and counts per bucket of ``cls`` rows in ``[lo, hi)``, read a day at a time."""
+    total = np.zeros(edges.size - 1)
+    count = np.zeros(edges.size - 1)
+    for a in range(lo, hi, CHUNK_NS):
+        df = reader.read(cls, **where, start_ns=a, end_ns=min(a + CHUNK_NS, hi))
+        if df.height:
+            t, c = _bucket(*values(df), edges)
+            total += t
+            count += c
+    return total, count
+
+
+def _mean(parts: tuple[F64, F64]) -> F64 | None:
+    total, count = parts
+    if not count.any():
+        return None
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(np.where(count > 0, total / np.maximum(count, 1), np.nan), np.float64)
+
+
+def _notional(df: pl.DataFrame) -> tuple[Any, F64]:
+    ts = df.get_column("ts_event").to_numpy()
+    return ts, (df.get_column("qty") * df.get_column("price")).to_numpy().astype(np.float64)
 
 
 def _liquidity_oi(reader: Reader, where: dict[str, Any], edges: Any, price: float) -> F64 | None:
     """Mean OI in quote units per bucket (base OI at the median print price); None without."""
     from flushwatch.domain.records import OpenInterest
 
-    df = reader.read(OpenInterest, **where)
-    if df.height == 0:
-        return None
-    quote = df.get_column("oi_quote").to_numpy().astype(np.float64)  # null → nan
-    base = df.get_column("oi_base").to_numpy().astype(np.float64)
-    vals = np.where(np.isfinite(quote), quote, base * price)
-    if not np.isfinite(vals).any():
-        return None
-    return _bucket_mean(df.get_column("ts_event").to_numpy(), vals, edges)
+    def values(df: pl.DataFrame) -> tuple[Any, F64]:
+        quote = df.get_column("oi_quote").to_numpy().astype(np.float64)  # null → nan
+        base = df.get_column("oi_base").to_numpy().astype(np.float64)
+        return df.get_column("ts_event").to_numpy(), np.where(
+            np.isfinite(quote), quote, base * price
+        )
+
+    span = (int(edges[0]), int(edges[-1]) + 1)
+    return _mean(_accumulate(reader, OpenInterest, where, edges, *span, values))
 
 
 def _liquidity_depth(
     reader: Reader, where: dict[str, Any], edges: Any
 ) -> tuple[F64 | None, str | None]:
-    """Mean depth in quote units per bucket: ±1 % bands, else top of book; None without."""
+    """Mean depth in quote units per bucket: the bands nearest ±1 %, else top of book."""
     import polars as pl
 
     from flushwatch.domain.records import DepthBand, Quote
 
-    bands = reader.read(DepthBand, **where)
-    if bands.height:
-        width = bands.get_column("pct").abs().to_numpy()
+    picked: list[float] = []
+
+    def bands(df: pl.DataFrame) -> tuple[Any, F64]:
+        width = df.get_column("pct").abs().to_numpy()
         pick = float(width[np.argmin(np.abs(width - 1.0))])  # cumulative bands: one width
+        picked.append(pick)
         per_ts = (
-            bands.filter((pl.col("pct").abs() - pick).abs() < 1e-9)
+            df.filter((pl.col("pct").abs() - pick).abs() < 1e-9)
             .group_by("ts_event")
             .agg(pl.col("notional").sum())
-            .sort("ts_event")
         )
-        vals = per_ts.get_column("notional").to_numpy().astype(np.float64)
-        ts = per_ts.get_column("ts_event").to_numpy()
-        return _bucket_mean(ts, vals, edges), f"depth bands within ±{pick:g} %"
-    quotes = reader.read(Quote, **where)
-    if quotes.height == 0:
-        return None, None
-    top = quotes.select(
-        "ts_event",
-        (pl.col("bid_price") * pl.col("bid_qty") + pl.col("ask_price") * pl.col("ask_qty")).alias(
-            "top"
-        ),
-    )
-    vals = top.get_column("top").to_numpy().astype(np.float64)
-    return _bucket_mean(top.get_column("ts_event").to_numpy(), vals, edges), "top of book (quotes)"
+        notional = per_ts.get_column("notional").to_numpy().astype(np.float64)
+        return per_ts.get_column("ts_event").to_numpy(), notional
+
+    def top(df: pl.DataFrame) -> tuple[Any, F64]:
+        book = df.get_column("bid_price") * df.get_column("bid_qty") + df.get_column(
+            "ask_price"
+        ) * df.get_column("ask_qty")
+        return df.get_column("ts_event").to_numpy(), book.to_numpy().astype(np.float64)
+
+    span = (int(edges[0]), int(edges[-1]) + 1)
+    depth = _mean(_accumulate(reader, DepthBand, where, edges, *span, bands))
+    if depth is not None:
+        widths = ", ".join(f"±{w:g} %" for w in sorted(set(picked)))
+        return depth, f"depth bands within {widths}"
+    book = _mean(_accumulate(reader, Quote, where, edges, *span, top))
+    return (book, "top of book (quotes)") if book is not None else (None, None)
