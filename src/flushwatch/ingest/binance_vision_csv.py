@@ -270,3 +270,34 @@ def choice(df: pl.DataFrame, col: str, allowed: tuple[str, ...], path: Path) -> 
             field=col,
         )
     return values.alias(col)
+
+
+def column_names(head: bytes, kind: str, path: Path) -> tuple[tuple[str, ...], bool]:
+    """Our column names for a file starting with ``head``, and whether line 1 is a header.
+
+    For readers that stream the file in pieces (:mod:`flushwatch.ingest.stream_trades`) and so
+    cannot hand the whole file to :func:`load`; the same rules as :func:`load`.
+    """
+    fields = _first_fields(head[:4096]) or [""]
+    if not _is_value(fields[0]):
+        names = tuple(_canonical(f) for f in fields)
+        missing = [c for c in REQUIRED[kind] if c not in names]
+        if missing:
+            raise ParseError(
+                f"missing column (header has: {', '.join(fields)})",
+                path=path,
+                line=1,
+                field=missing[0],
+            )
+        return names, True
+    layouts = _HEADERLESS[kind]
+    names_or_none = layouts.get(len(fields))
+    if names_or_none is None:
+        counts = " or ".join(str(n) for n in layouts)
+        raise ParseError(
+            f"a header-less Binance Vision {kind} file has {counts} columns, this one has "
+            f"{len(fields)}",
+            path=path,
+            line=1,
+        )
+    return names_or_none, False

@@ -49,6 +49,36 @@ def _contracts_to_base(qty: pl.Expr, price: pl.Expr, src: Source) -> pl.Expr:
     return qty * src.inverse_size / price
 
 
+def trades_frame(df: pl.DataFrame, src: Source, path: Path) -> pl.DataFrame:
+    """Trade rows from a ``trades`` frame of strings (whole file or one streamed chunk)."""
+    qty_col = "qty"
+    if src.inverse_size is not None:
+        # COIN-M ``qty`` is contracts and ``base_qty`` the base quantity (README, COIN-M
+        # trades table); header-less COIN-M files hold base_qty in the 4th column.
+        qty_col = "base_qty" if "base_qty" in df.columns else "quote_qty"
+    df = df.with_columns(
+        epoch_ns(df, "time", path).alias("ts_event"),
+        floats(df, "price", path),
+        floats(df, qty_col, path).alias("qty"),
+        _taker(df, path).alias("taker_side"),
+        pl.col("id").str.strip_chars().alias("trade_id"),
+    )
+    return with_source(df, src)
+
+
+def agg_trades_frame(df: pl.DataFrame, src: Source, path: Path) -> pl.DataFrame:
+    """Trade rows keyed by the aggregate id from an ``aggTrades`` frame of strings."""
+    df = df.with_columns(
+        epoch_ns(df, "transact_time", path).alias("ts_event"),
+        floats(df, "price", path),
+        floats(df, "quantity", path),
+        _taker(df, path).alias("taker_side"),
+        pl.col("agg_trade_id").str.strip_chars().alias("trade_id"),
+    )
+    df = df.with_columns(_contracts_to_base(pl.col("quantity"), pl.col("price"), src).alias("qty"))
+    return with_source(df, src)
+
+
 class BinanceVisionTrades:
     """``trades``: every trade, with the taker side from ``is_buyer_maker``."""
 
@@ -64,19 +94,7 @@ class BinanceVisionTrades:
         df, src, parsed = _start(path, hints, TRADES, self.name, progress)
         if df is None:
             return parsed
-        qty_col = "qty"
-        if src.inverse_size is not None:
-            # COIN-M ``qty`` is contracts and ``base_qty`` the base quantity (README, COIN-M
-            # trades table); header-less COIN-M files hold base_qty in the 4th column.
-            qty_col = "base_qty" if "base_qty" in df.columns else "quote_qty"
-        df = df.with_columns(
-            epoch_ns(df, "time", path).alias("ts_event"),
-            floats(df, "price", path),
-            floats(df, qty_col, path).alias("qty"),
-            _taker(df, path).alias("taker_side"),
-            pl.col("id").str.strip_chars().alias("trade_id"),
-        )
-        parsed.add(Trade, with_source(df, src))
+        parsed.add(Trade, trades_frame(df, src, path))
         return parsed
 
 
@@ -95,17 +113,7 @@ class BinanceVisionAggTrades:
         df, src, parsed = _start(path, hints, AGG_TRADES, self.name, progress)
         if df is None:
             return parsed
-        df = df.with_columns(
-            epoch_ns(df, "transact_time", path).alias("ts_event"),
-            floats(df, "price", path),
-            floats(df, "quantity", path),
-            _taker(df, path).alias("taker_side"),
-            pl.col("agg_trade_id").str.strip_chars().alias("trade_id"),
-        )
-        df = df.with_columns(
-            _contracts_to_base(pl.col("quantity"), pl.col("price"), src).alias("qty")
-        )
-        parsed.add(Trade, with_source(df, src))
+        parsed.add(Trade, agg_trades_frame(df, src, path))
         return parsed
 
 

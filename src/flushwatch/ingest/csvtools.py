@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from flushwatch.domain.tables import LINE
-from flushwatch.domain.time import Unit, guess_epoch_unit
+from flushwatch.domain.time import MAX_TS_NS, MIN_TS_NS, Unit
 from flushwatch.errors import ParseError
 
 _FACTOR = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -159,18 +159,32 @@ def epoch_ns(df: pl.DataFrame, col: str, path: Path, unit: Unit | None = None) -
     raw = ints(df, col, path)
     if unit is not None:
         return (raw * _FACTOR[unit]).alias(col)
-    units = [guess_epoch_unit(v) if v is not None else "ns" for v in raw.to_list()]
-    for i, u in enumerate(units):
-        if u is None:
-            line = int(df.get_column(LINE)[i])
-            raise ParseError(
-                f"{raw[i]} is not an epoch time in s, ms, µs or ns between 2010 and 2100",
-                path=path,
-                line=line,
-                field=col,
-            )
-    factors = pl.Series([_FACTOR[u] for u in units if u is not None], dtype=pl.Int64)
+    factors = raw.to_frame().select(epoch_factor(pl.col(col))).to_series()
+    bad = raw.is_not_null() & factors.is_null()
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        raise ParseError(
+            f"{raw[i]} is not an epoch time in s, ms, µs or ns between 2010 and 2100",
+            path=path,
+            line=int(df.get_column(LINE)[i]),
+            field=col,
+        )
     return (raw * factors).alias(col)
+
+
+def epoch_factor(v: pl.Expr) -> pl.Expr:
+    """Nanoseconds per unit of each epoch value (null where no unit fits).
+
+    :func:`flushwatch.domain.time.guess_epoch_unit` vectorised: the first of s, ms, µs, ns
+    whose 2010..2100 range holds the value (MIN <= v * f < MAX ⇔ ceil(MIN / f) <= v <
+    ceil(MAX / f), which does not overflow int64).
+    """
+    factor: pl.Expr = pl.lit(None, dtype=pl.Int64)
+    for unit in ("ns", "us", "ms", "s"):
+        f = _FACTOR[unit]
+        fits = (v >= -(-MIN_TS_NS // f)) & (v < -(-MAX_TS_NS // f))
+        factor = pl.when(fits).then(pl.lit(f, dtype=pl.Int64)).otherwise(factor)
+    return factor
 
 
 def datetimes_ns(df: pl.DataFrame, col: str, path: Path, fmt: str | None = None) -> pl.Series:
