@@ -14,8 +14,12 @@ It is only read. This is exactly ``flushwatch scorecard --store DIR --json`` (th
 call), plus the targets of issue 12's "Done when", printed as met / not met:
 
 * ≥ 150 flushes scored on ≥ 10 assets;
+* no asset-year with more than 40 events (each detector card says why where one has);
 * at least one outcome whose pooled out-of-sample Brier score beats its walk-forward base rate
   with a 95 % calendar-day block-bootstrap interval below zero.
+
+It also prints which base rate the scored events got (own / pooled / shrunk toward the pool)
+and how often the model fell back to the base rate (its walk-forward record was worse).
 
 A quality bench, not a speed one (the wall time is printed for orientation only): assembling
 40 assets of hourly history since 2019 takes minutes. This script never fails on a target.
@@ -30,8 +34,11 @@ import time
 from pathlib import Path
 
 import flushwatch
+from flushwatch.analytics.detector_card import CardParams
 from flushwatch.report.scorecard_html import write_html
 from flushwatch.report.scorecard_rows import OUTCOME_HEADER, outcome_cells
+
+CAP = CardParams().max_events_per_year
 
 
 def _print_table(header: tuple[str, ...], rows: list[list[str]]) -> None:
@@ -73,14 +80,43 @@ def main(argv: list[str] | None = None) -> int:
     print()
     _print_table(OUTCOME_HEADER, [outcome_cells(oid, s) for oid, s in card.outcomes.items()])
     print()
+    print("base rate used (events) and model fallbacks, per outcome:")
+    for oid, sc in card.outcomes.items():
+        used = ", ".join(f"{k} {v}" for k, v in sc.rate_sources.items()) or "none"
+        print(f"  {oid:18} {used}; model {sc.n_model}, fell back {sc.n_fell_back}")
+    print()
     for line in card.summary:
         print(line)
+    over = [
+        (a["asset"], year, n)
+        for a in card.per_asset
+        for year, n in a["detector"].events_per_year.items()
+        if n > CAP
+    ]
+    for a in card.per_asset:
+        d = a["detector"]
+        if d.recall is not None:
+            print(
+                f"detector {a['asset']}: recall {d.clusters_found}/{d.clusters}, precision "
+                f"{d.events_with_notable}/{d.events_judged}, events per year {d.events_per_year}"
+            )
+        for note in d.notes:
+            if "over the cap" in note:
+                print(f"  {a['asset']}: {note}")
     many = card.events_scored >= 150 and len(scored_assets) >= 10
     beats = [k for k, s in card.outcomes.items() if s.beats_base_rate]
     print()
     print(
         f"target ≥150 flushes on ≥10 assets: {card.events_scored} on {len(scored_assets)} → "
         + ("met" if many else "NOT met")
+    )
+    print(
+        "target no asset-year over 40 events: "
+        + (
+            "met"
+            if not over
+            else "NOT met (" + ", ".join(f"{a} {y}: {n}" for a, y, n in over) + ")"
+        )
     )
     print(
         "target: an outcome beats its base rate (CI < 0): "
