@@ -21,6 +21,7 @@ from flushwatch.analytics.mechanics import isolated_liq_price_array
 
 EDGES = np.linspace(50.0, 150.0, 1001)  # 0.1-wide bins
 ONE_10X = LiqMapParams(leverages=(10.0,), weights=(1.0,))
+OWN_10X = LiqMapParams(leverages=(10.0,), weights=(1.0,), closures="own")
 
 
 def _bin(x: float) -> int:
@@ -128,18 +129,33 @@ def test_high_consumes_shorts_at_and_below_it() -> None:
 def test_oi_fall_without_crossing_removes_closed_notional_proportionally() -> None:
     # 1,000 USD built (half long, half short); OI then falls by 5 coins at 100 = 500 USD.
     mk = _market([100] * 3, [100] * 3, [100] * 3, [1000, 2000, 1500])
-    before = _build(mk, upto=2)
-    after = _build(mk)
+    before = _build(mk, OWN_10X, upto=2)
+    after = _build(mk, OWN_10X)  # closures="own": the whole fall from the mapped mass
     assert after.closed[2] == pytest.approx(500.0)
     np.testing.assert_allclose(after.long, before.long * 0.5, rtol=1e-12)
     np.testing.assert_allclose(after.short, before.short * 0.5, rtol=1e-12)
+
+
+def test_pro_rata_closures_take_only_the_mapped_share_of_an_oi_fall() -> None:
+    # 1,000 of 2,000 USD of OI is mapped (the first 1,000 predates the window); OI falls
+    # 25 % (20 -> 15 coins): the mapped mass loses 25 %, not the whole 500 USD.
+    mk = _market([100] * 3, [100] * 3, [100] * 3, [1000, 2000, 1500])
+    before = _build(mk, upto=2)
+    after = _build(mk)  # the default
+    assert after.closed[2] == pytest.approx(250.0)
+    np.testing.assert_allclose(after.long, before.long * 0.75, rtol=1e-12)
+    # a fall below the window's start no longer empties the map
+    mk = _market([100] * 4, [100] * 4, [100] * 4, [1000, 2000, 1000, 900])
+    assert _build(mk, OWN_10X).long.sum() == 0.0
+    kept = _build(mk)
+    assert kept.long.sum() + kept.short.sum() == pytest.approx(1000.0 * 0.5 * 0.9)
 
 
 def test_oi_fall_counts_consumed_mass_first() -> None:
     # The bar's low liquidates all 500 USD of longs and OI falls 600 USD: 100 USD closed.
     lp = _lp("long", 100.0)
     mk = _market([100] * 3, [100, 100, lp], [100] * 3, [1000, 2000, 1400])
-    state = _build(mk, vwap=np.full(3, 100.0))  # closed notional is valued at the entry price
+    state = _build(mk, OWN_10X, vwap=np.full(3, 100.0))  # closed valued at the entry price
     assert state.consumed_long[2] == pytest.approx(500.0)
     assert state.closed[2] == pytest.approx(100.0)
     assert state.short.sum() == pytest.approx(400.0)

@@ -10,7 +10,11 @@ Every output is an **estimate**; parameters and priors are in
    "liquidated": it is what the bar's range *predicts* as liquidations.
 2. **Closures**: when open interest falls by more than the consumed notional, the rest is
    taken as positions closed by their owners and removed *proportionally* from all remaining
-   mass (both sides). Then the optional decay (``half_life_hours``) shrinks all mass.
+   mass (both sides). ``closures="own"`` (default) takes the whole fall from the mapped mass;
+   ``"pro_rata"`` takes only the mapped mass's share of it (the fall in coins over the coins
+   open before), since positions opened before the window close too: without it a long
+   window whose OI ends below its start empties the map (DOGE, February 2026). Then the
+   optional decay (``half_life_hours``) shrinks all mass.
 3. **New positions**, added after the bar's own extremes (the order inside a bar is unknown;
    a position opened in a bar can be liquidated from the next bar on). Open interest is
    converted to coins with the bar's close (``oi_quote / close``), so a price move alone
@@ -113,6 +117,19 @@ def _flows(
     ok = np.isfinite(delta) & np.isfinite(entry)
     delta, px = np.where(ok, delta, 0.0), np.where(ok, entry, 0.0)
     return entry, np.maximum(delta, 0.0) * px, np.maximum(-delta, 0.0) * px, src
+
+
+def _closed_share(oi_quote: F64, close: F64, n: int) -> F64:
+    """Share of the open contracts that closed in each bar (the fall in coins / coins before)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coins = oi_quote[:n] / close[:n]
+    ok = np.isfinite(coins)
+    last = np.maximum.accumulate(np.where(ok, np.arange(n), -1))
+    filled = np.where(last >= 0, coins[np.maximum(last, 0)], np.nan)
+    share = np.zeros(n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share[1:] = np.maximum(filled[:-1] - filled[1:], 0.0) / filled[:-1]
+    return np.where(np.isfinite(share), np.clip(share, 0.0, 1.0), 0.0)
 
 
 def _entries(
@@ -242,7 +259,13 @@ def build_map(
     snap_idx = np.arange(0, n, every, dtype=np.int64) if every else np.zeros(0, np.int64)
     snap_l = np.zeros((snap_idx.size, nb)) if every else None
     snap_s = np.zeros((snap_idx.size, nb)) if every else None
-    book, cols = _loop(n, kl, kh, dec.tolist(), longs, shorts, keep, nb, (every, snap_l, snap_s))
+    if params.closures == "pro_rata":
+        frac: list[float] | None = _closed_share(oi, cl_a, n).tolist()
+    else:
+        frac = None
+    book, cols = _loop(
+        n, kl, kh, dec.tolist(), longs, shorts, keep, nb, (every, snap_l, snap_s), frac
+    )
     end_ts = int(ts[n]) if n < ts.shape[0] else int(ts[-1]) + int(step_s * 1e9)
     closes = cl_a[:n][np.isfinite(cl_a[:n])]
     return LiqMapState(
@@ -281,8 +304,14 @@ def _loop(
     keep: float,
     nb: int,
     snaps: tuple[int, F64 | None, F64 | None],
+    frac: list[float] | None = None,
 ) -> tuple[_Book, dict[str, list[float]]]:
-    """The sequential part: one pass over the bars, vectorised inside each bar."""
+    """The sequential part: one pass over the bars, vectorised inside each bar.
+
+    ``frac`` (``closures="pro_rata"``): the share of all open contracts that closed in each
+    bar; the mapped mass loses that share (its liquidations counted first) instead of the
+    whole fall in OI.
+    """
     every, snap_l, snap_s = snaps
     book = _Book(nb)
     names = ("added_long", "added_short", "consumed_long", "consumed_short", "closed")
@@ -295,9 +324,11 @@ def _loop(
         if every and snap_l is not None and snap_s is not None and t % every == 0:
             snap_l[t // every] = book.ul * book.g
             snap_s[t // every] = book.us * book.g
+        before = (book.tl + book.ts) * book.g if frac is not None else 0.0
         cl, cs = book.consume(kl[t], kh[t])
         total = (book.tl + book.ts) * book.g
-        closed = min(max(dec[t] - cl - cs, 0.0), total)
+        want = frac[t] * before if frac is not None else dec[t]
+        closed = min(max(want - cl - cs, 0.0), total)
         f = 1.0 - closed / total if total > 0 else 1.0
         decayed = total * f * (1.0 - keep)
         book.scale(f * keep)

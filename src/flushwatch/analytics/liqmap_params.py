@@ -26,7 +26,7 @@ for the model). The defaults and where they come from:
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 import numpy as np
@@ -59,6 +59,12 @@ class LiqMapParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         float,
         msgspec.Meta(gt=0, le=1, description="Share of new OI that is leveraged and mapped."),
     ] = 1.0
+    closures: Annotated[
+        Literal["own", "pro_rata"],
+        msgspec.Meta(
+            description="OI falls close mapped mass: all of it (own) or its share (pro_rata)."
+        ),
+    ] = "pro_rata"
     half_life_hours: Annotated[
         float,
         msgspec.Meta(ge=0, description="Optional decay of all mass (0 = off): stale positions."),
