@@ -132,7 +132,8 @@ def test_protocol_on_real_coinglass_btc(btc: tuple[object, dict[str, list[float]
     assert doc["protocol"]["k_sigma"] == 2.0
     assert doc["protocol"]["bins_per_side"] == 20
     assert "synthetic" in doc["realized_source"]
-    assert len(doc["sensitivity"]) == 12
+    assert len(doc["sensitivity"]) == 24  # 3 leverage mixes × 2 half-lives × 2 sizes × 2 closures
+    assert {r["params"]["closures"] for r in doc["sensitivity"]} == {"own", "pro_rata"}
     beats = doc["long"]["diff_ci_low"] > 0 and doc["short"]["diff_ci_low"] > 0
     assert doc["beats_every_baseline"] is beats
     # the product never claims skill it did not measure (measured: it does not beat them)

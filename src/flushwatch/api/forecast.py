@@ -20,7 +20,7 @@ does not. The map's price grid comes from the first bar's open (causal), as in
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
@@ -40,6 +40,8 @@ LEVERAGE_MIXES: dict[str, tuple[float, ...]] = {
 }
 HALF_LIVES = (0.0, 168.0)
 POSITION_NOTIONALS = (10_000.0, 1_000_000.0)
+#: How a fall in OI closes mapped positions (:class:`~flushwatch.analytics.liqmap.LiqMapParams`).
+CLOSURES: tuple[Literal["own", "pro_rata"], ...] = ("pro_rata", "own")
 
 
 def settings_grid() -> list[tuple[str, LiqMapParams]]:
@@ -47,13 +49,15 @@ def settings_grid() -> list[tuple[str, LiqMapParams]]:
     from flushwatch.analytics.liqmap import LiqMapParams
 
     out = []
-    for mix, w in LEVERAGE_MIXES.items():
-        for hl in HALF_LIVES:
-            for pn in POSITION_NOTIONALS:
-                name = f"lev={mix},half_life={hl:g}h,position={pn:,.0f}"
-                out.append(
-                    (name, LiqMapParams(weights=w, half_life_hours=hl, position_notional=pn))
-                )
+    for cl in CLOSURES:
+        for mix, w in LEVERAGE_MIXES.items():
+            for hl in HALF_LIVES:
+                for pn in POSITION_NOTIONALS:
+                    name = f"lev={mix},half_life={hl:g}h,position={pn:,.0f},closures={cl}"
+                    lp = LiqMapParams(
+                        weights=w, half_life_hours=hl, position_notional=pn, closures=cl
+                    )
+                    out.append((name, lp))
     return out
 
 
@@ -260,6 +264,7 @@ def _sensitivity(
                 "leverage_weights": list(lp.weights),
                 "half_life_hours": lp.half_life_hours,
                 "position_notional": lp.position_notional,
+                "closures": lp.closures,
             },
         }
         for side in ("long", "short"):
