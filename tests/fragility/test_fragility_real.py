@@ -203,9 +203,17 @@ def test_one_read_per_dataset_for_all_assets(stores: tuple[Path, Path]) -> None:
     names = ["ADA", "BTC", "DOGE", "ENA", "ETH", "SOL"]
     out = fragility(reader, names, as_of_ns=to_ns(AT, "at"), progress=lambda *a: seen.append(a))
     assert sorted(reader.reads) == sorted(
-        ["bars", "funding", "open_interest", "depth_bands", "liquidation_buckets", "liquidations"]
+        [
+            "bars",
+            "funding",
+            "open_interest",
+            "depth_bands",
+            "liquidation_buckets",
+            "liquidations",
+            "trades",
+        ]
     )
     assert out.to_dict() == flushwatch.open(stores[0]).fragility(at=AT).to_dict()
     assert [i for _, i, _ in seen] == list(range(len(seen)))  # the bar only moves forward
-    assert {n for _, _, n in seen} == {6 + len(names)}
-    assert seen[-2:] == [("inputs of SOL", 11, 12), ("ranked", 12, 12)]
+    assert {n for _, _, n in seen} == {7 + len(names)}
+    assert seen[-2:] == [("inputs of SOL", 12, 13), ("ranked", 13, 13)]

@@ -61,6 +61,8 @@ INPUTS: tuple[InputSpec, ...] = (
               about="open interest over book depth within ±near_pct"),
     InputSpec(name="liq_to_volume", abbrev="liq/v", unit="x", fragile="high",
               about="liquidations over perp quote volume, 24 h"),
+    InputSpec(name="wash_suspicion", abbrev="wash", unit="share", fragile="high",
+              about="share of trade-print tests suspicious, 24 h (suspicion only)"),
 )  # fmt: skip
 
 METHOD = (

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from flushwatch.store.asof import Reader
 
 HOUR_NS = 3600 * 10**9
+#: Datasets read once each (for all assets) before the per-asset inputs.
+READS = 7
 #: A series whose last bar closed more than this many bars before the as-of time is stale.
 _STALE_BARS = 3
 #: Funding older than this at the as-of time is stale (the slowest settlement is 8 h).
@@ -132,8 +134,9 @@ def fragility(
     tick = progress or (lambda _label, _i, _n: None)
     frames = _read_all(store, assets, as_of_ns, p, tick)
     rows, bars = _inputs(frames, assets, as_of_ns, p, tick)
+    rows = _with_wash(store, rows, frames["trades"], as_of_ns)
     out = rank_like_with_like(rows, p)
-    tick("ranked", 6 + len(assets), 6 + len(assets))
+    tick("ranked", READS + len(assets), READS + len(assets))
     return FragilityRanking(
         as_of_ts=as_of_ns,
         bars=bars,
@@ -145,6 +148,32 @@ def fragility(
         groups=out.groups,
         notes={r.asset: r.notes for r in rows if r.notes},
     )
+
+
+def _with_wash(
+    store: Reader, rows: list[AssetInputs], trades: pl.DataFrame, at: int
+) -> list[AssetInputs]:
+    """Add ``wash_suspicion`` for the assets with trade prints in the 24 h before ``at``.
+
+    Only those assets are assessed (the assessment reads their turnover history); the others
+    lack the input, and the like-with-like choice drops it unless 3/4 of the assets have it.
+    """
+    import msgspec
+
+    from flushwatch.api.wash import DEFAULT_WINDOW_S, wash_suspicion
+
+    have = set(trades.get_column("asset").unique().to_list()) if trades.height else set()
+    out = []
+    for row in rows:
+        score = (
+            wash_suspicion(store, row.asset, as_of_ns=at, window_s=DEFAULT_WINDOW_S)
+            if row.asset in have
+            else None
+        )
+        if score is not None:
+            row = msgspec.structs.replace(row, values={**row.values, "wash_suspicion": score})
+        out.append(row)
+    return out
 
 
 def _read_all(
@@ -161,6 +190,7 @@ def _read_all(
         LiquidationBucket,
         OpenInterest,
         Record,
+        Trade,
     )
     from flushwatch.domain.symbols import base_asset
 
@@ -173,6 +203,7 @@ def _read_all(
         "depth": (DepthBand, 24 * HOUR_NS),
         "buckets": (LiquidationBucket, (p.volume_window_h + 1) * HOUR_NS),
         "prints": (Liquidation, p.volume_window_h * HOUR_NS),
+        "trades": (Trade, 24 * HOUR_NS),
     }
     out: dict[str, pl.DataFrame] = {}
     for i, (key, (cls, back)) in enumerate(spans.items()):
@@ -255,7 +286,7 @@ def _inputs(
     chosen = _choose_series(bars, at)
     exchange = None
     if chosen is None:
-        label = "no trade bars closed within 3 bars of the as-of time"
+        label = "trade bars (none closed within 3 bars of the as-of time)"
         perp: dict[str, pl.DataFrame] = {}
         spot: dict[str, pl.DataFrame] = {}
         step = 3600
@@ -269,7 +300,7 @@ def _inputs(
         spot = _by_asset(same.filter(pl.col("market") == "spot")) if market == "perp" else {}
     btc = _returns(perp["BTC"], step) if "BTC" in perp else None
     # OI and depth are divided by this venue's volume: they must be this venue's too
-    venue = pl.col("exchange") == exchange
+    venue = pl.col("exchange") == exchange if exchange is not None else pl.lit(False)
     funding = _by_asset(frames["funding"].filter(pl.col("is_settled") & venue))
     oi = _by_asset(frames["oi"].filter(venue))
     depth = _by_asset(frames["depth"].filter(venue))
@@ -277,19 +308,21 @@ def _inputs(
     prints = _by_asset(frames["prints"])
     rows = []
     for i, asset in enumerate(assets):
-        tick(f"inputs of {asset}", 6 + i, 6 + len(assets))
+        tick(f"inputs of {asset}", READS + i, READS + len(assets))
         values: dict[str, float] = {}
         notes: list[str] = []
         vol_day = None
         bar = perp.get(asset)
         if bar is None:
-            notes.append(f"price inputs not available: no {label} closed by the as-of time")
+            missing = label if chosen is None else f"{label} closed by the as-of time"
+            notes.append(f"price inputs not available: no {missing}")
         else:
             vol_day = _price_inputs(values, bar, btc, spot.get(asset), at, step, p)
         fz = _funding_z(funding.get(asset), at, p)
         if fz is None:
             notes.append(
-                f"funding z not available: no {exchange} rate settled within 9 h of the as-of"
+                f"funding z not available: no {exchange or 'venue'} rate settled within 9 h "
+                "of the as-of"
             )
         else:
             values["funding_z"] = fz

@@ -48,15 +48,6 @@ CHUNK_NS = 86_400 * 10**9  # history is read a day at a time
 HISTORY = 7  # windows of history before the window, for the turnover tests
 BUCKETS = 12  # buckets per window for the turnover tests
 DEFAULT_WINDOW_S = 86_400
-#: How the fragility ranking can name the score (fields of ``analytics.fragility.InputSpec``).
-WASH_INPUT = {
-    "name": "wash_suspicion",
-    "abbrev": "wash",
-    "unit": "share",
-    "fragile": "high",
-    "about": "share of the Holm-corrected trade-print tests suspicious on the asset's most "
-    "suspicious venue, last 24 h (suspicion, not a finding)",
-}
 
 
 class WashReport(msgspec.Struct, frozen=True, kw_only=True):
