@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -22,6 +22,7 @@ from flushwatch.errors import ConfigError, InputError
 if TYPE_CHECKING:
     from flushwatch.analytics.mechanics import TierTable
     from flushwatch.api.cluster import ClusterSpec
+    from flushwatch.api.prints import HourTotals
     from flushwatch.api.results import (
         Cascade,
         Events,
@@ -410,6 +411,19 @@ class Workspace:
     def liq_price(self, venue: str, side: str, entry: float, **kwargs: object) -> LiqPrice:
         """The same as :func:`flushwatch.api.liq_price` (no store needed)."""
         return liq_price(venue, side, entry, **kwargs)  # type: ignore[arg-type]
+
+    def prints(self, *, after_ts: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Venue liquidation prints in time order: the latest ``limit``, or the first
+        ``limit`` at or after ``after_ts`` (see :func:`flushwatch.api.prints.recent`)."""
+        from flushwatch.api.prints import recent
+
+        return recent(self._store, after_ts=after_ts, limit=limit)
+
+    def hour_totals(self, at_ts: int) -> HourTotals:
+        """Long and short USD of the venue prints in the UTC hour holding ``at_ts``."""
+        from flushwatch.api.prints import hour_totals
+
+        return hour_totals(self._store, at_ts)
 
     def info(self) -> StoreInfo:
         """Every stored series with its row count and time range, and the instruments."""

@@ -2,11 +2,10 @@
 
 Read from the store while ``record`` or ``watch`` writes to it (each batch is one atomic
 store write, so a read sees whole batches) and from ``<store>/alerts.jsonl``, the file
-:class:`flushwatch.alerts.jsonl.JsonlFile` appends one alert per line to. The workspace has no
-"prints since T" question, so this asks its read-only ``sql`` with fixed queries built from
-integers only (no request text reaches SQL). Totals are of venue prints only, by position
-side, for the current UTC hour by the wall clock, and say when a throttled feed makes them a
-lower bound.
+:class:`flushwatch.alerts.jsonl.JsonlFile` appends one alert per line to. Prints come from
+``Workspace.prints`` and ``Workspace.hour_totals``. Totals are of venue prints only, by
+position side, for the current UTC hour by the wall clock, and say when a throttled feed makes
+them a lower bound.
 """
 
 from __future__ import annotations
@@ -16,8 +15,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flushwatch.domain.time import iso
-from flushwatch.errors import FlushwatchError
 from flushwatch.web.cache import store_version
 
 if TYPE_CHECKING:
@@ -27,7 +24,6 @@ ALERTS_FILE = "alerts.jsonl"
 HOUR_NS = 3600 * 10**9
 #: Prints and alerts sent when a page connects, and prints per update at most.
 FIRST, BATCH = 50, 500
-_COLS = "ts_event, exchange, symbol, side, price, notional, coverage"
 
 
 class LiveFeed:
@@ -43,13 +39,6 @@ class LiveFeed:
         self._at_cursor: set[tuple[Any, ...]] = set()  # prints sent with that ts_event
         self._offset = 0  # bytes of the alerts file already read
 
-    def _rows(self, sql: str) -> list[dict[str, Any]]:
-        try:
-            rows: list[dict[str, Any]] = self.ws.sql(sql).to_dict()["rows"]
-        except FlushwatchError:  # no liquidations dataset (yet): nothing to show
-            return []
-        return rows
-
     def _new_prints(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
         for r in rows:
@@ -59,24 +48,11 @@ class LiveFeed:
             if r["ts_event"] > self._cursor:
                 self._cursor, self._at_cursor = r["ts_event"], set()
             self._at_cursor.add(key)
-            out.append({**r, "time": iso(r["ts_event"])})
+            out.append(r)
         return out
 
     def _totals(self, hour: int) -> dict[str, Any]:
-        lo, hi = hour * HOUR_NS, (hour + 1) * HOUR_NS
-        rows = self._rows(
-            "SELECT side, sum(notional) AS usd, count(*) AS n, "
-            "bool_or(coverage IN ('throttled', 'unknown')) AS partial FROM liquidations "
-            f"WHERE ts_event >= {lo} AND ts_event < {hi} GROUP BY side"
-        )
-        by = {r["side"]: r for r in rows}
-        return {
-            "hour": iso(lo),
-            "long_usd": float(by.get("long", {}).get("usd") or 0.0),
-            "short_usd": float(by.get("short", {}).get("usd") or 0.0),
-            "count": int(sum(r["n"] for r in rows)),
-            "lower_bound": any(bool(r["partial"]) for r in rows),
-        }
+        return self.ws.hour_totals(hour * HOUR_NS).to_dict()
 
     def _alerts(self, last: int | None) -> list[dict[str, Any]]:
         try:
@@ -104,11 +80,8 @@ class LiveFeed:
         """Everything a page shows when it connects."""
         self._version = store_version(self.ws.path)
         self._hour = self._clock() // HOUR_NS
-        recent = self._rows(
-            f"SELECT {_COLS} FROM liquidations ORDER BY ts_event DESC LIMIT {FIRST}"
-        )
         return {
-            "liquidations": self._new_prints(recent[::-1]),
+            "liquidations": self._new_prints(self.ws.prints(limit=FIRST)),
             "totals": self._totals(self._hour),
             "alerts": self._alerts(FIRST),
         }
@@ -119,10 +92,7 @@ class LiveFeed:
         version, hour = store_version(self.ws.path), self._clock() // HOUR_NS
         if version != self._version:
             self._version = version
-            rows = self._rows(
-                f"SELECT {_COLS} FROM liquidations WHERE ts_event >= {max(self._cursor, 0)} "
-                f"ORDER BY ts_event LIMIT {BATCH}"
-            )
+            rows = self.ws.prints(after_ts=max(self._cursor, 0), limit=BATCH)
             new = self._new_prints(rows)
             if new:
                 out["liquidations"] = new
