@@ -268,3 +268,44 @@ def test_bybit_recording_cascade_walks_the_real_book(asset: str, bybit: Path) ->
     # the map needs two closed bars; the 45 s recording has one closed 1m kline
     line = refused(bybit, "map", asset)
     assert "at least two closed bars" in line
+
+
+# ---- priced prints: the realized side at the prints' own price (plumbing, not skill) ----
+
+
+def test_sol_priced_prints_are_scored_at_their_own_price(store: Path, shared_data: Path) -> None:
+    """SOL's OKX prints of 2026-03-04/05 (``size_usd`` is contracts × bkPx; ctVal 1 SOL, so
+    the file's number is the USD) as the realized side of hourly issues: every print in a
+    scored hour lands in the set or is counted outside it, to the cent of the raw file. (The
+    Hyperliquid SOL prints are of 2025-05/06, before the first OI hour: never scored.)"""
+    import numpy as np
+
+    from flushwatch.analytics.forecast_map import PRINTS_NOTE, ForecastParams
+    from flushwatch.api.forecast import forecast_market, prints_from_store
+    from flushwatch.api.results import jsonable
+    from flushwatch.report.assemble import assemble
+
+    s = Store.open(store)
+    m = assemble(s, "SOL", exchange="binanceusdm", step_s=3600)
+    prints = prints_from_store(s, "SOL", int(m.ts[0]), int(m.ts[-1]) + 3600 * 10**9)
+    assert prints is not None
+    p = ForecastParams(cadence_hours=1, horizon_hours=1, min_train_days=4, folds=2, n_boot=50)
+    res, series = forecast_market(m, p, prints)
+    d = jsonable(res)
+    assert d["realized_source"].startswith("priced liquidation prints at their own price")
+    assert PRINTS_NOTE in d["notes"]
+    assert d["statement"].endswith(PRINTS_NOTE)
+    raw = pl.read_parquet(shared_data / MV / "liquidations__commit_fadd49d.parquet").filter(
+        (pl.col("venue") == "okx") & (pl.col("coin") == "SOL")
+    )
+    ts = raw.get_column("timestamp").dt.epoch("ns").to_numpy()
+    hours = np.asarray(series["ts"], np.int64)
+    assert hours.size > 0
+    scored = np.zeros(ts.shape[0], bool)
+    for t in hours.tolist():
+        scored |= (ts >= t) & (ts < t + 3600 * 10**9)
+    for side, venue_side in (("long", "sell"), ("short", "buy")):  # OKX: sell = long liquidated
+        sel = scored & (raw.get_column("side") == venue_side).to_numpy()
+        usd = float(raw.get_column("size_usd").to_numpy()[sel].sum())  # × ctVal 1
+        got = d[side]["realized_usd_in_set"] + d[side]["realized_usd_outside_set"]
+        assert got == pytest.approx(usd, rel=1e-9)

@@ -198,6 +198,11 @@ def _statement(asset: str, long: Any, short: Any, source: str) -> tuple[bool, st
         "(the interval of map − best baseline is not above zero on both sides); "
         "read it as positioning context, not as a forecast of where liquidations happen"
     )
+    if long.days == 0 and short.days == 0:
+        head = (
+            f"{asset}: nothing to score out of sample (no window with realized liquidations "
+            "after the walk-forward's training windows); no skill is shown or claimed"
+        )
     return beats, f"{head}. " + "; ".join(parts) + f". Realized USD: {source}."
 
 
@@ -224,10 +229,13 @@ def _source(
         return sets, text, []
     t_first, t_last = int(np.min(prints.ts)), int(np.max(prints.ts))
     t0 = m.ts[sets.index]
-    keep = (t0 + hb * m.step_s * 10**9 > t_first) & (t0 <= t_last)
+    when = np.sort(np.asarray(prints.ts, np.int64))
+    held = np.searchsorted(when, t0 + hb * m.step_s * 10**9) - np.searchsorted(when, t0)
+    keep = held > 0
     note = (
-        f"realized USD from priced prints ({prints.source}) covering {iso(t_first)} to "
-        f"{iso(t_last)}: windows partly outside are scored on what the prints hold"
+        f"realized USD from priced prints ({prints.source}) between {iso(t_first)} and "
+        f"{iso(t_last)}: only the {int(keep.sum())} windows holding at least one print are "
+        "scored (the prints are sparse: a window without any is no data, not zero)"
     )
     from flushwatch.analytics.forecast_map import PRINTS_NOTE
 
