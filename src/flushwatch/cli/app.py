@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from flushwatch.cli.once import OnceGroup
 from flushwatch.cli.options import AtOpt, JsonOpt, StoreOpt, run, store_path
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OnceGroup,
 )
 
 _run = run
@@ -113,11 +115,19 @@ def sql(
     ],
     store: StoreOpt = None,
     json_out: JsonOpt = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            help="Print the result as one table at its full width, however wide (default: a "
+            "table when it fits the terminal, else one block per row).",
+        ),
+    ] = False,
 ) -> None:
     """Run DuckDB SQL against the store (one view per dataset, plus instruments)."""
     from flushwatch.cli import commands
 
-    _run(lambda: commands.run_sql(_store_path(store), query, json_out=json_out))
+    _run(lambda: commands.run_sql(_store_path(store), query, json_out=json_out, wide=wide))
 
 
 @app.command()

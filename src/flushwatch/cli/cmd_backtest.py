@@ -47,15 +47,21 @@ def run(
         exchange=exchange, step=step, warmup_hours=warmup_hours, k_sigma=k_sigma,
         cadence_hours=cadence_hours,
     )  # fmt: skip
-    scores = score_maps(
-        str(store_root), assets or ["BTC"], protocol=protocol, settings=settings,
-        cluster=cluster_spec(workers, scheduler, dashboard),
-    )  # fmt: skip
+    names = ", ".join(assets or ["BTC"])
+    with render.working(f"{names} map backtest", quiet=json_out) as progress:
+        progress("replaying the map hour by hour and scoring it")
+        scores = score_maps(
+            str(store_root), assets or ["BTC"], protocol=protocol, settings=settings,
+            cluster=cluster_spec(workers, scheduler, dashboard),
+        )  # fmt: skip
+        if html is not None:
+            progress(f"writing {html}")
+            for sc in scores:
+                fc = sc.forecast.to_dict()["forecast"] if sc.forecast is not None else None
+                _write_html(html, sc.nowcast, fc, sc.forecast.series if sc.forecast else {})
     docs = []
     for sc in scores:
         fc = sc.forecast.to_dict()["forecast"] if sc.forecast is not None else None
-        if html is not None:
-            _write_html(html, sc.nowcast, fc, sc.forecast.series if sc.forecast else {})
         if json_out:
             docs.append(_json_doc(sc.nowcast, fc, sc.skipped, protocol))
             continue
@@ -101,27 +107,24 @@ def _write_html(
 
 
 def _print_forecast(fc: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+    from flushwatch.cli.render import console, escape, new_table
     from flushwatch.report.forecast_html import side_rows
 
-    console = Console(width=max(Console().width, 150))
     p = fc["protocol"]
     console.print(
-        f"[bold]{fc['asset']} map as a next-day forecast[/] (issued every "
+        f"[bold]{escape(fc['asset'])} map as a next-day forecast[/] (issued every "
         f"{p['cadence_hours']:g} h from 00:00 UTC; bin set ±{p['k_sigma']:g}σ, "
         f"{p['bins_per_side']} bins per side; out of sample {fc['start']} → {fc['end']})"
     )
     for side in ("long", "short"):
         s = fc[side]
-        t = Table(f"{side} ({s['days']} days)", "top-quarter share")
+        t = new_table(f"{side} ({s['days']} days)", "top-quarter share")
         for name, value in side_rows(s):
-            t.add_row(name, value)
+            t.add_row(escape(name), escape(value))
         console.print(t)
-    console.print(f"[bold]{fc['statement']}[/]")
+    console.print(f"[bold]{escape(fc['statement'])}[/]")
     for n in fc["notes"]:
-        console.print(f"[dim]{n}[/]")
+        console.print(f"[dim]{escape(n)}[/]")
 
 
 def _pct(x: float) -> str:
@@ -129,45 +132,52 @@ def _pct(x: float) -> str:
 
 
 def _print_table(res: BacktestResult) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from flushwatch.cli.render import console, escape, new_table
 
-    console = Console(width=max(Console().width, 150))
     console.print(
         f"[bold]{res.asset} liquidation-map backtest[/] ({res.step_s // 60} min bars, "
         f"{res.start} → {res.end}); the map is an [italic]estimate[/]"
     )
     rows = list(res.sides) + ([res.oi_drop_proxy] if res.oi_drop_proxy else [])
-    t = Table("side", "n", "map top-25%", "baseline top-25%", "chance", "ρ map", "ρ base",
-              "partial ρ (map | base)", "p")  # fmt: skip
+    cols = ("n", "map top-25%", "baseline top-25%", "chance", "ρ map", "ρ base",
+            "partial ρ (map | base)", "p")  # fmt: skip
+    wide = {  # "[80.8%–89.7%]" and "oi_drop_proxy" in one piece
+        "side": max(len(s.side) for s in rows),
+        "map top-25%": 13,
+        "partial ρ (map | base)": 8,
+    }
+    t = new_table("side", *cols, right=cols, tight=True, min_widths=wide)
     for s in rows:
         t.add_row(
             s.side,
             str(s.n),
-            f"{_pct(s.map_capture.share)} [{_pct(s.map_capture.ci_low)}–"
-            f"{_pct(s.map_capture.ci_high)}]",
+            escape(
+                f"{_pct(s.map_capture.share)} [{_pct(s.map_capture.ci_low)}–"
+                f"{_pct(s.map_capture.ci_high)}]"
+            ),
             _pct(s.baseline_capture.share),
             _pct(s.chance),
             f"{s.map_spearman.r:.3f}",
             f"{s.baseline_spearman.r:.3f}",
-            f"{s.partial.r:+.3f} [{s.partial.ci_low:+.3f}, {s.partial.ci_high:+.3f}]",
+            escape(f"{s.partial.r:+.3f} [{s.partial.ci_low:+.3f}, {s.partial.ci_high:+.3f}]"),
             f"{s.partial.p:.2g}",
         )
     console.print(t)
     if res.levels:
-        lt = Table("side", "days", "map top-25% bins", "side-nearest bins", "chance", "bins/day")
+        lcols = ("days", "map top-25% bins", "side-nearest bins", "chance", "bins/day")
+        lt = new_table("side", *lcols, right=lcols)
         for lv in res.levels:
             lt.add_row(
                 lv.side,
                 str(lv.days),
-                f"{_pct(lv.map_share)} [{_pct(lv.map_ci_low)}–{_pct(lv.map_ci_high)}]",
+                escape(f"{_pct(lv.map_share)} [{_pct(lv.map_ci_low)}–{_pct(lv.map_ci_high)}]"),
                 _pct(lv.baseline_share),
                 _pct(lv.chance),
                 f"{lv.median_bins:.0f}",
             )
         console.print(lt)
     for n in res.notes:
-        console.print(f"[dim]{n}[/]")
+        console.print(f"[dim]{escape(n)}[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flushwatch.cli.options import JsonOpt
+from flushwatch.cli.options import STORE_HINT, JsonOpt, check_folder
 from flushwatch.cli.options import run as _run
 
 DEMO_SHOCK = "-3%"
@@ -55,36 +55,47 @@ def run_demo(
     from flushwatch.store import Store
 
     t0 = time.perf_counter()
+    check_folder(out_dir, "--out")
+    if store is not None:
+        check_folder(store, "--store", STORE_HINT)
     out_dir.mkdir(parents=True, exist_ok=True)
     root = store if store is not None else out_dir / "store"
     if store is None and root.exists():
         shutil.rmtree(root)  # the demo's own store: start fresh every time
-    # A book deep enough (150 levels 5 bps apart: ±7.5 %) for the cascade to walk it.
-    params = scenario_params(scenario, seed=seed, book_levels=150, tick_bps=5.0)
-    result = simulate(params)
-    write_result(result, Store.open(root), f"demo-{scenario}-{seed}")
-    asset = params.symbol.removesuffix("USDT")
-    ws = open_workspace(root)
-    # Hourly: the simulator writes 5-minute bars, most of them without a liquidation, and the
-    # flush detector's baseline wants bars that usually have some (as real hourly data does).
-    rep = ws.report(asset, exchange="simulated", step=3600)
-    report, market = rep.report, rep.market
+    page = out_dir / f"flushwatch-demo-{scenario}.html"
+    # Everything is computed under the spinner (stderr), then printed: the two never interleave.
+    with render.working("demo", quiet=json_out) as progress:
+        progress(f"simulating a {scenario} day (seed {seed})")
+        # A book deep enough (150 levels 5 bps apart: ±7.5 %) for the cascade to walk it.
+        params = scenario_params(scenario, seed=seed, book_levels=150, tick_bps=5.0)
+        result = simulate(params)
+        progress(f"writing the simulated rows into {root}")
+        write_result(result, Store.open(root), f"demo-{scenario}-{seed}")
+        asset = params.symbol.removesuffix("USDT")
+        ws = open_workspace(root)
+        progress("flush report")
+        # Hourly: the simulator writes 5-minute bars, most of them without a liquidation, and
+        # the flush detector's baseline wants bars that usually have some (as real data does).
+        rep = ws.report(asset, exchange="simulated", step=3600)
+        report, market = rep.report, rep.market
+        progress("liquidation map")
+        liq_map = ws.map(asset, exchange="simulated", bins=400, snapshots=True)
+        progress(f"cascade from a {DEMO_SHOCK} shock (2,000 Monte Carlo runs)")
+        casc = ws.cascade(asset, shock=DEMO_SHOCK, exchange="simulated", runs=2000)
+        progress("fragility ranking")
+        ranking = ws.fragility([asset])
+        progress(f"writing {page}")
+        map_parts = (liq_map.market, liq_map.state, liq_map.clusters)
+        page.write_text(_page(report, market, map_parts, casc.raw()), encoding="utf-8")
     # With --json the human-readable sections are not printed: only the summary is.
     quiet = contextlib.redirect_stdout(io.StringIO()) if json_out else contextlib.nullcontext()
     with quiet:
         render.console.rule("[bold yellow]SIMULATED DATA[/] (flushwatch's market simulator)")
         render.flush_report(report)
-        liq_map = ws.map(asset, exchange="simulated", bins=400, snapshots=True)
         render_map.render(liq_map.to_dict())
-        casc = ws.cascade(asset, shock=DEMO_SHOCK, exchange="simulated", runs=2000)
         render_cascade.show_cascade(casc.raw(), casc.to_dict(), json_out=False, html=None)
-        ranking = ws.fragility([asset])
         render_cascade.show_fragility(ranking, json_out=False)
-    map_parts = (liq_map.market, liq_map.state, liq_map.clusters)
-    cascade_out = casc.raw()
     ranked = ranking.markets
-    page = out_dir / f"flushwatch-demo-{scenario}.html"
-    page.write_text(_page(report, market, map_parts, cascade_out), encoding="utf-8")
     seconds = time.perf_counter() - t0
     summary = {
         "simulated": True,
@@ -103,7 +114,7 @@ def run_demo(
     else:
         render.console.print(
             f"\n[bold]Simulated {scenario} day[/] (seed {seed}) analysed in {seconds:.1f} s. "
-            f"HTML report (simulated data): [bold]{page}[/]"
+            f"HTML report (simulated data): [bold]{render.escape(str(page))}[/]"
         )
     return summary
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import typer
 
+from flushwatch.cli.once import OnceGroup
+
 download_app = typer.Typer(
     name="download",
     help=(
@@ -17,6 +19,7 @@ download_app = typer.Typer(
         "fetches only what is missing."
     ),
     no_args_is_help=True,
+    cls=OnceGroup,
 )
 
 

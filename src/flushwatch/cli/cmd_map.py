@@ -30,13 +30,17 @@ def run_map(
     from flushwatch.cli import render as base_render
     from flushwatch.cli import render_map
 
-    result = open_workspace(store_root).map(
-        asset, at=at, start=start, end=end, exchange=exchange, bins=bins, snapshots=html is not None
-    )
-    if html is not None:
-        from flushwatch.report.map_html import write_map_html
+    with base_render.working(f"{asset} liquidation map", quiet=json_out) as progress:
+        progress("replaying open interest into positions")
+        result = open_workspace(store_root).map(
+            asset, at=at, start=start, end=end, exchange=exchange, bins=bins,
+            snapshots=html is not None,
+        )  # fmt: skip
+        if html is not None:
+            from flushwatch.report.map_html import write_map_html
 
-        write_map_html(html, result.market, result.state, result.clusters)
+            progress(f"writing {html}")
+            write_map_html(html, result.market, result.state, result.clusters)
     if json_out:
         base_render.print_json(result.to_dict())
         return

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from flushwatch.cli.options import STORE_HINT, check_folder, run
 from flushwatch.errors import ConfigError, FlushwatchError
 
 __all__ = ["register"]
@@ -45,28 +46,28 @@ def run_simulate(
     """Simulate, write, and print what was written (and the stylized facts with --compare)."""
     import msgspec
 
+    from flushwatch.cli.render import working
     from flushwatch.report.assemble import assemble
     from flushwatch.sim import flush_facts, scenario_params, simulate, write_result
     from flushwatch.store import Store
 
     p = scenario_params(scenario, **overrides)
+    if store is not None:
+        check_folder(store, "--store", STORE_HINT)
     root = (
         store if store is not None else Path(tempfile.mkdtemp(prefix="flushwatch-sim-")) / "store"
     )
     st = Store.open(root)
-    result = simulate(p)
-    summaries = write_result(result, st, f"{scenario}-seed{p.seed}")
-    facts = flush_facts(assemble(st, p.symbol.removesuffix("USDT"), step_s=3600), "simulated")
-    if compare is not None:
-        real = Store.open(compare, create=False)
-        for asset in ("BTC", "XRP", "ETH"):
-            try:
-                m = assemble(real, asset, step_s=3600)
-            except FlushwatchError:
-                continue
-            if m.step_s > 3600 * 8:
-                continue
-            facts += flush_facts(m, f"{asset} (real)", min_liq_usd=5e7)
+    with working("simulate", quiet=json_out) as progress:
+        progress(f"simulating a {scenario} day (seed {p.seed})")
+        result = simulate(p)
+        progress(f"writing it into {root}")
+        summaries = write_result(result, st, f"{scenario}-seed{p.seed}")
+        progress("measuring its flushes")
+        facts = flush_facts(assemble(st, p.symbol.removesuffix("USDT"), step_s=3600), "simulated")
+        if compare is not None:
+            progress(f"measuring the real flushes in {compare}")
+            facts += _real_facts(Store.open(compare, create=False))
     body = {
         "store": str(root),
         "scenario": scenario,
@@ -90,6 +91,23 @@ def run_simulate(
             f"{_n(f.oi_drop_pct):>8} {f.wick_pct:>6.2f} {_n(f.funding_low_pct_8h, 4):>9} "
             f"{_n(f.hours_to_half_oi, 0):>10}"
         )
+
+
+def _real_facts(real: Any) -> list[Any]:
+    """The stylized facts of the real stores' hourly-or-finer flushes (for --compare)."""
+    from flushwatch.report.assemble import assemble
+    from flushwatch.sim import flush_facts
+
+    facts: list[Any] = []
+    for asset in ("BTC", "XRP", "ETH"):
+        try:
+            m = assemble(real, asset, step_s=3600)
+        except FlushwatchError:
+            continue
+        if m.step_s > 3600 * 8:
+            continue
+        facts += flush_facts(m, f"{asset} (real)", min_liq_usd=5e7)
+    return facts
 
 
 def _n(x: float | None, digits: int = 2) -> str:
@@ -134,9 +152,9 @@ def register(app: typer.Typer) -> None:
             "depth_usd_1pct": None if depth is None else depth * 1e6,
             "seed": seed,
         }
-        try:
+
+        def go() -> None:
             overrides["leverage_weights"] = _leverage(leverage_mix)
             run_simulate(scenario, store, overrides, compare=compare, json_out=json_out)
-        except FlushwatchError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+
+        run(go)

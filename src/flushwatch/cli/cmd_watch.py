@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import msgspec
 import typer
 
+from flushwatch.cli.options import STORE_HINT, check_folder
 from flushwatch.domain.time import iso
 from flushwatch.errors import ConfigError, FlushwatchError
 
@@ -588,6 +589,8 @@ def register(app: typer.Typer) -> None:
         as it happens), 2 on a configuration or connection error.
         """
         try:
+            if store is not None:
+                check_folder(store, "--store", STORE_HINT)
             result = asyncio.run(
                 _watch(
                     venue, symbols, alerts, store, config, duration, spot, prime_hours, book_stream

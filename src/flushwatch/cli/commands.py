@@ -139,7 +139,8 @@ def run_info(store_root: Path, *, json_out: bool) -> None:
     """Describe the store."""
     from flushwatch.api.workspace import open_workspace
 
-    info = open_workspace(store_root).info()
+    with render.working("reading the store", quiet=json_out):
+        info = open_workspace(store_root).info()
     if json_out:
         render.print_json(info.to_dict())
     else:
@@ -155,15 +156,16 @@ def run_formats(*, json_out: bool) -> None:
         render.formats(rows)
 
 
-def run_sql(store_root: Path, query: str, *, json_out: bool) -> None:
+def run_sql(store_root: Path, query: str, *, json_out: bool, wide: bool = False) -> None:
     """Run SQL against the store's views."""
     from flushwatch.api.workspace import open_workspace
 
-    result = open_workspace(store_root).sql(query)
+    with render.working("running the query", quiet=json_out):
+        result = open_workspace(store_root).sql(query)
     if json_out:
         render.print_json(result.to_dict())
     else:
-        render.table(result.columns, result.rows)
+        render.table(result.columns, result.rows, wide=wide)
 
 
 def run_compact(store_root: Path, *, json_out: bool) -> None:
@@ -211,19 +213,22 @@ def run_report(
     from flushwatch.config import load_config
 
     cfg = load_config(config)  # a bad config is reported before the store is opened
-    result = open_workspace(store_root).report(
-        asset, at=at, start=start, end=end, exchange=exchange, step=step, config=cfg
-    )
-    if html is not None:
-        from flushwatch.report.html import write_html
+    with render.working(f"{asset} report", quiet=json_out) as progress:
+        progress("reading the store and judging the latest flush")
+        result = open_workspace(store_root).report(
+            asset, at=at, start=start, end=end, exchange=exchange, step=step, config=cfg
+        )
+        if html is not None:
+            from flushwatch.report.html import write_html
 
-        write_html(html, result.report, result.market)
+            progress(f"writing {html}")
+            write_html(html, result.report, result.market)
     if json_out:
         render.print_raw(to_json(result.to_dict()).encode())
         return
     render.flush_report(result.report)
     if html is not None:
-        render.console.print(f"HTML report written to [bold]{html}[/]")
+        render.console.print(f"HTML report written to [bold]{render.escape(str(html))}[/]")
 
 
 def run_events(
@@ -242,15 +247,16 @@ def run_events(
     from flushwatch.config import load_config
 
     cfg = load_config(config)
-    result = open_workspace(store_root).events(
-        asset, start=start, end=end, exchange=exchange, step=step, config=cfg
-    )
+    with render.working(f"{asset} flushes", quiet=json_out):
+        result = open_workspace(store_root).events(
+            asset, start=start, end=end, exchange=exchange, step=step, config=cfg
+        )
     if json_out:
         render.print_json(result.to_dict())
     else:
         render.events_table(result.events, result.asset, result.as_of_ts)
         for name, src in result.sources.items():
-            render.console.print(f"[dim]{name}: {src}[/]")
+            render.console.print(f"[dim]{render.escape(f'{name}: {src}')}[/]")
 
 
 def run_config() -> None:

@@ -29,7 +29,7 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        help="TOML with \\[coinalyze] / \\[coinglass] tables (base_url, plan, rate, page_rows, "
+        help="TOML with [coinalyze] / [coinglass] tables (base_url, plan, rate, page_rows, "
         "backoff); unknown keys are refused.",
     ),
 ]
@@ -319,7 +319,7 @@ def register(download_app: typer.Typer) -> None:
         exchange: Annotated[
             str | None,
             typer.Option(
-                help="Venues aggregated, e.g. Binance,Bybit,OKX (default: \\[coinglass] "
+                help="Venues aggregated, e.g. Binance,Bybit,OKX (default: [coinglass] "
                 "exchange_list). ONE venue makes OI and funding that venue's --pair."
             ),
         ] = None,

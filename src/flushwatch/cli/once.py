@@ -1,8 +1,11 @@
 """Refuse a single-value option given twice (``--venue bybit --venue okx``), instead of
-silently keeping the last one, which is what click does.
+silently keeping the last one, which is what click does; and print every usage error (a
+missing argument, an unknown option, a bad value) as one line, ``error: ... (see '... --help')``,
+exit code 2, instead of a boxed panel.
 
-Every command of the app is built with :class:`OnceCommand`; options declared repeatable
-(``list[...]`` types, such as ``watch --symbols``) are not affected.
+Every command of the app is built with :class:`OnceCommand` and every group (the app, and
+``download``) with :class:`OnceGroup`; options declared repeatable (``list[...]`` types, such
+as ``watch --symbols``) are not affected.
 """
 
 from __future__ import annotations
@@ -11,7 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from typer.core import TyperCommand
+
+# typer >= 0.24 vendors click as ``typer._click``: its UsageError (missing argument, unknown
+# option, bad value, BadParameter) is the class raised here, and typer does not re-export it.
+from typer._click.exceptions import UsageError
+from typer.core import TyperCommand, TyperGroup
 
 
 def repeated(params: Sequence[Any], args: Sequence[str]) -> dict[str, list[str]]:
@@ -45,12 +52,60 @@ def repeated(params: Sequence[Any], args: Sequence[str]) -> dict[str, list[str]]
     }
 
 
+def escape_help(command: Any) -> None:
+    """Escape Rich markup in a command's help and its options' help, so typer's Rich help
+    prints ``[[tiers]]`` or ``[time]`` as written instead of eating them as style tags."""
+    from rich.markup import escape
+
+    for obj in (command, *command.params):  # typer may hand the same option to two commands
+        if getattr(obj, "help", None) and not getattr(obj, "_flushwatch_escaped", False):
+            obj.help = escape(obj.help)
+            obj._flushwatch_escaped = True
+
+
+def one_line(exc: UsageError, ctx: Any) -> typer.Exit:
+    """Print a usage error as one line on stderr; return the exit (code 2) to raise."""
+    where = exc.ctx or ctx
+    see = f" (see '{where.command_path} --help')" if where is not None else ""
+    typer.echo(f"error: {exc.format_message().rstrip('.')}{see}", err=True)
+    return typer.Exit(exc.exit_code)
+
+
 class OnceCommand(TyperCommand):
     """A typer command that refuses repeated single-value options (a usage error, exit 2)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        escape_help(self)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        """Check for repeated options, then parse as usual."""
-        for opt, uses in repeated(self.get_params(ctx), args).items():
-            message = f"given {len(uses)} times ({'; '.join(uses)}): give it once"
-            raise typer.BadParameter(message, ctx=ctx, param_hint=f"'{opt}'")
-        return super().parse_args(ctx, args)
+        """Check for repeated options, then parse as usual; any usage error is one line."""
+        try:
+            for opt, uses in repeated(self.get_params(ctx), args).items():
+                message = f"given {len(uses)} times ({'; '.join(uses)}): give it once"
+                raise typer.BadParameter(message, ctx=ctx, param_hint=f"'{opt}'")
+            return super().parse_args(ctx, args)
+        except UsageError as exc:
+            raise one_line(exc, ctx) from None
+
+
+class OnceGroup(TyperGroup):
+    """A typer group whose own usage errors (unknown command, bad option) are one line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        escape_help(self)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Parse as usual; a usage error is one line."""
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as exc:
+            raise one_line(exc, ctx) from None
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Find the sub-command; an unknown one is one line."""
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            raise one_line(exc, ctx) from None

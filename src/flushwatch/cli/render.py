@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import msgspec
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from flushwatch.analytics.results import FlushEvent
+from flushwatch.domain.numbers import pct, signed_pct
 from flushwatch.domain.records import Instrument
 from flushwatch.domain.time import iso
 from flushwatch.report import odds
@@ -27,6 +33,51 @@ from flushwatch.store import ImportSummary, SeriesInfo
 
 console = Console()
 err_console = Console(stderr=True)
+
+__all__ = ["console", "err_console", "escape", "new_table", "when", "working"]
+
+
+def new_table(
+    *columns: str,
+    title: str | None = None,
+    right: Sequence[str] = (),
+    tight: bool = False,
+    min_widths: dict[str, int] | None = None,
+) -> Table:
+    """A table that never cuts a cell: a long value wraps (or folds) instead of ending in "…".
+
+    Light borders (no vertical rules) leave the columns the room an 80-column terminal has.
+    Titles and headers are plain text, so a bracket in them is printed, not read as markup.
+    ``tight`` leaves one space between columns instead of two (for many narrow columns);
+    ``min_widths`` keeps a column from being squeezed below its longest word (Rich would
+    rather fold a date than wrap a phrase in the next column).
+    """
+    t = Table(
+        title=None if title is None else Text(title, style="italic"),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 0) if tight else (0, 1),
+    )
+    for name in columns:
+        t.add_column(
+            Text(name),
+            justify="right" if name in right else "left",
+            overflow="fold",
+            min_width=(min_widths or {}).get(name),
+        )
+    return t
+
+
+def when(ts_ns: int) -> str:
+    """A UTC time for a table cell, in full: ``2026-02-05 20:00`` (seconds when they are set).
+
+    The space lets a narrow column wrap date and time onto two lines instead of cutting them.
+    """
+    day, _, clock = iso(ts_ns).removesuffix("Z").partition("T")
+    if len(clock) == 8 and clock.endswith(":00"):  # whole minutes: no seconds to show
+        clock = clock[:5]
+    return f"{day} {clock}"
 
 
 def print_json(obj: object) -> None:
@@ -88,6 +139,28 @@ def progress(total: int, *, quiet: bool) -> Iterator[FileProgress]:
         yield FileProgress(prog, total)
 
 
+@contextlib.contextmanager
+def working(what: str, *, quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner with the current step and the seconds elapsed, on stderr, while a command
+    works (``report``, ``map`` and ``backtest-map`` take 4-5 s on a real store, ``demo`` 15 s);
+    hidden for --json and when stderr is not a terminal, so it never reaches the output.
+
+    Yields ``step(text)``, which names the step under way.
+    """
+    if quiet or not err_console.is_terminal:
+        yield lambda _text: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as prog:
+        task = prog.add_task(escape(what))
+        yield lambda text: prog.update(task, description=escape(f"{what}: {text}"))
+
+
 def import_summary(
     summaries: Sequence[ImportSummary],
     skipped: Sequence[str],
@@ -95,60 +168,53 @@ def import_summary(
     store: Path,
 ) -> None:
     """Print what each file added."""
-    table = Table(title=f"Imported into {store}", show_lines=False)
-    table.add_column("file")
-    table.add_column("format")
-    table.add_column("rows read", justify="right")
-    table.add_column("rows added", justify="right")
-    table.add_column("datasets")
+    table = new_table(
+        "file", "format", "rows read", "rows added", "datasets",
+        title=f"Imported into {store}", right=("rows read", "rows added"),
+    )  # fmt: skip
     for s in summaries:
         read = sum(s.rows_read.values())
         datasets = ", ".join(f"{k} +{v:,}" for k, v in sorted(s.rows_added.items()) if v) or "-"
         name = Path(s.path).name + (" (seen before)" if s.seen_before else "")
-        table.add_row(name, s.format, f"{read:,}", f"{s.added:,}", datasets)
+        table.add_row(Text(name), Text(s.format), f"{read:,}", f"{s.added:,}", Text(datasets))
     console.print(table)
     for s in summaries:
         for note in s.notes:
-            console.print(f"[yellow]note[/] {Path(s.path).name}: {note}")
+            console.print(f"[yellow]note[/] {escape(Path(s.path).name)}: {escape(note)}")
     for line in skipped:
-        console.print(f"[dim]skipped {line}[/]")
+        console.print(Text(f"skipped {line}", style="dim"))
     for path, error in failed:
-        err_console.print(f"[red]failed[/] {path}: {error}")
+        err_console.print(f"[red]failed[/] {escape(path)}: {escape(error)}")
     total = sum(s.added for s in summaries)
     console.print(f"[bold]{total:,}[/] rows added from {len(summaries)} file(s).")
 
 
 def info(store: Path, series: Sequence[SeriesInfo], instruments: Sequence[Instrument]) -> None:
-    """Print the store's series and instruments."""
-    table = Table(title=f"Store {store}")
-    for col, just in (
-        ("dataset", "left"),
-        ("exchange", "left"),
-        ("market", "left"),
-        ("symbol", "left"),
-        ("rows", "right"),
-        ("first (UTC)", "left"),
-        ("last (UTC)", "left"),
-    ):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    """Print the store's series and instruments (one "exchange market symbol" column, so the
+    full first and last times fit 80 columns)."""
+    table = new_table(
+        "dataset", "series", "rows", "first (UTC)", "last (UTC)",
+        title=f"Store {store}", right=("rows",),
+        min_widths={"first (UTC)": 10, "last (UTC)": 10, "rows": 9},
+    )  # fmt: skip
     for s in series:
         table.add_row(
             s.dataset,
-            s.exchange,
-            s.market,
-            s.symbol,
+            Text(f"{s.exchange} {s.market} {s.symbol}"),
             f"{s.rows:,}",
-            iso(s.first_ts),
-            iso(s.last_ts),
+            when(s.first_ts),
+            when(s.last_ts),
         )
     console.print(table)
     if instruments:
-        inst = Table(title="Instruments")
-        for col in ("exchange", "market", "symbol", "unified", "margin", "contract size"):
-            inst.add_column(col)
+        inst = new_table(
+            "exchange", "market", "symbol", "unified", "margin", "contract size",
+            title="Instruments", right=("contract size",),
+        )  # fmt: skip
         for i in instruments:
             inst.add_row(
-                i.exchange, i.market, i.symbol, i.unified, i.margin, f"{i.contract_size:g}"
+                *(Text(x) for x in (i.exchange, i.market, i.symbol, i.unified, i.margin)),
+                f"{i.contract_size:g}",
             )
         console.print(inst)
     if not series:
@@ -157,22 +223,32 @@ def info(store: Path, series: Sequence[SeriesInfo], instruments: Sequence[Instru
 
 def formats(rows: Sequence[tuple[str, str]]) -> None:
     """Print the importable formats."""
-    table = Table(title="Formats (flushwatch import --format NAME)")
-    table.add_column("name")
-    table.add_column("what it reads")
+    table = new_table("name", "what it reads", title="Formats (flushwatch import --format NAME)")
     for name, desc in rows:
-        table.add_row(name, desc)
+        table.add_row(Text(name), Text(desc))
     console.print(table)
 
 
-def table(names: Sequence[str], rows: Sequence[tuple[object, ...]]) -> None:
-    """Print a query result."""
-    t = Table()
-    for n in names:
-        t.add_column(n)
-    for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
-    console.print(t)
+def table(names: Sequence[str], rows: Sequence[tuple[object, ...]], *, wide: bool = False) -> None:
+    """Print a query result: a table when it fits the terminal (or with ``wide``, at its full
+    width), else one block per row, ``column │ value`` (psql's expanded display), so neither a
+    header nor a value is ever cut."""
+    cells = [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max([len(n), *(len(c[i]) for c in cells)]) for i, n in enumerate(names)]
+    natural = sum(widths) + 3 * max(len(names) - 1, 0) + 2  # padding and rule between columns
+    if wide or natural <= console.width:
+        t = new_table(*names)
+        for r in cells:
+            t.add_row(*(Text(c) for c in r))
+        out = Console(width=max(natural, console.width)) if wide else console
+        out.print(t, crop=False)
+        return
+    pad = max(len(n) for n in names)
+    for k, r in enumerate(cells, 1):
+        console.print(Text(f"-[ row {k} ]-", "dim"))
+        for n, c in zip(names, r, strict=True):
+            console.print(Text(f"{n.ljust(pad)} │ {c}"))
+    console.print(Text(f"({len(cells)} row{'' if len(cells) == 1 else 's'})", "dim"))
 
 
 _SIGNAL_STYLE = {"good": "green", "bad": "red", "neutral": "white", "unknown": "dim"}
@@ -187,15 +263,10 @@ def _usd(x: float | None) -> str:
     return f"${x:,.0f}"
 
 
-def _change(pct: float) -> str:
-    """A signed change with a real minus sign: ``−17.4%``, ``+0.4%`` (never ``−-0.4%``)."""
-    return f"{'−' if pct < 0 else '+'}{abs(pct):.1f}%"
-
-
 def _event_line(e: FlushEvent) -> str:
-    oi = "OI n/a" if e.oi_drop_quote_pct is None else f"OI {_change(-e.oi_drop_quote_pct)} (USD)"
+    oi = "OI n/a" if e.oi_drop_quote_pct is None else f"OI {signed_pct(-e.oi_drop_quote_pct)} (USD)"
     if e.oi_drop_base_pct is not None:
-        oi += f", {_change(-e.oi_drop_base_pct)} (coins)"
+        oi += f", {signed_pct(-e.oi_drop_base_pct)} (coins)"
     liq = (
         f"longs {_usd(e.liq_long_usd)} / shorts {_usd(e.liq_short_usd)}"
         + (" (lower bound)" if e.liq_lower_bound else "")
@@ -204,7 +275,7 @@ def _event_line(e: FlushEvent) -> str:
     )
     return (
         f"{e.kind.replace('_', ' ')} {iso(e.start_ts)} → {iso(e.end_ts)}: {liq}; {oi}; "
-        f"price {e.move_pct:+.2f}%, low {e.price_low:,.6g}, wick {e.wick_pct:.2f}%"
+        f"price {signed_pct(e.move_pct, 2)}, low {e.price_low:,.6g}, wick {pct(e.wick_pct, 2)}"
     )
 
 
@@ -215,110 +286,117 @@ def _verdict_lines(report: FlushReport) -> None:
         return
     colour = {"clean_reset": "green", "inconclusive": "yellow"}.get(v.name, "red")
     console.print(
-        f"Verdict: [bold {colour}]{v.name.replace('_', ' ').upper()}[/] "
+        f"Verdict: [bold {colour}]{escape(v.name.replace('_', ' ').upper())}[/] "
         f"(confidence {v.confidence:.0%})"
     )
     for reason in v.reasons:
-        console.print(f"  • {reason}")
+        console.print(Text(f"  • {reason}"))
     if v.probabilities:
-        t = Table(title="What happens next (estimates)", title_justify="left")
-        t.add_column("outcome")
-        for h in odds.horizons(v.probabilities):
-            t.add_column(f"within {h}")
+        hz = [f"within {h}" for h in odds.horizons(v.probabilities)]
+        t = new_table("outcome", *hz, title="What happens next (estimates)")
         for text, cells in odds.rows(v.probabilities):
-            t.add_row(text, *cells)
+            t.add_row(Text(text), *(Text(c) for c in cells))
         console.print(t)
-        console.print(f"[dim]{odds.footnote(v.probabilities)}[/]")
+        console.print(Text(odds.footnote(v.probabilities), "dim"))
 
 
 def _checks(report: FlushReport) -> None:
     if report.checklist:
-        t = Table(title="Post-flush checklist", title_justify="left")
-        for col in ("item", "state", "evidence"):
-            t.add_column(col)
+        t = new_table("item", "state", "evidence", title="Post-flush checklist")
         for c in report.checklist:
-            t.add_row(c.name, f"[{_SIGNAL_STYLE[c.signal]}]{c.state}[/]", c.sentence)
+            t.add_row(Text(c.name), Text(c.state, _SIGNAL_STYLE[c.signal]), Text(c.sentence))
         console.print(t)
     if report.risk_box:
-        t = Table(title="Risk box (what would invalidate the bounce)", title_justify="left")
-        for col in ("rule", "state", "evidence"):
-            t.add_column(col)
+        t = new_table(
+            "rule", "state", "evidence", title="Risk box (what would invalidate the bounce)"
+        )
+        state = {
+            True: Text("FIRED", "red"),
+            False: Text("not fired", "green"),
+            None: Text("n/a", "dim"),
+        }
         for rule in report.risk_box:
-            state = {True: "[red]FIRED[/]", False: "[green]not fired[/]", None: "[dim]n/a[/]"}
-            t.add_row(rule.name.replace("_", " "), state[rule.fired], "; ".join(rule.evidence))
+            name = Text(rule.name.replace("_", " "))
+            t.add_row(name, state[rule.fired], Text("; ".join(rule.evidence)))
         console.print(t)
 
 
 def _levels_and_totals(report: FlushReport) -> None:
     fired = [f.name.replace("_", " ") for f in report.trap if f.fired]
-    console.print("Pre-flush conditions: " + (", ".join(fired) if fired else "none fired"))
+    console.print(Text("Pre-flush conditions: " + (", ".join(fired) if fired else "none fired")))
     if report.levels:
-        t = Table(title="Key levels", title_justify="left")
-        for col in ("price", "kind", "role", "state"):
-            t.add_column(col)
+        t = new_table("price", "kind", "role", "state", title="Key levels", right=("price",))
         for lvl in sorted(report.levels, key=lambda x: -x.price):
-            t.add_row(f"{lvl.price:,.6g}", lvl.kind.replace("_", " "), lvl.role, level_state(lvl))
+            cells = (lvl.kind.replace("_", " "), lvl.role, level_state(lvl))
+            t.add_row(f"{lvl.price:,.6g}", *(Text(c) for c in cells))
         console.print(t)
     if report.liquidations is not None:
         for tot in report.liquidations.by_coverage:
             console.print(
-                f"Liquidations ({tot.source}): longs {_usd(tot.long_usd)}, shorts "
-                f"{_usd(tot.short_usd)}, total {_usd(tot.total_usd)} — {tot.label}"
+                Text(
+                    f"Liquidations ({tot.source}): longs {_usd(tot.long_usd)}, shorts "
+                    f"{_usd(tot.short_usd)}, total {_usd(tot.total_usd)} — {tot.label}"
+                )
             )
 
 
 def flush_report(report: FlushReport, *, max_events: int = 10) -> None:
     """Print the report a trader can read in a minute."""
     w = report.window
-    console.rule(
-        f"[bold]{report.asset} flush report as of {report.as_of}[/]  "
-        f"(data {w.start} → {w.end}, {w.step_s // 60}m bars)"
+    console.rule()  # the heading below wraps on a narrow terminal; a titled rule would cut it
+    console.print(
+        Text(
+            f"{report.asset} flush report as of {report.as_of}  "
+            f"(data {w.start} → {w.end}, {w.step_s // 60}m bars)",
+            "bold",
+        )
     )
     _verdict_lines(report)
     if report.focus is not None:
-        console.print(f"[bold]Judged flush[/]: {_event_line(report.focus)}")
+        console.print(f"[bold]Judged flush[/]: {escape(_event_line(report.focus))}")
     else:
-        console.print(f"[bold]Judged flush[/]: none confirmed ended by {report.as_of}")
+        console.print(f"[bold]Judged flush[/]: none confirmed ended by {escape(report.as_of)}")
     if report.in_progress is not None:
         console.print(
-            f"[bold yellow]In progress at {report.as_of}[/] (not judged yet): "
-            f"{_event_line(report.in_progress)}"
+            f"[bold yellow]In progress at {escape(report.as_of)}[/] (not judged yet): "
+            f"{escape(_event_line(report.in_progress))}"
         )
     _checks(report)
     _levels_and_totals(report)
     if report.events:
         console.print(f"[bold]{len(report.events)} flush(es)[/] in the window; latest:")
         for e in report.events[-max_events:]:
-            console.print(f"  {_event_line(e)}")
+            console.print(Text(f"  {_event_line(e)}"))
     for note in report.notes:
-        console.print(f"[dim]note: {note}[/]")
+        console.print(Text(f"note: {note}", "dim"))
+
+
+#: ``found by`` abbreviations of :func:`events_table` and their legend.
+_FOUND_BY = {"liquidations": "liq", "price_volume": "pv"}
+_FOUND_BY_LEGEND = "by: liq = liquidation series, pv = price and volume (no liquidations)"
 
 
 def events_table(events: Sequence[FlushEvent], asset: str, as_of_ts: int) -> None:
-    """Print detected flushes, one per row, under the time they are known as of."""
-    t = Table(title=f"{asset}: {len(events)} flush(es), as of {iso(as_of_ts)}")
-    for col in (
-        "kind",
-        "start (UTC)",
-        "end (UTC)",
-        "long liq",
-        "short liq",
-        "OI drop",
-        "move",
-        "low",
-        "found by",
-    ):
-        t.add_column(col)
+    """Print detected flushes, one per row, under the time they are known as of (sized for
+    80 columns: dates wrap under their times, ``found by`` is abbreviated with a legend)."""
+    right = ("long liq", "short liq", "OI drop", "move", "low")
+    t = new_table(
+        "kind", "start (UTC)", "end (UTC)", *right, "by",
+        title=f"{asset}: {len(events)} flush(es), as of {iso(as_of_ts)}", right=right, tight=True,
+        min_widths={"start (UTC)": 10, "end (UTC)": 10, "low": 8, "move": 6},
+    )  # fmt: skip
     for e in events:
         t.add_row(
             e.kind.replace("_", " "),
-            iso(e.start_ts),
-            iso(e.end_ts),
+            when(e.start_ts),
+            when(e.end_ts),
             _usd(e.liq_long_usd),
             _usd(e.liq_short_usd),
-            "n/a" if e.oi_drop_quote_pct is None else f"{e.oi_drop_quote_pct:.1f}%",
-            f"{e.move_pct:+.2f}%",
+            pct(e.oi_drop_quote_pct),
+            signed_pct(e.move_pct, 2),
             f"{e.price_low:,.6g}",
-            e.detected_by,
+            _FOUND_BY.get(e.detected_by, e.detected_by),
         )
     console.print(t)
+    if events:
+        console.print(Text(_FOUND_BY_LEGEND, "dim"))

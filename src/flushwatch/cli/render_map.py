@@ -16,20 +16,20 @@ def _usd(x: float | None) -> str:
 
 def render(doc: dict[str, Any]) -> None:
     """Print the map for a terminal (estimates, labelled as such)."""
-    from rich.console import Console
     from rich.table import Table
 
     from flushwatch.api.liqmap import BAND_PCT
+    from flushwatch.cli.render import console as con
+    from flushwatch.cli.render import escape
 
-    con = Console()
     con.print(
-        f"[bold]{doc['asset']}[/] estimated liquidation map as of {doc['as_of']} "
+        f"[bold]{escape(doc['asset'])}[/] estimated liquidation map as of {doc['as_of']} "
         f"(last closed bar ends {doc['asof']}; "
-        f"(price {doc['price']:,.2f}, {doc['bars_used']} bars) — an estimate, read it relatively"
+        f"price {doc['price']:,.2f}, {doc['bars_used']} bars) — an estimate, read it relatively"
     )
     skill = doc.get("forecast_skill")
     if skill:
-        con.print(f"[yellow]{skill['statement']}[/]")
+        con.print(f"[yellow]{escape(skill['statement'])}[/]")
     for side, where in (("short", "above"), ("long", "below")):
         t = Table(title=f"Estimated {side} liquidation bands {where} price ({BAND_PCT}% wide)")
         for col in ("from", "to", "distance", "notional (est.)"):
@@ -55,12 +55,13 @@ def render(doc: dict[str, Any]) -> None:
         t.add_row(
             c["side"],
             f"{c['level_price']:,.2f}",
-            c["kind"],
+            escape(c["kind"]),
             f"{c['stop_price']:,.2f}",
             f"{c['distance_pct']:+.2f}%",
             _usd(c["notional"]),
         )
     con.print(t)
     for name, src in doc["sources"].items():
-        con.print(f"[dim]{name}: {src}[/]")
-    con.print(f"[dim]tiers: {doc['tiers']}; leverage prior and parameters: see --json[/]")
+        con.print(f"[dim]{escape(f'{name}: {src}')}[/]")
+    tiers = escape(str(doc["tiers"]))
+    con.print(f"[dim]tiers: {tiers}; leverage prior and parameters: see --json[/]")
