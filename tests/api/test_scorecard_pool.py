@@ -153,6 +153,13 @@ def test_pool_scores_assets_too_short_to_score_alone(full: Workspace, card: dict
     )  # fmt: skip
 
 
+def test_html_names_the_base_rates_and_fallbacks(full: Workspace) -> None:
+    text = full.scorecard(at=AT).html()
+    assert "Which base rate each estimate stood beside" in text
+    assert "up_1d: base rate shrunk 25 (own: the asset&#x27;s flushes;" in text
+    assert "model on 8, fell back to the base rate on 0" in text
+
+
 def test_pooled_scorecard_is_the_same_with_or_without_later_data(
     shared_data: Path, tmp_path_factory: pytest.TempPathFactory, card: dict
 ) -> None:

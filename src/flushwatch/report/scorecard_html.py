@@ -24,6 +24,7 @@ from flushwatch.report.scorecard_rows import (
     OUTCOME_HEADER,
     asset_cells,
     outcome_cells,
+    rate_line,
 )
 
 _COLOURS = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828")
@@ -123,7 +124,11 @@ def render_html(
     )
     asset_rows = "".join(_row(asset_cells(a)) for a in per_asset)
     said = "".join(f"<li>{html.escape(line)}</li>" for line in summary)
-    caveats = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    rates = "".join(
+        f"<li>{html.escape(rate_line(oid, s))}</li>" for oid, s in outcomes.items() if s.n
+    )
+    cap = [f"{a['asset']}: {n}" for a in per_asset for n in a["detector"].notes if "cap" in n]
+    caveats = "".join(f"<li>{html.escape(n)}</li>" for n in [*cap, *notes])
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>flushwatch scorecard</title>
 <style>
@@ -141,6 +146,7 @@ tr.win td {{ background: #e8f5e9; }} .note {{ color: #555; }}
 <h2>Does it beat the baselines?</h2><ul>{said}</ul>
 {chart}
 <h2>Outcomes, all assets pooled</h2><table>{_head(OUTCOME_HEADER)}{outcome_rows}</table>
+<h2>Which base rate each estimate stood beside</h2><ul class="note">{rates}</ul>
 <h2>Per asset</h2><table>{_head(ASSET_HEADER)}{asset_rows}</table>
 <ul class="note">{caveats}</ul>
 </body></html>

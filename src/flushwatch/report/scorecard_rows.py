@@ -68,3 +68,13 @@ def asset_cells(a: dict[str, Any]) -> list[str]:
         precision,
         str(d.max_events_per_year),
     ]
+
+
+def rate_line(oid: str, s: OutcomeScore) -> str:
+    """Which base rate the events got and how often the model fell back to it, in words."""
+    used = ", ".join(f"{k} {v}" for k, v in s.rate_sources.items()) or "none"
+    return (
+        f"{oid}: base rate {used} (own: the asset's flushes; pooled: every asset's; shrunk: "
+        f"the asset's toward the pool); model on {s.n_model}, fell back to the base rate on "
+        f"{s.n_fell_back}"
+    )
