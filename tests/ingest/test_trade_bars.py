@@ -145,6 +145,13 @@ def test_report_prices_spot_volume_and_basis_from_trades(
     assert m.spot_close[i] == spot["close"]
     assert m.spot_volume_quote[i] == pytest.approx(spot["quote"], rel=1e-12)
     assert m.basis[i] == pytest.approx(perp["close"] / spot["close"] - 1, rel=1e-12)
+    # no depth bands: the book item reads the recorded USD-M book, rebuilt at each close
+    assert m.sources["depth_1pct"] == (
+        "binanceusdm perp BTCUSDT bid depth within 1%: book rebuilt at each bar's close "
+        "(6 bars; sequence verified)"
+    )
+    assert m.depth_1pct is not None
+    assert bool((m.depth_1pct > 0).all())
 
 
 def test_bars_from_trades_as_of_t_equal_those_of_the_whole_store(hft_store: Store) -> None:
@@ -153,7 +160,8 @@ def test_bars_from_trades_as_of_t_equal_those_of_the_whole_store(hft_store: Stor
     asof = assemble(AsOfStore(hft_store, at), "BTC")
     assert asof.ts[-1] == T_2356  # the last bar is the one closed at 23:57
     n = asof.n
-    for name in ("open", "high", "low", "close", "volume_quote", "spot_close", "basis"):
+    names = ("open", "high", "low", "close", "volume_quote", "spot_close", "basis", "depth_1pct")
+    for name in names:
         a, b = getattr(asof, name), getattr(full, name)
         assert np.array_equal(a, b[:n], equal_nan=True), name
 

@@ -36,6 +36,7 @@ from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.analytics.trade_bars import trade_bars
 from flushwatch.domain.records import (
     Bar,
+    BookUpdate,
     DepthBand,
     Funding,
     Liquidation,
@@ -49,6 +50,7 @@ from flushwatch.domain.records import (
 from flushwatch.domain.symbols import base_asset
 from flushwatch.domain.tables import conform
 from flushwatch.errors import InputError
+from flushwatch.report.book_depth import bid_depth_at_closes
 from flushwatch.store.asof import Reader
 
 _TS = "ts_event"
@@ -416,16 +418,7 @@ def assemble(
         basis = _array(grid, "close") / spot_close - 1.0
         sources["basis"] = _basis_label(price_src, spot_desc, _leg(bars), spot_leg)
 
-    depth = _prefer(
-        _for_asset(store, DepthBand, asset, span.since, t1 + 1).filter(pl.col("pct") == -1.0),
-        src_ex,
-    )
-    depth_1pct = None
-    if depth.height:
-        depth, desc = _one_series(depth)
-        depth_1pct = _asof(grid, depth, "notional", step_ns, age)
-        if depth_1pct is not None:
-            sources["depth_1pct"] = f"{desc} bid depth within 1%"
+    depth_1pct = _depth(store, asset, src_ex, span, sources)
 
     return MarketSeries(
         asset=asset,
@@ -451,6 +444,33 @@ def assemble(
         basis=basis,
         depth_1pct=depth_1pct,
     )
+
+
+def _depth(
+    store: Reader, asset: str, src_ex: str, span: _Span, sources: dict[str, str]
+) -> F64 | None:
+    """Bid depth within 1 % at each close: depth bands, else the recorded book rebuilt."""
+    grid, t1 = span.grid, span.t1
+    depth = _prefer(
+        _for_asset(store, DepthBand, asset, span.since, t1 + 1).filter(pl.col("pct") == -1.0),
+        src_ex,
+    )
+    if depth.height:
+        depth, desc = _one_series(depth)
+        depth_1pct = _asof(grid, depth, "notional", span.step_ns, span.age)
+        if depth_1pct is not None:
+            sources["depth_1pct"] = f"{desc} bid depth within 1%"
+            return depth_1pct
+    book = _for_asset(store, BookUpdate, asset, span.since, t1 + 1)
+    if book.height == 0:
+        return None
+    perp = book.filter(pl.col("market") == "perp")
+    book, desc = _one_series(_prefer(perp if perp.height else book, src_ex))
+    closes = grid.get_column("ts").to_numpy().astype(np.int64) + span.step_ns
+    depth_1pct, note = bid_depth_at_closes(book, closes, 0.01, span.age)
+    if depth_1pct is not None:
+        sources["depth_1pct"] = f"{desc} bid depth within 1%: {note}"
+    return depth_1pct
 
 
 def _open_interest(
