@@ -166,6 +166,15 @@ def test_map_runs_on_hyperliquid_oi_and_states_its_measured_skill(asset: str, st
     assert d["as_of"] == "2026-02-05T12:00:00Z"
     assert d["asof"] <= d["as_of"]
     assert d["sources"]["oi"].startswith(f"hyperliquid perp {asset}")
+    # the tiers of the venue whose OI is spread, where shipped (DOMAIN.md §5.4: ETH 25x,
+    # SOL 20x); DOGE's Hyperliquid table is not shipped: the Binance BTCUSDT one, named
+    if asset == "DOGE":
+        assert d["tiers"].startswith("Binance BTCUSDT")
+    else:
+        assert (
+            d["tiers"]
+            == f"Hyperliquid docs, trading/liquidations and trading/margin-tiers ({asset})"
+        )
     # positions opened since the first OI hour (2025-12-07); closures pro rata, so the fall
     # of OI from before the window does not empty the map
     assert d["totals"]["long_usd"] > 0

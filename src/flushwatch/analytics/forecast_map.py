@@ -76,14 +76,14 @@ FORECAST_SKILL = {
 
 
 #: Per-asset measurements beside BTC's (``bench/map_forecast.py``: Binance 1h bars,
-#: Hyperliquid hourly OI from 2025-12-07 and daily liquidation buckets to 2026-01-31, each
-#: spread over its day's range; default protocol). A dozen out-of-sample days each: wide
-#: intervals, the same answer.
+#: Hyperliquid hourly OI from 2025-12-07 with Hyperliquid's tiers, and its daily liquidation
+#: buckets to 2026-01-31, each spread over its day's range; default protocol). A dozen
+#: out-of-sample days each: wide intervals, the same answer.
 FORECAST_SKILL_BY_ASSET = {
-    "ETH": "ETH (Hyperliquid OI and daily buckets, 12/11 out-of-sample days): long 25.0% vs "
-    "34.0% for the nearest bins, short 23.7% vs 39.2%; the map does NOT beat them.",
-    "SOL": "SOL (Hyperliquid OI and daily buckets, 13/8 out-of-sample days): long 23.6% vs "
-    "30.0% for the nearest bins, short 24.4% vs 65.0%; the map does NOT beat them.",
+    "ETH": "ETH (Hyperliquid OI, tiers and daily buckets, 12/11 out-of-sample days): long "
+    "26.5% vs 34.0% for the nearest bins, short 24.3% vs 39.2%; the map does NOT beat them.",
+    "SOL": "SOL (Hyperliquid OI, tiers and daily buckets, 13/8 out-of-sample days): long "
+    "25.1% vs 30.0% for the nearest bins, short 15.2% vs 65.0%; the map does NOT beat them.",
 }
 
 #: What the priced prints in the shared data can and cannot show (issue 13).

@@ -85,6 +85,35 @@ class LiqMapParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     ] = 0.0
 
 
+def tiers_for(asset: str, oi_source: str | None) -> TierTable:
+    """The margin tiers of the venue whose open interest the map spreads, where one is shipped.
+
+    Hyperliquid's published BTC, ETH and SOL tables (DOMAIN.md §5.4: 40x, 25x, 20x) when the
+    OI is Hyperliquid's (the source description starts with the exchange, as
+    :func:`flushwatch.report.assemble.assemble` writes it); otherwise the Binance BTCUSDT
+    2021 table, the only Binance table shipped (its ``source`` names it in every output).
+
+    Examples
+    --------
+    >>> tiers_for("ETH", "hyperliquid perp ETH (coin units derived from USD / price)").source
+    'Hyperliquid docs, trading/liquidations and trading/margin-tiers (ETH)'
+    >>> tiers_for("DOGE", "hyperliquid perp DOGE").source.startswith("Binance BTCUSDT")
+    True
+    """
+    from flushwatch.analytics.mechanics import (
+        BINANCE_BTCUSDT_2021,
+        HYPERLIQUID_BTC,
+        HYPERLIQUID_ETH,
+        HYPERLIQUID_SOL,
+    )
+
+    venue = (oi_source or "").split(" ", 1)[0].lower()
+    shipped = {"BTC": HYPERLIQUID_BTC, "ETH": HYPERLIQUID_ETH, "SOL": HYPERLIQUID_SOL}
+    if venue == "hyperliquid" and asset.upper() in shipped:
+        return shipped[asset.upper()]
+    return BINANCE_BTCUSDT_2021
+
+
 def check_params(p: LiqMapParams) -> None:
     """Reject a leverage prior that cannot be used, so a typo fails before any work."""
     if len(p.leverages) == 0 or len(p.leverages) != len(p.weights):

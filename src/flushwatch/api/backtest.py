@@ -70,7 +70,7 @@ def map_state(market: MarketSeries, params: LiqMapParams | None = None) -> LiqMa
     import numpy as np
 
     from flushwatch.analytics.liqmap import LiqMapParams, build_map
-    from flushwatch.analytics.mechanics import BINANCE_BTCUSDT_2021
+    from flushwatch.analytics.liqmap_params import tiers_for
 
     p = params or LiqMapParams()
     if market.oi_quote is None:
@@ -88,7 +88,7 @@ def map_state(market: MarketSeries, params: LiqMapParams | None = None) -> LiqMa
         c,
         market.oi_quote,
         p,
-        BINANCE_BTCUSDT_2021,
+        tiers_for(market.asset, market.sources.get("oi")),
         edges=edges,
         snapshot_every=1,
     )
@@ -147,6 +147,7 @@ def backtest_market(
         naive_baseline,
         score_side,
     )
+    from flushwatch.analytics.liqmap_params import tiers_for
     from flushwatch.domain.time import iso
 
     bt = params or BacktestParams()
@@ -166,7 +167,8 @@ def backtest_market(
     notes = [
         f"first {first} bars not scored (warm-up: the map knows no position opened before the "
         "window)",
-        "map: estimated; liquidation prices at the Binance BTCUSDT tier table; long/short "
+        "map: estimated; liquidation prices at the tiers of "
+        f"{tiers_for(market.asset, market.sources.get('oi')).source}; long/short "
         "split 50/50 (no taker flow in the series)",
     ]
     sides, levels = [], []

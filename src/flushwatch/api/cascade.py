@@ -5,7 +5,7 @@ Depth, in order of preference: the order book rebuilt from the store's ``book`` 
 (snapshot + diffs, at most ``BOOK_MAX_AGE_NS`` before the time asked), else the store's depth
 bands, else the square-root-law model calibrated on the price bars (labelled "model", an
 estimate). The liquidation map comes from :mod:`flushwatch.analytics.liqmap` with its
-documented defaults and the shipped Binance BTCUSDT tier table.
+documented defaults and the tiers of the venue whose OI it spreads (``tiers_for``).
 """
 
 from __future__ import annotations
@@ -242,7 +242,7 @@ def liq_map(m: MarketSeries, upto: int) -> MapArrays:
     """The estimated liquidation map of ``m`` as of bar ``upto`` (requires the liqmap module)."""
     from flushwatch.analytics import liqmap
     from flushwatch.analytics.levels import LevelParams
-    from flushwatch.analytics.mechanics import BINANCE_BTCUSDT_2021
+    from flushwatch.analytics.liqmap_params import tiers_for
     from flushwatch.analytics.stops import StopParams, stop_clusters, stops_on_grid
     from flushwatch.errors import InputError
 
@@ -251,15 +251,16 @@ def liq_map(m: MarketSeries, upto: int) -> MapArrays:
             f"the liquidation map of {m.asset} needs open interest, and the store has none: "
             "import an open-interest series (Binance Vision metrics, a vendor export)"
         )
+    tiers = tiers_for(m.asset, m.sources.get("oi"))
     state = liqmap.build_map(
-        m.ts, m.open, m.high, m.low, m.close, m.oi_quote, liqmap.LiqMapParams(),
-        BINANCE_BTCUSDT_2021, upto=upto,
+        m.ts, m.open, m.high, m.low, m.close, m.oi_quote, liqmap.LiqMapParams(), tiers,
+        upto=upto,
     )  # fmt: skip
     clusters = stop_clusters(m, upto - 1, StopParams(), LevelParams())
     stops = stops_on_grid(clusters, state.edges)
     note = (
         f"estimated liquidation map from {upto} bars ({m.sources.get('price', '')}); "
-        f"long/short split: {state.split_source}; tiers: Binance BTCUSDT default table; "
+        f"long/short split: {state.split_source}; tiers: {tiers.source}; "
         f"plus heuristic stop-loss mass at {len(clusters)} key levels"
     )
     return MapArrays(state.edges, state.long, state.short, state.price, note, stops)

@@ -142,7 +142,7 @@ def _map_preds(
 
     from flushwatch.analytics.forecast_map import reach_probability, rebin
     from flushwatch.analytics.liqmap import build_map
-    from flushwatch.analytics.mechanics import BINANCE_BTCUSDT_2021
+    from flushwatch.analytics.liqmap_params import tiers_for
     from flushwatch.api.backtest import _fill_gaps, causal_edges
 
     assert m.oi_quote is not None
@@ -150,7 +150,16 @@ def _map_preds(
     edges = causal_edges(first, lp.n_bins, lp.range_pct)
     o, h, lo, c = _fill_gaps(m)
     state = build_map(
-        m.ts, o, h, lo, c, m.oi_quote, lp, BINANCE_BTCUSDT_2021, edges=edges, snapshot_every=every
+        m.ts,
+        o,
+        h,
+        lo,
+        c,
+        m.oi_quote,
+        lp,
+        tiers_for(m.asset, m.sources.get("oi")),
+        edges=edges,
+        snapshot_every=every,
     )
     out: dict[str, tuple[list[F64], list[F64]]] = {}
     for side in ("long", "short"):
@@ -376,9 +385,12 @@ def forecast_market(
         "map settings are chosen per side on earlier days only (walk-forward windows, "
         "hold-out); the baselines have no parameters"
     )
+    from flushwatch.analytics.liqmap_params import tiers_for
+
+    tiers = tiers_for(m.asset, m.sources.get("oi")).source
     notes.append(
-        "the map is estimated with the Binance BTCUSDT 2021 tier table and the store's open "
-        "interest; the realized liquidations may come from another venue set"
+        f"the map is estimated with the tiers of {tiers} and the store's open interest; the "
+        "realized liquidations may come from another venue set"
     )
     return (
         ForecastResult(

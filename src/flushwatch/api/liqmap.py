@@ -107,7 +107,7 @@ def build(
 
     from flushwatch.analytics.levels import LevelParams
     from flushwatch.analytics.liqmap import LiqMapParams, build_map
-    from flushwatch.analytics.mechanics import BINANCE_BTCUSDT_2021
+    from flushwatch.analytics.liqmap_params import tiers_for
     from flushwatch.analytics.stops import StopParams, stop_clusters
     from flushwatch.errors import ConfigError
     from flushwatch.report.assemble import assemble
@@ -123,6 +123,7 @@ def build(
         raise ConfigError(f"the map of {m.asset} needs at least two closed bars before that time")
     taker, ls, notes = _side_inputs(store, m)
     every = max(1, -(-upto // MAX_SNAPSHOTS)) if snapshots else 0
+    tiers = tiers_for(m.asset, m.sources.get("oi"))
     state = build_map(
         m.ts,
         m.open,
@@ -131,14 +132,14 @@ def build(
         m.close,
         m.oi_quote,
         LiqMapParams(n_bins=bins),
-        BINANCE_BTCUSDT_2021,
+        tiers,
         taker_buy_share=taker,
         ls_ratio=ls,
         upto=upto,
         snapshot_every=every,
     )
     clusters = stop_clusters(m, upto - 1, StopParams(), LevelParams())
-    notes |= {"tiers": BINANCE_BTCUSDT_2021.source or "Binance BTCUSDT 2021 tiers"}
+    notes |= {"tiers": tiers.source or "Binance BTCUSDT 2021 tiers"}
     return m, state, clusters, notes
 
 
