@@ -229,11 +229,25 @@ def events(
 
 
 @app.command()
-def config() -> None:
-    """Print every report threshold with its default and rationale, as TOML."""
+def config(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="report (--config of report/events/scorecard), venue (--config of record, "
+            "watch, backfill, update, download binance-vision) or alerts (watch --alerts)."
+        ),
+    ] = "report",
+) -> None:
+    """Print a commented TOML template of a config file, every key at its default.
+
+    `report`: every threshold of the report with its rationale. `venue`: the connector
+    endpoints and timeouts per venue (the defaults are the venues' public endpoints).
+    `alerts`: every alert rule kind and sink. Save it, edit it, pass it back: unknown keys
+    are refused by name.
+    """
     from flushwatch.cli import commands
 
-    _run(commands.run_config)
+    _run(lambda: commands.run_config(kind))
 
 
 def _register_commands() -> None:

@@ -149,7 +149,19 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json_out: JsonOpt = False,
     ) -> None:
-        """Record live market data: raw frames to rotating recordings, records to the store."""
+        """Record live market data: raw frames to rotating recordings, records to the store.
+
+        The defaults are the venues' public production endpoints (no API key): Binance
+        wss://fstream.binance.com (USDⓈ-M), wss://dstream.binance.com (COIN-M) and
+        wss://stream.binance.com:9443 (spot), Bybit wss://stream.bybit.com, OKX
+        wss://ws.okx.com:8443. --config FILE overrides them per venue; `flushwatch config
+        venue` prints that file with every default.
+
+        \b
+        Example, the real Binance USDⓈ-M feed for BTC and ETH, one hour:
+          flushwatch record --venue binanceusdm --symbols BTCUSDT,ETHUSDT \\
+            --duration 3600 --store ./out/store
+        """
         _run(
             lambda: run_record(
                 venue,

@@ -585,8 +585,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Watch liquidations, OI, funding, basis and the flush checklist live, with alerts.
 
+        The defaults are the venues' public production endpoints (no API key): Binance
+        wss://fstream.binance.com (USDⓈ-M, with its spot market on
+        wss://stream.binance.com:9443), Bybit wss://stream.bybit.com, OKX
+        wss://ws.okx.com:8443. --config FILE overrides them per venue (`flushwatch config
+        venue` prints that file); --alerts FILE sets the rules (`flushwatch config alerts`).
+
         Exits 1 when any alert could not be delivered to a sink (each failure is printed
         as it happens), 2 on a configuration or connection error.
+
+        \b
+        Example, the real Binance USDⓈ-M BTC feed, primed from your store, with alerts:
+          flushwatch watch --venue binanceusdm --symbols BTCUSDT \\
+            --store ./out/store --alerts alerts.toml
         """
         try:
             if store is not None:

@@ -259,8 +259,8 @@ def run_events(
             render.console.print(f"[dim]{render.escape(f'{name}: {src}')}[/]")
 
 
-def run_config() -> None:
-    """Print the default configuration."""
-    from flushwatch.config import default_toml
+def run_config(kind: str = "report") -> None:
+    """Print the commented template of a config file (report, venue or alerts)."""
+    from flushwatch.cli.templates import template
 
-    render.print_plain(default_toml())
+    render.print_plain(template(kind))

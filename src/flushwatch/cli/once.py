@@ -10,6 +10,7 @@ as ``watch --symbols``) are not affected.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,14 +53,27 @@ def repeated(params: Sequence[Any], args: Sequence[str]) -> dict[str, list[str]]
     }
 
 
+def reflow(text: str) -> str:
+    """Join a docstring's paragraphs into single lines (typer's Rich help keeps the source's
+    line breaks, which wrap raggedly on an 80-column terminal); a paragraph that starts with
+    ``\\b`` (click's marker) keeps its lines, for examples."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(
+        p.removeprefix("\b").strip("\n") if p.startswith("\b") else " ".join(p.split())
+        for p in paragraphs
+    )
+
+
 def escape_help(command: Any) -> None:
     """Escape Rich markup in a command's help and its options' help, so typer's Rich help
-    prints ``[[tiers]]`` or ``[time]`` as written instead of eating them as style tags."""
+    prints ``[[tiers]]`` or ``[time]`` as written instead of eating them as style tags; and
+    reflow the command's paragraphs."""
     from rich.markup import escape
 
     for obj in (command, *command.params):  # typer may hand the same option to two commands
         if getattr(obj, "help", None) and not getattr(obj, "_flushwatch_escaped", False):
-            obj.help = escape(obj.help)
+            text = reflow(obj.help) if obj is command else obj.help
+            obj.help = escape(text)
             obj._flushwatch_escaped = True
 
 
