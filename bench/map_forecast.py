@@ -9,9 +9,9 @@ days, buckets spread over each bar's range: synthetic, labelled), at the default
 with k = 1 and 3 and an 8-hour cadence, so a reader sees whether the verdict depends on the
 fixed settings. Then ETH and SOL at the default settings, on the Binance 1h perp bars
 (freqtrade) with Hyperliquid hourly OI and Hyperliquid's daily liquidation buckets (the
-multivenue tables): each daily bucket is spread over its own day's range (synthetic,
-labelled); the map starts at the first OI hour (2025-12-07), the buckets end 2026-01-31, so
-only the days after 30 days of training are out of sample (a dozen). The priced-print
+multivenue tables) and Hyperliquid's tiers: each daily bucket is spread over its own day's
+range (synthetic, labelled); the map starts at the first OI hour (2025-12-07), the buckets end
+2026-01-31, so only the days after 30 days of training are out of sample (a dozen). The priced-print
 plumbing (the one OKX day) is in the tests, not here: one day says nothing about skill.
 
 Target (issue 13, "Done when"): ``map_share`` > every baseline with ``diff_ci_low`` > 0 on
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{_pct(r['long_map_x_reach_share'])})  short {_pct(r['short_map_share'])} "
             f"(×reach {_pct(r['short_map_x_reach_share'])})"
         )
-    print("\nETH and SOL (default protocol; Hyperliquid OI and daily buckets):")
+    print("\nETH and SOL (default protocol; Hyperliquid OI, tiers and daily buckets):")
     for asset, files in ALTS.items():
         m = assemble(store_for(files), asset, exchange="binanceusdm", step_s=3600)
         doc = jsonable(forecast_market(m, ForecastParams())[0])
