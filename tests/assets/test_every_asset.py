@@ -318,3 +318,17 @@ def test_sol_priced_prints_are_scored_at_their_own_price(store: Path, shared_dat
         usd = float(raw.get_column("size_usd").to_numpy()[sel].sum())  # × ctVal 1
         got = d[side]["realized_usd_in_set"] + d[side]["realized_usd_outside_set"]
         assert got == pytest.approx(usd, rel=1e-9)
+
+
+def test_map_page_says_what_was_measured_and_that_prints_are_plumbing(
+    store: Path, tmp_path: Path
+) -> None:
+    import html
+
+    page = tmp_path / "eth.html"
+    code, out = cli(store, "map", "ETH", "--at", MAP_AT, "--html", str(page))
+    assert code == 0, out
+    text = html.unescape(page.read_text(encoding="utf-8"))
+    assert FORECAST_SKILL_BY_ASSET["ETH"] in text
+    assert "test the plumbing of the realized side, not skill" in text
+    assert " ".join(FORECAST_SKILL_BY_ASSET["ETH"].split()) in " ".join(out.split())  # wrapped
