@@ -44,7 +44,7 @@ def _commands() -> Iterator[tuple[list[str], Any]]:
 
 def _one_line_error(result: Any) -> str:
     """The single ``error: ...`` line of a failed run (no traceback, no box)."""
-    lines = [line for line in result.output.splitlines() if line.strip()]
+    lines: list[str] = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1, result.output
     assert lines[0].startswith("error: "), result.output
     assert "Traceback" not in result.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import typing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -82,7 +83,7 @@ def test_alerts_template_loads_with_every_rule_and_sink(tmp_path: Path) -> None:
     text = _printed("alerts", tmp_path).read_text()
     cfg = parse_alerts(text, "template")
     kinds = [type(r).__struct_config__.tag for r in cfg.rules]
-    assert kinds == [cls.__struct_config__.tag for cls in Rule.__args__]  # type: ignore[attr-defined]
+    assert kinds == [cls.__struct_config__.tag for cls in typing.get_args(Rule)]
     assert [type(s) for s in cfg.sinks] == [WebhookSink, TerminalSink]
     for rule in cfg.rules:  # every value shown is the class's default (or a required example)
         required = {f.name for f in msgspec.structs.fields(rule) if f.required}

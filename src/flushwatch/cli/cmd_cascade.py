@@ -30,12 +30,16 @@ def run_cascade(
 ) -> Cascade:
     """Ask the API for one cascade; print it and write the page on request."""
     from flushwatch.cli import render_cascade
+    from flushwatch.cli.render import working
 
-    result = workspace(store).cascade(asset, shock=shock, at=at, exchange=exchange, runs=runs)
-    if html is not None:
-        from flushwatch.report.cascade_html import write_cascade_html
+    with working(f"{asset} cascade from {shock}", quiet=json_out) as progress:
+        progress("walking the forced orders through the book")
+        result = workspace(store).cascade(asset, shock=shock, at=at, exchange=exchange, runs=runs)
+        if html is not None:
+            from flushwatch.report.cascade_html import write_cascade_html
 
-        write_cascade_html(html, result.raw())
+            progress(f"writing {html}")
+            write_cascade_html(html, result.raw())
     render_cascade.show_cascade(result.raw(), result.to_dict(), json_out=json_out, html=html)
     return result
 

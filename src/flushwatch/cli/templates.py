@@ -45,9 +45,7 @@ def _field_comments(cls: type) -> dict[str, str]:
     """``field → its #: comment`` from the class source (and its bases')."""
     out: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
-        if not isinstance(klass, type) or not issubclass(klass, msgspec.Struct):
-            continue
-        if klass is msgspec.Struct:
+        if not issubclass(klass, msgspec.Struct) or klass is msgspec.Struct:
             continue
         try:
             source = inspect.getsource(klass)
@@ -195,7 +193,7 @@ def _alerts() -> str:
     from flushwatch.alerts.config import Rule, TerminalSink, WebhookSink
 
     parts = [_ALERTS_HEAD]
-    for cls in Rule.__args__:  # type: ignore[attr-defined]
+    for cls in typing.get_args(Rule):
         tag = cls.__struct_config__.tag
         example = {
             f.name: (_RULE_NAMES[tag] if f.name == "name" else _EXAMPLES[f.name])
