@@ -115,3 +115,20 @@ def test_live_help_shows_a_real_example_and_the_public_defaults(command: str) ->
         host = urlsplit(url)
         assert f"{host.scheme}://{host.netloc}" in out, url
     assert "flushwatch config venue" in out
+
+
+def _readme_toml(after: str) -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = text.index("```toml", text.index(after)) + len("```toml")
+    return text[start : text.index("```", start)]
+
+
+def test_readme_venue_and_alert_examples_load(tmp_path: Path) -> None:
+    venue = tmp_path / "venue.toml"
+    venue.write_text(_readme_toml("**Venue TOML**"))
+    section = load_venue_config(venue, "binanceusdm")
+    assert load_connector_config(section).endpoints == DEFAULT_ENDPOINTS["binanceusdm"]
+    assert msgspec.convert(load_venue_config(venue, "okx"), OkxConfig) == OkxConfig()
+    alerts = parse_alerts(_readme_toml("**Alerts TOML**"), "README")
+    assert [type(r).__struct_config__.tag for r in alerts.rules] == ["liquidations_over"]
+    assert isinstance(alerts.sinks[0], WebhookSink)
