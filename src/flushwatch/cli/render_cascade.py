@@ -58,9 +58,9 @@ def show_cascade(
             f"[red]The flow ran past the end of the known book[/] "
             f"({_usd(r.unabsorbed_usd)} unabsorbed): the move is at least this large."
         )
-    console.print(f"Depth: {out['depth_source']}: {out['depth_note']}")
-    console.print(f"Map: {out['map_note']}")
-    console.print(f"Venues: {out.get('venue_note') or 'not stated'}")
+    console.print(f"Depth: {out['depth_source']}: {out['depth_note']}", markup=False)
+    console.print(f"Map: {out['map_note']}", markup=False)
+    console.print(f"Venues: {out.get('venue_note') or 'not stated'}", markup=False)
     trig = sorted(r.triggers, key=lambda t: -t.liquidated_usd)[:10]
     if trig:
         t = Table(title="Largest trigger levels crossed (estimated)")
@@ -109,7 +109,7 @@ def show_cascade(
             f"depth; beyond known depth (excluded): {100 * mc.prob_book_exhausted:.1f}%."
         )
     if html is not None:
-        console.print(f"HTML written to [bold]{html}[/]")
+        console.print(f"HTML written to {html}", markup=False)
 
 
 def show_fragility(result: FragilityRanking, *, json_out: bool, wide: bool = False) -> None:
