@@ -17,6 +17,8 @@ from plotly.io import to_html
 from plotly.subplots import make_subplots
 
 from flushwatch.domain.time import iso
+from flushwatch.report.frames import frame_cascade
+from flushwatch.report.style import chart_html, page
 
 if TYPE_CHECKING:
     from flushwatch.api.fragility import FragilityRanking
@@ -72,14 +74,19 @@ def figure(out: dict[str, Any]) -> go.Figure:
     fig.update_xaxes(title_text="initial shock, %", row=1, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
     fig.update_xaxes(title_text="price", row=3, col=1)
-    fig.update_layout(height=1100, template="plotly_white", bargap=0.05)
+    fig.update_layout(height=1100, bargap=0.05)
     return fig
 
 
-def render_cascade_html(out: dict[str, Any]) -> str:
-    """The whole page as a string (Plotly inlined)."""
+def framed_figure(out: dict[str, Any]) -> go.Figure:
+    """The chart with its gain panel opened on the bins with any gain (one for every page)."""
+    g = out["result"].gain
+    return frame_cascade(figure(out), g.price_lo, g.price_hi, g.gain)
+
+
+def headline(out: dict[str, Any]) -> str:
+    """One sentence: the shock, the move it ends at, what was liquidated."""
     r = out["result"]
-    chart = to_html(figure(out), include_plotlyjs=True, full_html=False)
     head = (
         f"{out['asset']}: a {r.shock_move_pct:+.2f}% shock ends at {r.final_move_pct:+.2f}% "
         f"(amplification ×{r.amplification:.2f}), {r.liquidated_usd:,.0f} USD liquidated in "
@@ -87,6 +94,32 @@ def render_cascade_html(out: dict[str, Any]) -> str:
     )
     if r.book_exhausted:
         head += " — the flow ran past the end of the known book: the move is at least this"
+    return head
+
+
+def monte_carlo_html(out: dict[str, Any]) -> str:
+    """The Monte Carlo's move probabilities as the terminal prints them (empty without one)."""
+    mc = out.get("monte_carlo")
+    if mc is None:
+        return ""
+    rows = "".join(
+        f"<tr><td class='num'>{x:g}%</td><td class='num'>{100 * p:.1f}%</td></tr>"
+        for x, p in zip(mc.thresholds_pct, mc.prob_beyond, strict=True)
+    )
+    return (
+        f"<h3>Monte Carlo: {mc.runs:,} runs, seed {mc.seed} (estimated)</h3>"
+        "<table class='monte-carlo'><thead><tr><th>move at least</th><th>probability</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+        f"<p class='mc-summary'>Median move {mc.move_p50_pct:+.2f}% (5–95%: "
+        f"{mc.move_p05_pct:+.2f}% to {mc.move_p95_pct:+.2f}%) over the "
+        f"{mc.runs_within_depth:,} runs inside the known depth; beyond known depth "
+        f"(excluded): {100 * mc.prob_book_exhausted:.1f}%.</p>"
+    )
+
+
+def render_cascade_html(out: dict[str, Any]) -> str:
+    """The whole page as a string (Plotly inlined)."""
+    chart = chart_html(framed_figure(out))
     notes = "".join(
         f"<li>{html.escape(str(n))}</li>"
         for n in (
@@ -96,11 +129,11 @@ def render_cascade_html(out: dict[str, Any]) -> str:
             "All figures are estimates from an estimated liquidation map.",
         )
     )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(out['asset'])} cascade (estimated)</title></head><body "
-        "style='font-family:system-ui,sans-serif;max-width:1100px;margin:auto'>"
-        f"<h1>{html.escape(head)} (estimated)</h1><ul>{notes}</ul>{chart}</body></html>"
+    return page(
+        f"{out['asset']} cascade (estimated)",
+        f"<h1>{html.escape(headline(out))} (estimated)</h1><ul>{notes}</ul>{chart}"
+        + monte_carlo_html(out),
+        css="body { max-width: 1100px; margin: 24px auto; }",
     )
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.io import to_html
 from plotly.subplots import make_subplots
 
 from flushwatch.analytics.liqmap import LiqMapState, cumulative_if_price_reaches
 from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.analytics.stops import StopCluster
+from flushwatch.report.frames import frame_map
+from flushwatch.report.style import chart_html, page
 
 _ROWS = 300
 
@@ -111,6 +112,11 @@ def figure(m: MarketSeries, state: LiqMapState, clusters: list[StopCluster]) -> 
     return fig
 
 
+def framed_figure(m: MarketSeries, state: LiqMapState, clusters: list[StopCluster]) -> go.Figure:
+    """The figure with readable stop labels and the colour bar off the panels (all pages)."""
+    return frame_map(figure(m, state, clusters))
+
+
 def write_map_html(
     path: Path, m: MarketSeries, state: LiqMapState, clusters: list[StopCluster]
 ) -> None:
@@ -126,11 +132,7 @@ def write_map_html(
     skill = skill_for(m.asset)
     note += f"<p><b>{html.escape(str(skill['statement']))}</b></p>"
     note += f"<p>{html.escape(str(skill['priced_prints']))}</p>"
-    body = to_html(figure(m, state, clusters), include_plotlyjs=True, full_html=False)
-    title = html.escape(f"{m.asset} estimated liquidation map")
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
-        f"<body><h1>{title}</h1>{note}{body}</body></html>"
-    )
+    body = chart_html(framed_figure(m, state, clusters))
+    title = f"{m.asset} estimated liquidation map"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page(title, f"<h1>{html.escape(title)}</h1>{note}{body}"), encoding="utf-8")
