@@ -3,8 +3,9 @@
 The page prints the same numbers as the terminal: the one-sentence statement (which says so
 when the map does not beat the baselines), a table per side (map, map × reach, each baseline,
 map − best baseline with its interval), the running captured share per predictor over the
-out-of-sample days, and the sensitivity table. With the nowcast, its chart follows, labelled
-as a nowcast (it uses the same hour's range).
+out-of-sample days, and the sensitivity table. With the nowcast, its tables and chart follow
+(:func:`flushwatch.report.backtest_html.nowcast_section`), labelled as a nowcast (it uses the
+same hour's range). Font, template and page style: :mod:`flushwatch.report.style`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.io import to_html
 from plotly.subplots import make_subplots
 
 from flushwatch.analytics.backtest_map import BacktestResult
 from flushwatch.analytics.forecast_map import BASELINES
 from flushwatch.analytics.market import F64
+from flushwatch.report.style import chart_html, page
 
 _COLOURS = {
     "map": "#1565c0",
@@ -145,7 +146,7 @@ def render_html(
                 ],
             )
         )
-    parts.append(to_html(figure(doc, series), include_plotlyjs=True, full_html=False))
+    parts.append(chart_html(figure(doc, series)))
     parts.append("<h3>sensitivity of the map to its priors (all days, in sample)</h3>")
     parts.append(
         _table(
@@ -164,19 +165,13 @@ def render_html(
     )
     parts += [f"<p><i>{html.escape(n)}</i></p>" for n in doc["notes"]]
     if nowcast is not None and nowcast[0].sides:
-        from flushwatch.report.backtest_html import figure as nowcast_figure
+        from flushwatch.report.backtest_html import nowcast_section
 
-        fig, _ = nowcast_figure(*nowcast)
         parts.append(
             "<h2>hourly nowcast (not a forecast: it uses the same hour's traded range)</h2>"
         )
-        parts.append(to_html(fig, include_plotlyjs=False, full_html=False))
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title></head><body style='font-family:sans-serif'>"
-        + "".join(parts)
-        + "</body></html>"
-    )
+        parts.append(nowcast_section(*nowcast, plotlyjs=False))
+    return page(title, "".join(parts))
 
 
 def write_html(
