@@ -9,9 +9,10 @@ from (bars by price kind and interval → ``klines`` / ``markPriceKlines`` / ...
    imported by :func:`flushwatch.api.download_vision.download_vision` (a day already
    imported costs nothing: verified in the cache and found in the ledger);
 2. what the archive cannot have yet (today, yesterday until Binance posts it, the running
-   month of the monthly-only ``fundingRate``) is asked for over REST, for USDⓈ-M klines,
-   funding and open interest, by the ``rest`` callable the front end passes in (the CLI
-   passes :mod:`flushwatch.live.backfill`, which this layer must not import).
+   month of the monthly-only ``fundingRate``) is asked for over REST (USDⓈ-M klines,
+   funding and open interest; COIN-M klines of every price kind, funding, open interest and
+   long/short ratios) by the ``rest`` callable the front end passes in (the CLI passes
+   :mod:`flushwatch.live.backfill`, which this layer must not import).
 
 Bybit and OKX perpetual series (klines, funding, open interest, long/short ratios, OKX
 liquidations: what their REST history plans offer) have no archive here and are asked for over
@@ -57,8 +58,27 @@ _REST_NAMES = {
     "long_short_ratio": "long_short_ratio",
     "liquidations": "liquidations",
 }
-#: Vision datasets whose recent days the REST backfill can fill (USDⓈ-M only).
-_REST = {"klines": "klines", "fundingRate": "funding", "metrics": "open_interest"}
+#: Vision datasets whose recent days the REST backfill can fill, per venue (its datasets).
+_REST_BY_VENUE: dict[str, dict[str, tuple[str, ...]]] = {
+    "binanceusdm": {
+        "klines": ("klines",),
+        "fundingRate": ("funding",),
+        "metrics": ("open_interest",),
+    },
+    "binancecoinm": {
+        "klines": ("klines",),
+        "markPriceKlines": ("mark_klines",),
+        "indexPriceKlines": ("index_klines",),
+        "premiumIndexKlines": ("premium_klines",),
+        "fundingRate": ("funding",),
+        "metrics": ("open_interest", "long_short_ratio"),
+    },
+}
+
+
+def _rest_of(t: Target) -> tuple[str, ...]:
+    """The backfill datasets that finish ``t``'s recent days (none: the archive only)."""
+    return _REST_BY_VENUE.get(t.venue, {}).get(t.dataset, ())
 
 
 class Target(msgspec.Struct, frozen=True, kw_only=True):
@@ -189,14 +209,16 @@ def rest_windows(found: list[Target], today: date, now_ns: int) -> list[RestWind
     interval (funding, OI and ratios ride with the symbol's first interval, else 1h)."""
     groups: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
     for t in found:
+        names: tuple[str, ...]
         if t.via == "rest":
-            ds, start = t.dataset, t.last_ts
-        elif t.venue == "binanceusdm" and t.dataset in _REST:
-            ds, start = _REST[t.dataset], _rest_start(t, today)
+            names, start = (t.dataset,), t.last_ts
+        elif _rest_of(t):
+            names, start = _rest_of(t), _rest_start(t, today)
         else:
             continue
-        interval = t.interval if ds == "klines" and t.interval else ""
-        groups.setdefault((t.venue, t.symbol, interval), []).append((ds, start))
+        for ds in names:
+            interval = t.interval if ds.endswith("klines") and t.interval else ""
+            groups.setdefault((t.venue, t.symbol, interval), []).append((ds, start))
     for venue, symbol, interval in sorted(groups):
         if interval == "":
             plain = groups.pop((venue, symbol, ""))
@@ -244,7 +266,7 @@ def update(
         start = _day(t.last_ts)
         if t.via == "vision" and start <= yesterday:
             runs.setdefault((t.venue, t.dataset, t.interval or "1h", start), []).append(t.symbol)
-        if t.via == "vision" and not (t.venue == "binanceusdm" and t.dataset in _REST):
+        if t.via == "vision" and not _rest_of(t):
             notes.append(
                 f"{t.venue} {t.dataset} {t.symbol}: days the archive has not published yet "
                 "come with a later update (no REST history for it here)"

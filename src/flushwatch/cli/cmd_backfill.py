@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def backfill(
-        venue: Annotated[str, typer.Option(help="Venue: binanceusdm, bybit or okx.")],
+        venue: Annotated[str, typer.Option(help="Venue: binanceusdm, binancecoinm, bybit or okx.")],
         symbols: Annotated[
             str,
             typer.Option(
@@ -174,7 +174,8 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 help="Comma-separated datasets (default: all the venue has): klines, funding, "
-                "open_interest, long_short_ratio (Bybit, OKX), liquidations (OKX)."
+                "open_interest, long_short_ratio (COIN-M, Bybit, OKX), liquidations (OKX), "
+                "mark_klines, index_klines, premium_klines (COIN-M)."
             ),
         ] = None,
         hours: Annotated[float, typer.Option(help="Hours of history before --end.")] = 24.0,

@@ -68,6 +68,7 @@ APIS: Mapping[str, Api] = {
 #: (``openInterestHist``) under ``/futures/data``, ccxt's ``fapiData`` group.
 MORE_APIS: Mapping[str, tuple[Api, ...]] = {
     "binanceusdm": (Api("fapiData", "/futures/data"),),
+    "binancecoinm": (Api("dapiData", "/futures/data"),),
 }
 
 #: Per exchange: venue path → the ccxt implicit method that GETs it.
@@ -89,6 +90,15 @@ METHODS: Mapping[str, Mapping[str, str]] = {
         "/dapi/v1/depth": "dapiPublicGetDepth",
         "/dapi/v1/openInterest": "dapiPublicGetOpenInterest",
         "/dapi/v1/exchangeInfo": "dapiPublicGetExchangeInfo",
+        "/dapi/v1/klines": "dapiPublicGetKlines",
+        "/dapi/v1/markPriceKlines": "dapiPublicGetMarkPriceKlines",
+        "/dapi/v1/indexPriceKlines": "dapiPublicGetIndexPriceKlines",
+        "/dapi/v1/premiumIndexKlines": "dapiPublicGetPremiumIndexKlines",
+        "/dapi/v1/fundingRate": "dapiPublicGetFundingRate",
+        "/futures/data/openInterestHist": "dapiDataGetOpenInterestHist",
+        "/futures/data/globalLongShortAccountRatio": "dapiDataGetGlobalLongShortAccountRatio",
+        "/futures/data/topLongShortAccountRatio": "dapiDataGetTopLongShortAccountRatio",
+        "/futures/data/topLongShortPositionRatio": "dapiDataGetTopLongShortPositionRatio",
     },
     "bybit": {
         "/v5/market/instruments-info": "publicGetV5MarketInstrumentsInfo",

@@ -1,12 +1,12 @@
 """Backfill: page a venue's REST history through ccxt, record every body, store the records.
 
 Public entry point: :func:`backfill` (venue, symbols, datasets, start, end, store, recordings),
-used by ``flushwatch backfill`` and meant for ``flushwatch update``. Bybit v5 and OKX v5 are
-paged by their venue's :class:`~flushwatch.venues.rest_history.HistoryPlan`
-(:mod:`flushwatch.venues.bybit.history`, :mod:`flushwatch.venues.okx.history`: endpoints,
-cursors, limits and units are documented there); the runner here is venue-neutral: it asks the
-plan's pages, waits out rate limits, records and stores. Binance predates plans and is paged
-below.
+used by ``flushwatch backfill`` and meant for ``flushwatch update``. Binance COIN-M, Bybit
+v5 and OKX v5 are paged by their venue's :class:`~flushwatch.venues.rest_history.HistoryPlan`
+(:mod:`flushwatch.venues.binance.coinm_history`, :mod:`flushwatch.venues.bybit.history`,
+:mod:`flushwatch.venues.okx.history`: endpoints, cursors, limits and units are documented
+there); the runner here is venue-neutral: it asks the plan's pages, waits out rate limits,
+records and stores. Binance USDⓈ-M predates plans and is paged below.
 
 For each symbol and the window ``[end - hours, end)`` (USDⓈ-M): klines (``/fapi/v1/klines``,
 optionally mark-price klines), settled funding (``/fapi/v1/fundingRate``) and open-interest
@@ -44,6 +44,7 @@ from flushwatch.connectors.config import Backoff
 from flushwatch.connectors.retry import retrying, venue_should_retry
 from flushwatch.domain.time import NS_PER_MS
 from flushwatch.errors import ConfigError, PermanentError, RateLimited
+from flushwatch.venues.binance.coinm_history import CoinmPlan
 from flushwatch.venues.binance.intervals import INTERVALS
 from flushwatch.venues.bybit.history import BybitPlan
 from flushwatch.venues.okx.history import OkxPlan
@@ -62,6 +63,7 @@ FUNDING = "/fapi/v1/fundingRate"
 OI_HIST = "/futures/data/openInterestHist"
 #: Venues paged by a history plan: plan class (interval, stats period, page-size cap).
 PLANS: dict[str, Callable[[str, str, int | None], HistoryPlan]] = {
+    "binancecoinm": CoinmPlan,
     "bybit": BybitPlan,
     "okx": OkxPlan,
 }
@@ -75,9 +77,10 @@ _OI_PERIOD_MS = 300_000  # period "5m": the finest Binance keeps
 class BackfillConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Page sizes (each within Binance's documented maximum) and what to fetch.
 
-    ``page_limit`` and ``stats_period`` are for Bybit/OKX: a cap on every page size (each is
-    already at its endpoint's documented maximum) and the period of the open-interest and
-    long/short series (OKX keeps 5m, 1h, 1d; Bybit 5m … 1d).
+    ``page_limit`` and ``stats_period`` are for COIN-M/Bybit/OKX: a cap on every page size
+    (each is already at its endpoint's documented maximum, COIN-M klines at 1000: weight 5) and
+    the period of the open-interest and long/short series (OKX keeps 5m, 1h, 1d; Bybit 5m …
+    1d; COIN-M 5m … 1d).
     """
 
     klines_limit: int = 1000

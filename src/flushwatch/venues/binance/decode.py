@@ -49,6 +49,7 @@ from flushwatch.domain.time import NS_PER_MS
 from flushwatch.venues.binance import wire
 from flushwatch.venues.binance.intervals import INTERVALS
 from flushwatch.venues.binance.symbols import (
+    COINM,
     EXCHANGES,
     SPOT,
     Terms,
@@ -121,6 +122,8 @@ class BinanceDecoder:
         #: Frames that produced no records on purpose, by reason (for the import summary).
         self.skipped: Counter[str] = Counter()
         self._learned: dict[str, Terms] = {}
+        #: COIN-M history: the last settlement decoded per symbol (the next one's interval).
+        self._settled: dict[str, int] = {}
         self._terms: dict[str, Terms] = {}
         #: Per record type: symbol → (a record of that symbol to copy, inverse contract size).
         self._quotes: dict[str, tuple[Quote, float | None]] = {}
@@ -168,6 +171,10 @@ class BinanceDecoder:
             if found.instrument is not None:
                 self.instruments.append(found.instrument)
         return found
+
+    def _listed(self, symbol: str) -> Terms | None:
+        """Terms of a symbol exchangeInfo listed (its Instrument emitted once), else None."""
+        return self.terms(symbol) if symbol in self._learned else None
 
     def _learn(self, body: str | bytes) -> None:
         for info in self._info.decode(body).symbols:
@@ -535,6 +542,12 @@ class BinanceDecoder:
         if endpoint == "exchangeInfo":
             self._learn(body)
             return []
+        if self.exchange == COINM:  # COIN-M history (flushwatch backfill): sizes from exchangeInfo
+            from flushwatch.venues.binance import coinm_history
+
+            rows = coinm_history.decode(url, body, ts_recv, self._listed, self._settled)
+            if rows is not None:
+                return rows
         if endpoint == "openInterest":  # polled: Binance streams no OI (DOMAIN.md C10)
             from flushwatch.venues.binance.rest import open_interest
 
