@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.report.model import FlushReport
+from flushwatch.report.style import styled
 
 DAY_NS = 86_400 * 10**9
 #: Days shown before the judged flush (or before the as-of time without one).
@@ -116,4 +117,4 @@ def frame(fig: go.Figure, r: FlushReport, m: MarketSeries) -> go.Figure:
             fig.update_yaxes(range=[-top * 1.1, top * 1.1], row=2, col=1)
     fig.update_traces(marker_line_width=0, selector={"type": "bar"})
     fig.update_layout(bargap=0.0, hovermode="x unified")
-    return fig
+    return styled(fig)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.io import to_html
 from plotly.subplots import make_subplots
 
 from flushwatch.analytics.market import MarketSeries
@@ -21,6 +20,7 @@ from flushwatch.domain.numbers import pct, signed_pct
 from flushwatch.report import odds
 from flushwatch.report.framing import frame, iso
 from flushwatch.report.model import FlushReport, level_state
+from flushwatch.report.style import FONT, chart_html
 from flushwatch.report.wash_html import trade_prints_html
 
 _LEVEL_COLOURS = {
@@ -207,7 +207,7 @@ def _odds_html(probs: dict[str, Probability]) -> str:
 
 def render_html(report: FlushReport, m: MarketSeries, *, simulated: bool = False) -> str:
     """The whole page as a string (Plotly's JavaScript inlined: no network needed)."""
-    chart = to_html(framed_figure(report, m), include_plotlyjs=True, full_html=False)
+    chart = chart_html(framed_figure(report, m))
     v = report.verdict
     verdict_html = (
         f"<p class='verdict'><b>{html.escape(v.name.replace('_', ' '))}</b> "
@@ -272,7 +272,7 @@ def render_html(report: FlushReport, m: MarketSeries, *, simulated: bool = False
 <html lang="en"><head><meta charset="utf-8">
 <title>flushwatch report — {html.escape(report.asset)}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; }}
+body {{ font-family: {FONT}; margin: 24px; color: #222; }}
 table {{ border-collapse: collapse; margin: 8px 0 20px; font-size: 13px; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; }}
 .verdict {{ font-size: 20px; }} .sim {{ background: #fff3cd; padding: 8px; font-weight: bold; }}
