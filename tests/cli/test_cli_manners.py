@@ -232,6 +232,7 @@ def test_info_and_events_keep_every_date_whole_at_80_columns(real_store: Path) -
         ("report", "BTC", "--at", "2026-02-07"),
         ("map", "BTC", "--at", "2026-02-05T12:00"),
         ("backtest-map", "BTC", "--protocol", "nowcast"),
+        ("scorecard", "BTC"),
     ],
 )
 def test_tables_fit_80_columns_without_cutting(args: tuple[str, ...], real_store: Path) -> None:

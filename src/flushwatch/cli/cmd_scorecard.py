@@ -89,12 +89,9 @@ def run(
 
 
 def _print(card: Scorecard) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+    from flushwatch.cli.render import console, escape, new_table
     from flushwatch.report import scorecard_rows as rows
 
-    console = Console(width=max(Console().width, 200))
     console.print(
         f"[bold]Scorecard[/]: {card.events_scored} flushes on {len(card.per_asset)} assets, "
         f"each judged {card.judge_after_hours:g} h after it was confirmed ended"
@@ -102,33 +99,42 @@ def _print(card: Scorecard) -> None:
         + ". Probabilities are walk-forward [italic]estimates[/]; intervals are 95% "
         "bootstrap over whole UTC days (flushes cluster)."
     )
-    t = Table(title="Outcomes, all assets pooled", title_justify="left")
-    for col in rows.OUTCOME_HEADER:
-        t.add_column(col, no_wrap=True)
+    # Two tables, Brier scores then hit rates, so each fits 80 columns whole.
+    head = rows.OUTCOME_HEADER
+    narrow = {h: 8 if "CI" in h else 5 for h in head[3:8]}  # headers wrap over numbers
+    title = "Outcomes, all assets pooled: Brier scores"
+    brier = new_table(*head[:8], title=title, right=head[1:8], max_widths=narrow)
+    hits = new_table(head[0], *head[8:], title="... and hit rates", right=head[8:])
     for oid, s in card.outcomes.items():
-        cells = rows.outcome_cells(oid, s)
+        cells = [escape(c) for c in rows.outcome_cells(oid, s)]
         for i, good in ((rows.BASE_CI, s.beats_base_rate), (rows.BAND_CI, s.beats_vol_band)):
             cells[i] = f"[green]{cells[i]}[/]" if good else cells[i]
-        t.add_row(*cells)
-    console.print(t)
+        brier.add_row(*cells[:8])
+        hits.add_row(cells[0], *cells[8:])
+    console.print(brier)
+    console.print(hits)
     _per_asset(console, card.per_asset)
     for line in card.summary:
-        console.print(line)
+        console.print(line, markup=False)
     for note in card.notes:
-        console.print(f"[dim]{note}[/]")
+        console.print(f"[dim]{escape(note)}[/]")
 
 
 def _per_asset(console: Any, per_asset: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-
+    from flushwatch.cli.render import new_table
     from flushwatch.report import scorecard_rows as rows
 
-    t = Table(title="Per asset: the detector and the data it used", title_justify="left")
-    for col in rows.ASSET_HEADER:
-        t.add_column(col)
+    # The price and liquidation sources are sentences: printed under the table, not in it.
+    head = rows.ASSET_HEADER
+    t = new_table(head[0], *head[3:], title="Per asset: the detector", right=head[4:], tight=True)
+    sources: list[str] = []
     for a in per_asset:
-        t.add_row(*rows.asset_cells(a))
+        cells = rows.asset_cells(a)
+        t.add_row(cells[0], *cells[3:])
+        sources += [f"{cells[0]} {head[1]}: {cells[1]}", f"{cells[0]} {head[2]}: {cells[2]}"]
     console.print(t)
+    for line in sources:
+        console.print(line, markup=False)
 
 
 def register(app: typer.Typer) -> None:

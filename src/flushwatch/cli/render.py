@@ -43,6 +43,7 @@ def new_table(
     right: Sequence[str] = (),
     tight: bool = False,
     min_widths: dict[str, int] | None = None,
+    max_widths: dict[str, int] | None = None,
 ) -> Table:
     """A table that never cuts a cell: a long value wraps (or folds) instead of ending in "…".
 
@@ -50,7 +51,8 @@ def new_table(
     Titles and headers are plain text, so a bracket in them is printed, not read as markup.
     ``tight`` leaves one space between columns instead of two (for many narrow columns);
     ``min_widths`` keeps a column from being squeezed below its longest word (Rich would
-    rather fold a date than wrap a phrase in the next column).
+    rather fold a date than wrap a phrase in the next column); ``max_widths`` wraps a long
+    header over its narrow numbers (Rich's collapse stops short and would crop the table).
     """
     t = Table(
         title=None if title is None else Text(title, style="italic"),
@@ -65,6 +67,7 @@ def new_table(
             justify="right" if name in right else "left",
             overflow="fold",
             min_width=(min_widths or {}).get(name),
+            max_width=(max_widths or {}).get(name),
         )
     return t
 
