@@ -14,6 +14,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from flushwatch.domain.numbers import signed_pct
+
 if TYPE_CHECKING:
     from flushwatch.api import FragilityRanking
 
@@ -47,9 +49,10 @@ def show_cascade(
         return
     r = out["result"]
     side = "longs" if r.direction == "down" else "shorts"
+    shock, final = signed_pct(r.shock_move_pct, 2), signed_pct(r.final_move_pct, 2)
     console.print(
-        f"[bold]{out['asset']} cascade (estimated)[/]: a {r.shock_move_pct:+.2f}% shock "
-        f"({_usd(r.shock_usd)} of market orders) ends at [bold]{r.final_move_pct:+.2f}%[/] "
+        f"[bold]{out['asset']} cascade (estimated)[/]: a {shock} shock "
+        f"({_usd(r.shock_usd)} of market orders) ends at [bold]{final}[/] "
         f"({r.final_price:,.2f}), amplification ×{r.amplification:.2f}, "
         f"{_usd(r.liquidated_usd)} of {side} liquidated in {r.steps} steps."
     )
@@ -93,7 +96,8 @@ def show_cascade(
     for s, f, liq, ex in zip(
         c["shock_pct"], c["final_move_pct"], c["liquidated_usd"], c["book_exhausted"], strict=True
     ):
-        t.add_row(f"{s:+.1f}%", f"{f:+.2f}%" + (" ≥ (book end)" if ex else ""), _usd(float(liq)))
+        end = signed_pct(float(f), 2) + (" ≥ (book end)" if ex else "")
+        t.add_row(signed_pct(float(s)), end, _usd(float(liq)))
     console.print(t)
     mc = out.get("monte_carlo")
     if mc is not None:
@@ -104,9 +108,10 @@ def show_cascade(
             t.add_row(f"{x:g}%", f"{100 * p:.1f}%")
         console.print(t)
         console.print(
-            f"Median move {mc.move_p50_pct:+.2f}% (5–95%: {mc.move_p05_pct:+.2f}% to "
-            f"{mc.move_p95_pct:+.2f}%) over the {mc.runs_within_depth:,} runs inside the known "
-            f"depth; beyond known depth (excluded): {100 * mc.prob_book_exhausted:.1f}%."
+            f"Median move {signed_pct(mc.move_p50_pct, 2)} (5–95%: "
+            f"{signed_pct(mc.move_p05_pct, 2)} to {signed_pct(mc.move_p95_pct, 2)}) over the "
+            f"{mc.runs_within_depth:,} runs inside the known depth; beyond known depth "
+            f"(excluded): {100 * mc.prob_book_exhausted:.1f}%."
         )
     if html is not None:
         console.print(f"HTML written to {html}", markup=False)

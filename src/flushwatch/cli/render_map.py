@@ -21,6 +21,7 @@ def render(doc: dict[str, Any]) -> None:
     from flushwatch.api.liqmap import BAND_PCT
     from flushwatch.cli.render import console as con
     from flushwatch.cli.render import escape
+    from flushwatch.domain.numbers import signed_pct
 
     con.print(
         f"[bold]{escape(doc['asset'])}[/] estimated liquidation map as of {doc['as_of']} "
@@ -57,7 +58,7 @@ def render(doc: dict[str, Any]) -> None:
             f"{c['level_price']:,.2f}",
             escape(c["kind"]),
             f"{c['stop_price']:,.2f}",
-            f"{c['distance_pct']:+.2f}%",
+            signed_pct(c["distance_pct"], 2),
             _usd(c["notional"]),
         )
     con.print(t)
