@@ -221,9 +221,12 @@ def test_xrp_map_cascade_and_backtest_say_no_open_interest(store: Path) -> None:
 # ---- backtest-map: the forecast protocol on Hyperliquid's daily buckets -----------------
 
 
-@pytest.mark.parametrize(("asset", "days"), [("ETH", (12, 11)), ("SOL", (13, 8)), ("DOGE", (4, 0))])
+@pytest.mark.parametrize(
+    ("asset", "days", "level_days"),
+    [("ETH", (12, 11), (46, 42)), ("SOL", (13, 8), (46, 39)), ("DOGE", (4, 0), (12, 4))],
+)
 def test_backtest_map_scores_what_the_buckets_cover(
-    asset: str, days: tuple[int, int], store: Path
+    asset: str, days: tuple[int, int], level_days: tuple[int, int], store: Path
 ) -> None:
     d = doc(store, "backtest-map", asset)
     # nowcast: from the first hour with OI plus the 72 h warm-up
@@ -231,6 +234,11 @@ def test_backtest_map_scores_what_the_buckets_cover(
     assert d["liquidations_available"] is True
     assert "hyperliquid" in d["sources"]["liquidations"]
     assert "nowcast" in d["nowcast"]
+    assert any(n.startswith("liquidations come in 24 h buckets") for n in d["notes"])
+    # level scores: each daily bucket over its whole day's range (tens of bins), not the
+    # closing hour's (a handful)
+    assert tuple(lv["days"] for lv in d["levels"]) == level_days
+    assert all(lv["median_bins"] > 40 for lv in d["levels"])
     fc = d["forecast"]
     assert fc["realized_source"].startswith(
         "bucket totals spread uniformly over the low-high range of the 24 h each bucket covers"

@@ -115,19 +115,25 @@ def _level_days(
     import numpy as np
 
     from flushwatch.analytics.backtest_map import level_capture
+    from flushwatch.analytics.forecast_map import bucket_ranges
 
     snaps = state.snap_long if side == "long" else state.snap_short
     if snaps is None:
         return []
+    # A bucket longer than a bar sits on the bar where it closes: its USD is spread over the
+    # range of all the bars it covers, from the open of its first bar.
+    ib = max(1, (market.liq_interval_s or market.step_s) // market.step_s)
+    low, high = bucket_ranges(market.low, market.high, ib)
+    opens = np.r_[np.full(ib - 1, np.nan), market.open][: market.n]
     starts = np.flatnonzero((market.ts % _DAY_NS == 0) & (np.arange(market.n) >= first))
     out = []
     for a, b in zip(starts, [*starts[1:].tolist(), market.n], strict=True):
-        ok = np.isfinite(market.open[a:b]) & np.isfinite(market.low[a:b])
-        ok &= np.isfinite(market.high[a:b]) & np.isfinite(liq[a:b])
+        ok = np.isfinite(opens[a:b]) & np.isfinite(low[a:b])
+        ok &= np.isfinite(high[a:b]) & np.isfinite(liq[a:b])
         if not ok.any() or not np.isfinite(market.open[a]):
             continue
         sl = slice(a, b)
-        o, h, lw, lq = (x[sl][ok] for x in (market.open, market.high, market.low, liq))
+        o, h, lw, lq = (x[sl][ok] for x in (opens, high, low, liq))
         out.append(level_capture(state.edges, snaps[a], o, h, lw, lq, side=side, q=q))
     return out
 
@@ -185,6 +191,13 @@ def backtest_market(
             levels.append(level_summary(days, side=side, q=bt.quantile, n_boot=bt.n_boot))
         if market.liq_lower_bound:
             notes.append("realized liquidations are lower bounds (throttled feeds)")
+        if market.liq_interval_s and market.liq_interval_s > market.step_s:
+            notes.append(
+                f"liquidations come in {market.liq_interval_s / 3600:g} h buckets, longer than "
+                "the bars: the hourly scores set each bucket against the range of the bar where "
+                "it closes (read them with care); the level scores spread it over the range of "
+                "the bars it covers"
+            )
     else:
         notes.append(
             "no realized liquidations for this market (e.g. Binance has no public liquidation "
