@@ -82,6 +82,23 @@ def test_cvd_volume_is_binance_spot_volume_of_the_same_utc_hour(
         assert flow.row(0, named=True)["volume_base"] == 787.93368  # PROVENANCE-checked hour
 
 
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_the_files_cumulative_cvd_restarts_at_each_utc_midnight(
+    shared_data: Path, symbol: str
+) -> None:
+    """``cvd_cumulative`` is a running sum of buy − sell that restarts at 00:00 UTC each day
+    (more evidence the dates are UTC): the imported rows, summed per UTC day, reproduce it."""
+    path = cvd(shared_data, symbol)
+    flow = parse(path).frames[TakerFlow]
+    raw = feather.read_table(path)["cvd_cumulative"].to_pylist()
+    ours = flow.select(
+        (pl.col("taker_buy_base") - pl.col("taker_sell_base"))
+        .cum_sum()
+        .over(pl.col("ts_event") // (24 * HOUR))
+    ).to_series()
+    assert ours.to_list() == pytest.approx(raw, rel=1e-9, abs=1e-6)
+
+
 def test_a_date_that_disagrees_with_its_timestamp_is_refused(
     shared_data: Path, tmp_path: Path
 ) -> None:

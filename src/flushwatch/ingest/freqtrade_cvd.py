@@ -10,6 +10,10 @@ shift every bar by the reader's offset. The bar start is taken from ``timestamp`
 seconds, unambiguous) and every ``date``, read as UTC, must equal it: a file where they
 disagree is refused rather than guessed.
 
+**CVD.** ``cvd`` is the bar's taker buy − sell exactly; ``cvd_cumulative`` is its running
+sum *restarting at 00:00 UTC each day* (a per-day figure, more evidence the dates are UTC).
+Neither is stored: a CVD over any window is the sum of ``taker_buy_base - taker_sell_base``.
+
 **Market.** The files do not say spot or perp. Their ``volume`` equals Binance *spot* 1h kline
 volume to the last digit (BTCUSDT 2026-04-20 00:00: 787.93368 in both, see
 ``tests/ingest/test_taker_flow.py``), so the default is exchange ``binance``, market spot;
