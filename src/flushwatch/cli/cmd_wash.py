@@ -63,33 +63,31 @@ def _cell(x: Any, fmt: str = ".3g") -> str:
 
 
 def _print(result: WashReport) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from flushwatch.cli.render import console, escape, new_table
 
     doc = result.to_dict()
-    console = Console(width=max(Console().width, 160))
     console.print(
-        f"[bold]Trade-print suspicion[/] for {doc['asset']} over the {_span(result.window_s)} "
-        f"to {doc['as_of']} (wash_suspicion {_cell(doc['score'], '.2f')}). {doc['caveat']}."
+        f"[bold]Trade-print suspicion[/] for {escape(doc['asset'])} over the "
+        f"{_span(result.window_s)} to {doc['as_of']} (wash_suspicion "
+        f"{_cell(doc['score'], '.2f')}). {escape(doc['caveat'])}."
     )
+    cols = ("test", "statistic", "p", "p (Holm)", "suspicion", "n", "what")
     for v in doc["venues"]:
-        t = Table(
-            title=f"{v['exchange']} {v['market']} {v['symbol']}: {v['prints']:,} prints, sizes "
+        title = (
+            f"{v['exchange']} {v['market']} {v['symbol']}: {v['prints']:,} prints, sizes "
             f"in {v['size_unit']}, {'SUSPICIOUS' if v['flagged'] else 'not suspicious'} "
-            f"(score {_cell(v['score'], '.2f')}; {v['correction']})",
-            title_justify="left",
-        )
-        for col in ("test", "statistic", "p", "p (Holm)", "suspicion", "n", "what"):
-            t.add_column(col, no_wrap=col != "what")
+            f"(score {_cell(v['score'], '.2f')}; {v['correction']})"
+        )  # 80 columns: the "what" sentences wrap, the test names stay whole
+        t = new_table(*cols, title=title, right=cols[1:6], tight=True, min_widths={"test": 19})
         for x in v["tests"]:
             mark = "[red]yes[/]" if x["suspicious"] else ("no" if x["available"] else "n/a")
             t.add_row(
-                x["name"], _cell(x["statistic"]), _cell(x["p_value"], ".2g"),
-                _cell(x["p_holm"], ".2g"), mark, str(x["n"]), x["note"],
+                escape(x["name"]), _cell(x["statistic"]), _cell(x["p_value"], ".2g"),
+                _cell(x["p_holm"], ".2g"), mark, str(x["n"]), escape(x["note"]),
             )  # fmt: skip
         console.print(t)
     for note in doc["notes"]:
-        console.print(f"[dim]{note}[/]")
+        console.print(f"[dim]{escape(note)}[/]")
 
 
 def register(app: typer.Typer) -> None:
