@@ -24,22 +24,11 @@ from flushwatch.cli.options import run as _run
 DEMO_SHOCK = "-3%"
 
 
-def _page(report: Any, market: Any, map_parts: Any, cascade_out: dict[str, Any]) -> str:
-    """The report page with the map and the cascade appended (one page, one plotly.js)."""
-    from plotly.io import to_html
+def _page(report: Any, market: Any, map_parts: Any, casc: Any, ranking: Any) -> str:
+    """The demo's one page (see :mod:`flushwatch.report.demo_html`)."""
+    from flushwatch.report.demo_html import render_demo_page
 
-    from flushwatch.report import cascade_html, map_html
-    from flushwatch.report.html import render_html
-
-    page = render_html(report, market, simulated=True)
-    m, state, clusters = map_parts
-    extra = (
-        "<h2>Estimated liquidation map (simulated market)</h2>"
-        + to_html(map_html.figure(m, state, clusters), include_plotlyjs=False, full_html=False)
-        + f"<h2>Cascade from a {DEMO_SHOCK} shock (estimate)</h2>"
-        + to_html(cascade_html.figure(cascade_out), include_plotlyjs=False, full_html=False)
-    )
-    return page.replace("</body>", extra + "</body>")
+    return render_demo_page(report, market, map_parts, casc, ranking, DEMO_SHOCK)
 
 
 def run_demo(
@@ -86,7 +75,8 @@ def run_demo(
         ranking = ws.fragility([asset])
         progress(f"writing {page}")
         map_parts = (liq_map.market, liq_map.state, liq_map.clusters)
-        page.write_text(_page(report, market, map_parts, casc.raw()), encoding="utf-8")
+        html = _page(report, market, map_parts, casc.raw(), ranking)
+        page.write_text(html, encoding="utf-8")
     # With --json the human-readable sections are not printed: only the summary is.
     quiet = contextlib.redirect_stdout(io.StringIO()) if json_out else contextlib.nullcontext()
     with quiet:
