@@ -8,9 +8,9 @@ group of at most 20 symbols), every ``--data`` kind is fetched, then:
    in ``<recordings>/<vendor>_rest_<UTC stamp>.jsonl``. The key is a request header and never
    part of a URL, so a recording holds none. :func:`replay` decodes a recording again (no
    network, no key): the same records the download stored.
-2. **Decoded** by the pure vendor decoders (:mod:`flushwatch.venues.coinalyze`,
-   :mod:`flushwatch.venues.coinglass_api`), everything a page's URLs say (interval, window,
-   venues) read back from the URLs, so a download and a replay decode alike.
+2. **Decoded** by the pure page decoders (:mod:`flushwatch.venues.vendor_records`), everything
+   a page's URLs say (interval, window, venues) read back from the URLs, so a download, a
+   replay and ``flushwatch import`` of the recording decode alike.
 3. **Imported all or nothing per page**: validated like any import, then one atomic
    :meth:`~flushwatch.store.Store.write`. A body that does not decode stops the run before its
    page touches the store (pages before it stay: each was whole). The store keeps one row per
@@ -27,10 +27,8 @@ stored with a partial value, and the store keeps the first version of a row.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlsplit
 
 import polars as pl
 
@@ -49,7 +47,7 @@ from flushwatch.api.vendor_pages import (
 )
 from flushwatch.connectors import coinalyze as cz_api
 from flushwatch.connectors import coinglass_api as cg_api
-from flushwatch.connectors.vendor_http import Reply, chunks, windows
+from flushwatch.connectors.vendor_http import chunks, windows
 from flushwatch.domain.records import (
     Bar,
     DepthBand,
@@ -57,12 +55,12 @@ from flushwatch.domain.records import (
     LiquidationBucket,
     LongShortRatio,
     OpenInterest,
-    Record,
 )
 from flushwatch.domain.time import NS_PER_MS, NS_PER_S, iso
 from flushwatch.errors import BadSymbol, ConfigError, InputError
 from flushwatch.venues import coinalyze as cz
 from flushwatch.venues import coinglass_api as cg
+from flushwatch.venues.vendor_records import coinalyze_records, coinglass_records, params
 
 if TYPE_CHECKING:
     from flushwatch.connectors.vendor_http import VendorHttp
@@ -82,74 +80,7 @@ COINALYZE_DATA = tuple(cz_api.ENDPOINTS)
 COINGLASS_DATA = cg_api.DATA
 
 
-def _params(url: str) -> tuple[str, dict[str, str]]:
-    parts = urlsplit(url)
-    return parts.path, dict(parse_qsl(parts.query))
-
-
-# -- decoding a page (pure) --------------------------------------------------------------------
-def coinalyze_records(replies: list[Reply], markets: Mapping[str, cz.FutureMarket]) -> list[Record]:
-    """Every record of Coinalyze history bodies; predicted funding joins the funding of the
-    same symbols and window (alone it is not a record: :class:`Funding` needs the rate)."""
-    kinds = {path: kind for kind, path in cz_api.ENDPOINTS.items()}
-    predicted: dict[tuple[str, str, str], Reply] = {}
-    for r in replies:
-        path, q = _params(r.url)
-        if path.endswith(cz_api.ENDPOINTS["predicted-funding"]):
-            predicted[(q.get("symbols", ""), q.get("from", ""), q.get("to", ""))] = r
-    out: list[Record] = []
-    decoders = {
-        "oi": cz.open_interest,
-        "liquidations": cz.liquidations,
-        "long-short": cz.long_short,
-        "ohlcv": cz.ohlcv,
-    }
-    for r in replies:
-        path, q = _params(r.url)
-        kind = next((k for p, k in kinds.items() if path.endswith(p)), None)
-        if kind is None or kind == "predicted-funding":
-            continue
-        step = cz_api.interval_seconds(q.get("interval", ""))
-        last = int(q["to"]) - step + 1
-        page = cz.Page(interval_s=step, first=int(q["from"]), last=last, ts_recv=r.ts_recv)
-        if kind == "funding":
-            ahead = predicted.get((q.get("symbols", ""), q["from"], q["to"]))
-            pair = (ahead.url, ahead.body) if ahead is not None else None
-            out += cz.funding(r.url, r.body, page, markets, pair)
-        else:
-            out += decoders[kind](r.url, r.body, page, markets)
-    return out
-
-
-def coinglass_records(replies: list[Reply]) -> list[Record]:
-    """Every record of CoinGlass history bodies, labelled from their URLs."""
-    decoders = {
-        cg_api.LIQUIDATIONS: cg.liquidations,
-        cg_api.OI_AGGREGATED: cg.open_interest,
-        cg_api.OI_PAIR: cg.open_interest,
-        cg_api.FUNDING_OI_WEIGHTED: cg.funding,
-        cg_api.FUNDING_PAIR: cg.funding,
-        cg_api.DEPTH: cg.depth,
-    }
-    out: list[Record] = []
-    for r in replies:
-        path, q = _params(r.url)
-        decode = next((d for p, d in decoders.items() if path.endswith(p)), None)
-        if decode is None:
-            continue
-        step_ms = cg_api.INTERVALS[q["interval"]] * 1000
-        one_venue = path.endswith((cg_api.OI_PAIR, cg_api.FUNDING_PAIR))
-        page = cg.Page(
-            symbol=f"{q['symbol']}-{q['exchange']}" if one_venue else q["symbol"],
-            venues=q.get("exchange_list", q.get("exchange", "")),
-            interval_s=step_ms // 1000,
-            first=int(q["start_time"]) * NS_PER_MS,
-            last=(int(q["end_time"]) - step_ms + 1) * NS_PER_MS,
-            depth_range=float(q.get("range", "1")),
-            ts_recv=r.ts_recv,
-        )
-        out += decode(r.url, r.body, page)
-    return out
+_params = params  # the page decoders read URLs the same way
 
 
 # -- counting ------------------------------------------------------------------------------------

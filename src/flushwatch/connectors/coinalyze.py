@@ -26,32 +26,15 @@ from flushwatch.connectors.vendor_http import (
     Window,
 )
 from flushwatch.errors import ConfigError
+from flushwatch.venues.vendor_records import CZ_ENDPOINTS, CZ_INTERVALS, CZ_MARKETS
 
-#: ``--data`` name → history endpoint.
-ENDPOINTS: Mapping[str, str] = {
-    "oi": "/open-interest-history",
-    "funding": "/funding-rate-history",
-    "predicted-funding": "/predicted-funding-rate-history",
-    "liquidations": "/liquidation-history",
-    "long-short": "/long-short-ratio-history",
-    "ohlcv": "/ohlcv-history",
-}
+#: ``--data`` name → history endpoint, the market list, interval names → seconds (the wire
+#: tables live with the pure page decoders, :mod:`flushwatch.venues.vendor_records`).
+ENDPOINTS: Mapping[str, str] = CZ_ENDPOINTS
+MARKETS = CZ_MARKETS
+INTERVALS: Mapping[str, int] = CZ_INTERVALS
 #: Endpoints that take ``convert_to_usd``.
 USD: frozenset[str] = frozenset({"oi", "liquidations"})
-MARKETS = "/future-markets"
-#: Coinalyze interval names → seconds.
-INTERVALS: Mapping[str, int] = {
-    "1min": 60,
-    "5min": 300,
-    "15min": 900,
-    "30min": 1800,
-    "1hour": 3600,
-    "2hour": 7200,
-    "4hour": 14_400,
-    "6hour": 21_600,
-    "12hour": 43_200,
-    "daily": 86_400,
-}
 
 
 def interval_seconds(name: str) -> int:

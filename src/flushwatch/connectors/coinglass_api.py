@@ -35,30 +35,20 @@ from flushwatch.connectors.vendor_config import (
 )
 from flushwatch.connectors.vendor_http import Params, Reply, TokenBucket, VendorClient, VendorHttp
 from flushwatch.errors import ConfigError, PermanentError, RateLimited
+from flushwatch.venues import vendor_records as vr
 
-LIQUIDATIONS = "/api/futures/liquidation/aggregated-history"
-OI_AGGREGATED = "/api/futures/open-interest/aggregated-history"
-OI_PAIR = "/api/futures/open-interest/history"
-FUNDING_OI_WEIGHTED = "/api/futures/funding-rate/oi-weight-history"
-FUNDING_PAIR = "/api/futures/funding-rate/history"
-DEPTH = "/api/futures/orderbook/aggregated-ask-bids-history"
+# The endpoint paths and interval names live with the pure page decoders
+# (:mod:`flushwatch.venues.vendor_records`), which read recordings back by them.
+LIQUIDATIONS = vr.CG_LIQUIDATIONS
+OI_AGGREGATED = vr.CG_OI_AGGREGATED
+OI_PAIR = vr.CG_OI_PAIR
+FUNDING_OI_WEIGHTED = vr.CG_FUNDING_OI_WEIGHTED
+FUNDING_PAIR = vr.CG_FUNDING_PAIR
+DEPTH = vr.CG_DEPTH
 DATA = ("liquidations", "oi", "funding", "depth")
 
 #: CoinGlass interval names → seconds.
-INTERVALS: Mapping[str, int] = {
-    "1m": 60,
-    "3m": 180,
-    "5m": 300,
-    "15m": 900,
-    "30m": 1800,
-    "1h": 3600,
-    "4h": 14_400,
-    "6h": 21_600,
-    "8h": 28_800,
-    "12h": 43_200,
-    "1d": 86_400,
-    "1w": 604_800,
-}
+INTERVALS: Mapping[str, int] = vr.CG_INTERVALS
 
 
 class Request(NamedTuple):
