@@ -8,22 +8,27 @@ four to six flushes apiece: none has the ten resolved flushes a base rate of its
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import msgspec
 import numpy as np
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 import flushwatch
 from flushwatch.analytics.outcomes import EventRow, OutcomeParams
+from flushwatch.analytics.pooling import choose_pool, volume_window
 from flushwatch.analytics.probability import odds_sentence, prior_strength, walk_forward
 from flushwatch.analytics.results import Probability
 from flushwatch.api import Workspace
 from flushwatch.cli.app import app
-from flushwatch.config import ReportConfig
+from flushwatch.config import ReportConfig, load_config
 from flushwatch.domain.time import parse_iso
+from flushwatch.errors import ConfigError
 from flushwatch.report import odds
+from flushwatch.report.pool import memo_clear, memo_stats, trailing_volumes
 from flushwatch.testing.cut_copy import copy_cut
 
 DAY = 86_400 * 10**9
@@ -160,21 +165,31 @@ def test_html_names_the_base_rates_and_fallbacks(full: Workspace) -> None:
     assert "model on 8, fell back to the base rate on 0" in text
 
 
+@pytest.fixture(scope="module")
+def cut(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """The same files cut at ``AT``: nothing after it exists."""
+    return _store(shared_data, tmp_path_factory.mktemp("pool_cut"), parse_iso(AT) // 10**6)
+
+
 def test_pooled_scorecard_is_the_same_with_or_without_later_data(
-    shared_data: Path, tmp_path_factory: pytest.TempPathFactory, card: dict
+    cut: Workspace, card: dict
 ) -> None:
-    cut = _store(shared_data, tmp_path_factory.mktemp("pool_cut"), parse_iso(AT) // 10**6)
     assert cut.scorecard(at=AT).to_dict() == card
     assert all(e["judge_ts"] <= parse_iso(AT) for e in card["events"])
 
 
 def test_report_at_judging_time_gives_the_pooled_odds(full: Workspace, card: dict) -> None:
     """The report pools the other assets' flushes known then: the scorecard's numbers."""
+    _reports_match(full, card, ReportConfig())
+
+
+def _reports_match(ws: Workspace, card: dict, cfg: ReportConfig) -> None:
+    """The latest scored flush of two assets: the report at its judging time says the same."""
     matched = set()
     for e in reversed(card["events"]):
         if e["asset"] in matched or not any(p["p"] for p in e["probabilities"].values()):
             continue
-        report = full.report(e["asset"], at=e["judge_ts"])
+        report = ws.report(e["asset"], at=e["judge_ts"], config=cfg)
         focus = report.report.focus
         if focus is None or focus.start_ts != parse_iso(e["start"]):
             continue
@@ -192,3 +207,97 @@ def test_report_at_judging_time_gives_the_pooled_odds(full: Workspace, card: dic
         if len(matched) == 2:
             break
     assert len(matched) == 2
+
+
+# -- the bounded pool (issue 16): the asset and its K most-traded peers ---------------------------
+
+K2 = ReportConfig(outcomes=OutcomeParams(pool_size=2))
+
+
+def test_choose_pool_by_volume_ties_by_name_without_untraded() -> None:
+    vols = {"A": 5.0, "B": 7.0, "C": 5.0, "D": 0.0, "E": 1.0}
+    assert choose_pool(vols, "E", 2) == ("A", "B", "E")  # A and C tie: by name
+    assert choose_pool(vols, "B", 2) == ("A", "B", "C")  # the asset itself is not counted
+    assert choose_pool(vols, "D", 9) == ("A", "B", "C", "D", "E")  # untraded: only itself
+    assert choose_pool({}, "X", 3) == ("X",)
+    assert volume_window(parse_iso("2026-03-01T00:00Z")) == volume_window(
+        parse_iso("2026-03-31T23:59Z")
+    ) == (parse_iso("2026-01-30T00:00Z"), parse_iso("2026-03-01T00:00Z"))  # fmt: skip
+
+
+def test_ranking_volume_is_base_volume_times_close_from_the_files(
+    full: Workspace, shared_data: Path
+) -> None:
+    """freqtrade bars carry base volume only: the ranking sums volume × close of the 30 days
+    of hourly bars opened 2026-01-30 00:00 to 2026-02-28 23:00 (closed by 2026-03-01)."""
+    got = trailing_volumes(full._store, parse_iso("2026-03-15T12:00Z"))
+    assert sorted(got) == sorted(ASSETS)
+    lo, hi = volume_window(parse_iso(AT))
+    for asset in ASSETS:
+        raw = pl.read_ipc(shared_data / FT / "futures" / f"{asset}_USDT_USDT-1h-futures.feather")
+        ns = raw.get_column("date").dt.epoch("ns")
+        win = raw.filter((ns >= lo) & (ns + 3600 * 10**9 <= hi))
+        assert win.height == 720
+        want = float((win.get_column("volume") * win.get_column("close")).sum())
+        assert got[asset] == pytest.approx(want, rel=1e-12)
+    # the Feb 2026 ranking of the eight: what a pool of 2 picks for ALGO and for LINK
+    assert choose_pool(got, "ALGO", 2) == ("ALGO", "AVAX", "LINK")
+    assert choose_pool(got, "LINK", 2) == ("AVAX", "DOT", "LINK")
+
+
+@pytest.fixture(scope="module")
+def card2(full: Workspace) -> dict:
+    return full.scorecard(at=AT, config=K2).to_dict()
+
+
+def test_a_smaller_pool_changes_the_odds_and_says_its_rule(card: dict, card2: dict) -> None:
+    # three assets' flushes reach the ten resolved ones a base rate needs later than eight's
+    assert (card2["events_scored"], card["events_scored"]) == (8, 25)
+    (note,) = [n for n in card2["notes"] if "odds pooled over" in n]
+    assert "the asset and the 2 other assets with the largest quote volume in the 30 days" in note
+    pools = int(note.rsplit(": ", 1)[1].split()[0])
+    assert pools > 1
+    base = {(e["asset"], e["start"]): e["probabilities"] for e in card["events"]}
+    assert any(base[(e["asset"], e["start"])] != e["probabilities"] for e in card2["events"])
+
+
+def test_report_at_judging_time_gives_the_small_pool_odds(full: Workspace, card2: dict) -> None:
+    memo_clear()
+    _reports_match(full, card2, K2)
+    assert memo_stats["misses"] > 0
+
+
+def test_small_pool_scorecard_is_the_same_without_later_data(cut: Workspace, card2: dict) -> None:
+    assert cut.scorecard(at=AT, config=K2).to_dict() == card2
+
+
+def test_report_names_its_pool_and_memoises_the_judged_rows(full: Workspace) -> None:
+    memo_clear()
+    first = full.report("ALGO", at="2026-03-10T00:00Z", config=K2).report
+    assert memo_stats == {"hits": 0, "misses": 2}  # AVAX and LINK judged once ...
+    again = full.report("ALGO", at="2026-03-10T00:00Z", config=K2).report
+    assert memo_stats == {"hits": 2, "misses": 2}  # ... and remembered
+    assert again.verdict == first.verdict
+    (note,) = [n for n in first.notes if "odds pooled over" in n]
+    assert note.endswith(": ALGO, AVAX, LINK")
+    ledger = full.path / "imports.jsonl"
+    st = ledger.stat()
+    os.utime(ledger, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a write changes the version
+    try:
+        full.report("ALGO", at="2026-03-10T00:00Z", config=K2)
+        assert memo_stats == {"hits": 2, "misses": 4}
+    finally:
+        os.utime(ledger, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_pool_size_is_checked_in_the_config(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[outcomes]\npool_size = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"outcomes\.pool_size = 0"):
+        load_config(bad)
+    bad.write_text("[outcomes]\npool_sise = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="pool_sise"):
+        load_config(bad)
+    good = tmp_path / "good.toml"
+    good.write_text("[outcomes]\npool_size = 3\n", encoding="utf-8")
+    assert load_config(good).outcomes.pool_size == 3

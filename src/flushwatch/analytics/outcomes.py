@@ -77,6 +77,14 @@ class OutcomeParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             description="Odds learn from every priced asset's flushes (false: the asset's own)."
         ),
     ] = True
+    pool_size: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            description="Pooled odds: the asset and this many others, the most traded in the "
+            "30 days before the judged month (bounds a report's cost in a big store).",
+        ),
+    ] = 24
 
     def __post_init__(self) -> None:
         """Reject horizons and windows that cannot work."""
@@ -86,6 +94,8 @@ class OutcomeParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError("outcomes.judge_after_hours ≥ 0 and vol_hours > 0")
         if self.min_base < 2 or self.min_train < self.min_base or self.ridge <= 0:
             raise ValueError("outcomes: need 2 ≤ min_base ≤ min_train and ridge > 0")
+        if self.pool_size < 1:
+            raise ValueError("outcomes.pool_size: at least 1 other asset (pool = false: none)")
 
 
 def horizon_label(hours: float) -> str:

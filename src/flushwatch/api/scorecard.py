@@ -131,6 +131,7 @@ def run(
     resolved before the judged time); only the rows of ``assets`` are scored and listed.
     """
     from flushwatch.analytics.outcomes import outcome_ids
+    from flushwatch.analytics.pooling import rule_text
     from flushwatch.analytics.probability import walk_forward
 
     if judged is None:
@@ -138,16 +139,18 @@ def run(
     p = cfg.outcomes
     shown = {a.upper() for a in assets}
     live = [j for j in judged if j.note is None]
-    every = sorted((r for j in live for r in j.rows), key=lambda r: (r.judge_ts, r.asset))
-    walked = {
-        oid: walk_forward(every, every, oid, p)
-        if p.pool
-        else [s for j in live for s in walk_forward(j.rows, j.rows, oid, p)]
-        for oid in outcome_ids(p)
-    }
+    notes = [j.note for j in judged if j.note is not None and j.asset.upper() in shown]
+    if p.pool:
+        candidates = [j.asset for j in judged]
+        walked, pools = _pooled_walk(reader, live, shown, candidates, cfg)
+        notes.append(f"{rule_text(p.pool_size)}: {pools} pool(s) over the judged flushes")
+    else:
+        walked = {
+            oid: [s for j in live for s in walk_forward(j.rows, j.rows, oid, p)]
+            for oid in outcome_ids(p)
+        }
     pooled = {oid: [s for s in items if s.row.asset in shown] for oid, items in walked.items()}
     per_asset: list[dict[str, Any]] = []
-    notes = [j.note for j in judged if j.note is not None and j.asset.upper() in shown]
     for j in live:
         if j.asset not in shown:
             continue
@@ -173,6 +176,53 @@ def run(
         "notes": notes,
         "pool": sorted(j.asset for j in live),
     }
+
+
+def _pooled_walk(
+    reader: Reader,
+    live: Sequence[Judged],
+    shown: set[str],
+    candidates: Sequence[str],
+    cfg: ReportConfig,
+) -> tuple[dict[str, list[Scored]], int]:
+    """Each shown flush's walk-forward odds from its own pool, as the report computes them.
+
+    A flush's pool is its asset and the ``pool_size`` most-traded others at its judging time
+    (the report's rule, :func:`flushwatch.report.pool.pool_for`, on the same volume read, once
+    per ranking month); flushes with the same pool share one walk-forward over that pool's
+    rows, which gives each of them exactly what the report at its judging time gives (rows
+    judged later never enter its numbers).
+    Returns the scored items per outcome in the judging order, and the number of pools.
+    """
+    from flushwatch.analytics.outcomes import outcome_ids
+    from flushwatch.analytics.pooling import choose_pool, ranking_time
+    from flushwatch.analytics.probability import walk_forward
+    from flushwatch.report.pool import trailing_volumes
+
+    p = cfg.outcomes
+    allowed = {c.upper() for c in candidates}
+    by_asset = {j.asset: j.rows for j in live}
+    every = sorted((r for j in live for r in j.rows), key=lambda r: (r.judge_ts, r.asset))
+    order = {id(r): i for i, r in enumerate(every)}
+    volumes: dict[int, dict[str, float]] = {}
+    groups: dict[tuple[str, ...], list[EventRow]] = {}
+    for r in every:
+        if r.asset not in shown:
+            continue
+        month = ranking_time(r.judge_ts)
+        if month not in volumes:
+            vols = trailing_volumes(reader, r.judge_ts)
+            volumes[month] = {a: v for a, v in vols.items() if a in allowed}
+        groups.setdefault(choose_pool(volumes[month], r.asset, p.pool_size), []).append(r)
+    walked: dict[str, list[Scored]] = {oid: [] for oid in outcome_ids(p)}
+    for assets, rows in groups.items():
+        last = rows[-1].judge_ts
+        history = [r for a in assets for r in by_asset.get(a, ()) if r.judge_ts <= last]
+        for oid in walked:
+            walked[oid] += walk_forward(history, rows, oid, p)
+    for items in walked.values():
+        items.sort(key=lambda s: order[id(s.row)])
+    return walked, len(groups)
 
 
 def _n_scored(scored: dict[str, list[Scored]]) -> int:

@@ -29,7 +29,7 @@ from flushwatch.domain.time import iso
 from flushwatch.errors import InputError
 from flushwatch.report.assemble import assemble
 from flushwatch.report.model import FlushReport, Window
-from flushwatch.report.pool import pool_rows
+from flushwatch.report.pool import LazyPool
 from flushwatch.store.asof import Reader
 
 REFERENCE_ASSETS = ("BTC", "ETH")
@@ -143,11 +143,11 @@ def build_report(
     window_end = int(m.ts[-1]) + m.step_s * 10**9
     as_of = window_end if as_of_ns is None else as_of_ns
 
-    # The odds pool the other assets' flushes, as the scorecard does (issue 12).
-    def pool() -> list[EventRow]:
-        return pool_rows(store, pool_assets, cfg, step_s=m.step_s, exclude=m.asset)
-
+    # The odds pool the flushes of the asset's most-traded peers at the judging time, as the
+    # scorecard does (issues 12, 16): the judging time is the odds' (the last closed bar).
+    pool = LazyPool(store, m, pool_assets, cfg, judge_ts=min(window_end, as_of))
     events, focus, sections = analyse(m, references, cfg, as_of_ts=as_of, pool=pool)
+    notes += pool.notes()
     oi_at_focus = None
     if focus is not None:
         oi_at_focus = focus.oi_before_quote
