@@ -21,6 +21,13 @@ for the model). The defaults and where they come from:
   about 50 % away) still lands inside; ``bin_width`` (absolute) or ``bin_width_pct`` (% of the
   last close) replace ``n_bins`` when set. Liquidation prices outside the grid are put into
   the edge bins.
+* **Closures** (``closures``): ``pro_rata`` (default), an OI fall removes the mapped mass's
+  share of it (positions opened before the window close too; otherwise a window whose OI
+  ends below its start is emptied: SOL and DOGE on 2026-02-05). ``own`` takes the whole fall
+  from the mapped mass (the older rule; it scores higher in sample on CoinGlass BTC, and the
+  forecast's walk-forward may choose it).
+* **Tiers** (:func:`tiers_for`): the table of the venue whose OI is spread where one is
+  shipped (Hyperliquid BTC/ETH/SOL, DOMAIN.md §5.4), else Binance BTCUSDT 2021.
 """
 
 from __future__ import annotations
