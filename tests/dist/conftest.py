@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from flushwatch.api import cluster as cluster_module
 from flushwatch.api.cluster import local_cluster
 from flushwatch.ingest.registry import parse
 from flushwatch.store import Store
+from flushwatch.testing import dask_tasks
 
 FUTURES = "freqtrade-binance-perp-spot-mark-funding-2018-2026/futures"
 #: Three assets with years of hourly perp bars and funding: enough flushes to score.
@@ -33,7 +33,7 @@ def dist_store(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 def scheduler() -> Iterator[str]:
     """The address of a two-worker cluster started as ``--workers 2`` starts one."""
     # A mark set before the workers start: a forked worker would inherit it, a spawned one not.
-    cluster_module._fork_probe = True  # type: ignore[attr-defined]
+    setattr(dask_tasks, dask_tasks.FORK_PROBE, True)
     with local_cluster(2) as cluster:
         yield cluster.scheduler_address
-    del cluster_module._fork_probe  # type: ignore[attr-defined]
+    delattr(dask_tasks, dask_tasks.FORK_PROBE)

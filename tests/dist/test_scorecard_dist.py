@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-import cloudpickle
 import dask
 import pytest
 from distributed import Client
@@ -15,6 +13,7 @@ from typer.testing import CliRunner
 from flushwatch.api import open_workspace
 from flushwatch.api.cluster import ClusterSpec
 from flushwatch.cli.app import app
+from flushwatch.testing.dask_tasks import has_fork_probe
 
 AT = "2024-01-01T00:00Z"
 
@@ -76,18 +75,8 @@ def test_cluster_is_loopback_spawned_and_has_no_dashboard(scheduler: str) -> Non
         assert all(w.startswith("tcp://127.0.0.1:") for w in info["workers"])
         # the scheduler's plain HTTP routes (health, metrics) sit on a free port, not 8787
         assert info["services"]["dashboard"] != 8787
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import us
-        try:
-            inherited = client.run(_has_fork_probe)
-        finally:
-            cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+        inherited = client.run(has_fork_probe)
     assert set(inherited.values()) == {False}  # spawned, not forked: the probe did not follow
-
-
-def _has_fork_probe() -> bool:
-    import flushwatch.api.cluster as module
-
-    return hasattr(module, "_fork_probe")
 
 
 @pytest.mark.parametrize(
