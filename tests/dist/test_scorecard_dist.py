@@ -10,8 +10,9 @@ import pytest
 from distributed import Client
 from typer.testing import CliRunner
 
+import flushwatch
 from flushwatch.api import open_workspace
-from flushwatch.api.cluster import ClusterSpec
+from flushwatch.api.cluster import ClusterSpec, local_cluster, worker_version
 from flushwatch.cli.app import app
 from flushwatch.testing.dask_tasks import has_fork_probe
 
@@ -99,3 +100,20 @@ def test_bad_cluster_options_are_one_line(dist_store: Path, extra: list[str], sa
     assert lines[0].startswith("error: ")
     assert says in lines[0]
     assert "Traceback" not in r.output
+
+
+def test_a_scheduler_without_workers_is_refused_not_waited_on(dist_store: Path) -> None:
+    with local_cluster(0) as empty:
+        address = empty.scheduler_address
+        r = CliRunner().invoke(
+            app, ["scorecard", "--store", str(dist_store), "--scheduler", address]
+        )
+    assert r.exit_code == 2
+    assert r.stderr == (
+        f"error: --scheduler {address} has no workers: start some with `dask worker {address}`\n"
+    )
+
+
+def test_workers_run_this_flushwatch(scheduler: str) -> None:
+    with Client(scheduler, set_as_default=False) as client:
+        assert set(client.run(worker_version).values()) == {flushwatch.__version__}

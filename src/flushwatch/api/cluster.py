@@ -125,6 +125,7 @@ def connect(spec: ClusterSpec) -> Iterator[Client]:
                 "with `dask scheduler` or use --workers N for a local cluster"
             ) from None
         with client:
+            _check_workers(client, spec.scheduler)
             yield client
         return
     assert spec.workers is not None
@@ -133,6 +134,35 @@ def connect(spec: ClusterSpec) -> Iterator[Client]:
         Client(cluster, set_as_default=False) as client,  # type: ignore[no-untyped-call]
     ):
         yield client
+
+
+def worker_version() -> str:
+    """The flushwatch version a worker imports (run there before any task)."""
+    from importlib.metadata import version
+
+    return version("flushwatch")
+
+
+def _check_workers(client: Client, address: str) -> None:
+    """Refuse a scheduler whose workers would never run our tasks (they would hang)."""
+    if not client.scheduler_info()["workers"]:
+        raise ConfigError(
+            f"--scheduler {address} has no workers: start some with `dask worker {address}`"
+        )
+    try:
+        found = client.run(worker_version)
+    except Exception as exc:  # whatever the worker raised, the fix is the same
+        raise ConfigError(
+            f"--scheduler {address}: a worker cannot import flushwatch ({_first_line(exc)}); "
+            "install the same flushwatch on every worker"
+        ) from None
+    here = worker_version()
+    other = sorted({v for v in found.values() if v != here})
+    if other:
+        raise ConfigError(
+            f"--scheduler {address}: workers run flushwatch {', '.join(other)}, this is {here}; "
+            "install the same version everywhere"
+        )
 
 
 @contextlib.contextmanager
