@@ -154,6 +154,7 @@ def test_a_quote_in_the_store_path_works_and_brackets_in_messages_survive(
     assert result.exit_code == 0, result.output
     # PROVENANCE.md: 6,406 rows, four series each (funding, OI, perp and spot prices).
     assert "25,624 rows added from 1 file(s)." in result.output
+    assert "okx_btc_spot_vs_swap_hourly_utc.csv (okx-hourly-basis)" in result.output  # whole
     # The skipped original file's advice names the mapping's [time] table: not eaten as markup.
     assert "--mapping FILE whose [time] declares" in " ".join(result.output.split())
     sql = runner.invoke(

@@ -170,17 +170,25 @@ def import_summary(
     failed: Sequence[tuple[str, str]],
     store: Path,
 ) -> None:
-    """Print what each file added."""
-    table = new_table(
-        "file", "format", "rows read", "rows added", "datasets",
-        title=f"Imported into {store}", right=("rows read", "rows added"),
-    )  # fmt: skip
+    """Print what each file added: a table when it fits the terminal, else one line per file
+    (long file names would otherwise fold mid-word in a narrow column)."""
+    names = ("file", "format", "rows read", "rows added", "datasets")
+    rows = []
     for s in summaries:
         read = sum(s.rows_read.values())
         datasets = ", ".join(f"{k} +{v:,}" for k, v in sorted(s.rows_added.items()) if v) or "-"
         name = Path(s.path).name + (" (seen before)" if s.seen_before else "")
-        table.add_row(Text(name), Text(s.format), f"{read:,}", f"{s.added:,}", Text(datasets))
-    console.print(table)
+        rows.append((name, s.format, f"{read:,}", f"{s.added:,}", datasets))
+    if _natural_width(names, rows) <= console.width:
+        table = new_table(*names, title=f"Imported into {store}", right=names[2:4])
+        for row in rows:
+            table.add_row(*(Text(c) for c in row))
+        console.print(table)
+    else:
+        console.print(Text(f"Imported into {store}:", "italic"))
+        for name, fmt, n_read, n_added, datasets in rows:
+            line = f"  {name} ({fmt}): {n_read} rows read, {n_added} added: {datasets}"
+            console.print(Text(line))
     for s in summaries:
         for note in s.notes:
             console.print(f"[yellow]note[/] {escape(Path(s.path).name)}: {escape(note)}")
@@ -232,13 +240,18 @@ def formats(rows: Sequence[tuple[str, str]]) -> None:
     console.print(table)
 
 
+def _natural_width(names: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    """The width a :func:`new_table` needs to show every cell on one line."""
+    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+    return sum(widths) + 3 * max(len(names) - 1, 0) + 2  # padding and rule between columns
+
+
 def table(names: Sequence[str], rows: Sequence[tuple[object, ...]], *, wide: bool = False) -> None:
     """Print a query result: a table when it fits the terminal (or with ``wide``, at its full
     width), else one block per row, ``column │ value`` (psql's expanded display), so neither a
     header nor a value is ever cut."""
     cells = [["" if v is None else str(v) for v in r] for r in rows]
-    widths = [max([len(n), *(len(c[i]) for c in cells)]) for i, n in enumerate(names)]
-    natural = sum(widths) + 3 * max(len(names) - 1, 0) + 2  # padding and rule between columns
+    natural = _natural_width(names, cells)
     if wide or natural <= console.width:
         t = new_table(*names)
         for r in cells:
