@@ -19,6 +19,7 @@ _MODULES = (
     "flushwatch.ingest.freqtrade",
     "flushwatch.ingest.freqtrade_cvd",
     "flushwatch.ingest.multivenue",
+    "flushwatch.ingest.vendor_recordings",
     "flushwatch.ingest.recordings",
 )
 
