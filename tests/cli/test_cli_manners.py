@@ -165,6 +165,10 @@ def test_a_quote_in_the_store_path_works_and_brackets_in_messages_survive(
     info = runner.invoke(app, ["info", "--store", str(root), "--json"])
     assert info.exit_code == 0, info.output
     assert {s["rows"] for s in json.loads(info.output)["series"]} == {6406}
+    report = runner.invoke(app, ["report", "BTC", "--store", str(root), "--json"])
+    assert report.exit_code == 0, report.output
+    # The file's first sample is labelled 2025-03-25 12:00 UTC (PROVENANCE.md: UTC until April).
+    assert json.loads(report.stdout)["window"]["start"] == "2025-03-25T12:00:00Z"
 
 
 def test_help_prints_brackets_as_written() -> None:
