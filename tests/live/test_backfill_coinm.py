@@ -233,3 +233,20 @@ def test_update_continues_coin_m_series(loopback: LoopbackCoinm, tmp_path: Path)
     live = Store.open(tmp_path / "store", create=False)
     assert _rows(live, Bar, "trade").height == 3
     assert _rows(live, Bar, "index").height == 3
+
+
+def test_update_asks_rest_for_a_perpetual_s_statistics_only() -> None:
+    """COIN-M statistics are per pair + PERPETUAL: a delivery's metrics stay archive-only."""
+    from datetime import date
+
+    from flushwatch.api.update import Target, rest_windows
+
+    day = 1_698_364_800_000_000_000  # 2023-10-27T00:00Z
+    found = [
+        Target(venue="binancecoinm", dataset="metrics", symbol=s, interval=None, last_ts=day)
+        for s in ("BTCUSD_PERP", "BTCUSD_231229")
+    ]
+    windows = rest_windows(found, date(2023, 10, 27), day + 3_600 * 10**9)
+    assert [(w.symbols, w.datasets) for w in windows] == [
+        (["BTCUSD_PERP"], ["long_short_ratio", "open_interest"])
+    ]

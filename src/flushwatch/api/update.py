@@ -77,7 +77,12 @@ _REST_BY_VENUE: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 def _rest_of(t: Target) -> tuple[str, ...]:
-    """The backfill datasets that finish ``t``'s recent days (none: the archive only)."""
+    """The backfill datasets that finish ``t``'s recent days (none: the archive only).
+
+    COIN-M statistics are asked per pair and contract type: only a perpetual's map to REST.
+    """
+    if t.venue == "binancecoinm" and t.dataset == "metrics" and not t.symbol.endswith("_PERP"):
+        return ()
     return _REST_BY_VENUE.get(t.venue, {}).get(t.dataset, ())
 
 

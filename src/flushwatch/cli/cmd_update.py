@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 
 def _rest(raw: dict[str, Any], recordings: Path, store_root: Path) -> RestFetch:
-    """The REST fetcher ``update`` calls per window: the backfill, with ``--config``'s
-    ``[binanceusdm]`` table (endpoints, backoff, ``[binanceusdm.backfill]`` page sizes)."""
+    """The REST fetcher ``update`` calls per window: the backfill, with ``--config``'s table of
+    the window's venue (endpoints, backoff, ``[<venue>.backfill]`` page sizes)."""
     import asyncio
 
     import msgspec
@@ -163,8 +163,8 @@ def register(app: typer.Typer) -> None:
         config: Annotated[
             Path | None,
             typer.Option(
-                help="TOML: the binance_vision table (base_url) and the binanceusdm, bybit "
-                "and okx tables (REST endpoints, backfill page sizes)."
+                help="TOML: the binance_vision table (base_url) and the binanceusdm, "
+                "binancecoinm, bybit and okx tables (REST endpoints, backfill page sizes)."
             ),
         ] = None,
         concurrency: Annotated[int, typer.Option(help="Archive files fetched at once.")] = 4,
