@@ -34,8 +34,6 @@ from flushwatch.store import ImportSummary, SeriesInfo
 console = Console()
 err_console = Console(stderr=True)
 
-__all__ = ["console", "err_console", "escape", "new_table", "when", "working"]
-
 
 def new_table(
     *columns: str,
@@ -49,7 +47,7 @@ def new_table(
 
     Light borders (no vertical rules) leave the columns the room an 80-column terminal has.
     Titles and headers are plain text, so a bracket in them is printed, not read as markup.
-    ``tight`` leaves one space between columns instead of two (for many narrow columns);
+    ``tight`` leaves one space between columns instead of three (for many narrow columns);
     ``min_widths`` keeps a column from being squeezed below its longest word (Rich would
     rather fold a date than wrap a phrase in the next column); ``max_widths`` wraps a long
     header over its narrow numbers (Rich's collapse stops short and would crop the table).
