@@ -10,7 +10,7 @@ from pathlib import Path
 import msgspec
 from rich import box
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as escape  # re-exported: every printer escapes data with it
 from rich.progress import (
     BarColumn,
     DownloadColumn,
