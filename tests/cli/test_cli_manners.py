@@ -78,6 +78,13 @@ def test_every_command_and_group_refuses_repeats_and_prints_one_line() -> None:
         assert name in checked, checked
 
 
+@pytest.mark.parametrize("args", [[], ["download"]])
+def test_a_group_without_a_command_prints_its_help_and_no_error(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert "Usage: flushwatch" in result.output
+    assert "error:" not in result.output
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

@@ -77,8 +77,14 @@ def escape_help(command: Any) -> None:
             obj._flushwatch_escaped = True
 
 
-def one_line(exc: UsageError, ctx: Any) -> typer.Exit:
-    """Print a usage error as one line on stderr; return the exit (code 2) to raise."""
+def one_line(exc: UsageError, ctx: Any) -> Exception:
+    """Print a usage error as one line on stderr; return the exit (code 2) to raise.
+
+    A group called without a command (``flushwatch``) has printed its help already: that
+    "error" is returned as it is, for typer to exit quietly.
+    """
+    if type(exc).__name__ == "NoArgsIsHelpError":  # typer tells it apart by name too
+        return exc
     where = exc.ctx or ctx
     see = f" (see '{where.command_path} --help')" if where is not None else ""
     typer.echo(f"error: {exc.format_message().rstrip('.')}{see}", err=True)
