@@ -72,7 +72,8 @@ def merge_labels(
     visible = sorted((a for a in mine if y_range[0] <= a.y <= y_range[1]), key=lambda a: a.y)
     groups: list[list[Any]] = []
     for a in visible:
-        if groups and float(a.y) - float(groups[-1][0].y) < gap:
+        # against the group's top (where its label goes), so merged labels never touch
+        if groups and float(a.y) - float(groups[-1][-1].y) < gap:
             groups[-1].append(a)
         else:
             groups.append([a])
