@@ -26,6 +26,7 @@ from flushwatch.report.scorecard_rows import (
     outcome_cells,
     rate_line,
 )
+from flushwatch.report.style import FONT, styled
 
 _COLOURS = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828")
 
@@ -116,7 +117,8 @@ def render_html(
     Takes the scorecard's parts (``flushwatch.api.results.Scorecard`` fields), so this layer
     never imports the API that uses it.
     """
-    chart = to_html(figure(outcomes), include_plotlyjs=True, full_html=False, default_width="100%")
+    fig = styled(figure(outcomes))  # the report layer's one font and template
+    chart = to_html(fig, include_plotlyjs=True, full_html=False, default_width="100%")
     when = f" as of {as_of}" if as_of else ""
     outcome_rows = "".join(
         _row(outcome_cells(oid, s), "win" if s.beats_every_baseline else "")
@@ -132,7 +134,7 @@ def render_html(
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>flushwatch scorecard</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 24px; max-width: 1500px; }}
+body {{ font-family: {FONT}; margin: 24px; max-width: 1500px; }}
 table {{ border-collapse: collapse; margin: 8px 0 20px; }}
 td, th {{ border: 1px solid #ddd; padding: 4px 8px; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}

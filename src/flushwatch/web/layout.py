@@ -11,10 +11,11 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from flushwatch.report.style import FONT  # one font for the dashboard and the --html pages
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 NAV = (("/", "Overview"), ("/asset", "Asset"), ("/scorecards", "Scorecards"), ("/live", "Live"),
        ("/docs", "API"))  # fmt: skip
 
