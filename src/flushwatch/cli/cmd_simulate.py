@@ -82,15 +82,17 @@ def run_simulate(
         return
     typer.echo(f"simulated market ({scenario}, seed {p.seed}) written to {root}")
     typer.echo("rows: " + ", ".join(f"{k} {v}" for k, v in summaries[0].rows_added.items()))
-    typer.echo(
-        f"{'market':<12} {'start':<21} {'kind':<14} liq/OI%  OIdrop%  wick%  fund_low  h_to_50%OI"
-    )
+    from flushwatch.cli.render import console, new_table
+
+    nums = ("liq/OI %", "OI drop %", "wick %", "funding low %/8h", "hours to 50% OI")
+    t = new_table("market", "start", "kind", *nums, right=nums, tight=True)
     for f in facts:
-        typer.echo(
-            f"{f.market:<12} {f.start:<21} {f.kind:<14} {_n(f.liq_to_oi_pct):>7} "
-            f"{_n(f.oi_drop_pct):>8} {f.wick_pct:>6.2f} {_n(f.funding_low_pct_8h, 4):>9} "
-            f"{_n(f.hours_to_half_oi, 0):>10}"
-        )
+        t.add_row(
+            f.market, f.start.replace("T", " "), f.kind.replace("_", " "),
+            _n(f.liq_to_oi_pct), _n(f.oi_drop_pct), f"{f.wick_pct:.2f}",
+            _n(f.funding_low_pct_8h, 4), _n(f.hours_to_half_oi, 0),
+        )  # fmt: skip
+    console.print(t)
 
 
 def _real_facts(real: Any) -> list[Any]:
@@ -111,7 +113,9 @@ def _real_facts(real: Any) -> list[Any]:
 
 
 def _n(x: float | None, digits: int = 2) -> str:
-    return "n/a" if x is None else f"{x:.{digits}f}"
+    from flushwatch.domain.numbers import num
+
+    return num(x, digits)  # "n/a" when missing, never "-0.0000"
 
 
 def register(app: typer.Typer) -> None:
