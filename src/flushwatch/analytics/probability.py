@@ -212,8 +212,32 @@ def predict(
     return _predict(_Pool(history, outcome_id), row, outcome_id, p)
 
 
+#: Raw predictions by (outcome, event, assets of its training rows): see :func:`walk_forward`.
+RawMemo = dict[tuple[str, str, int, tuple[str, ...]], Probability]
+
+
+def _raw(
+    pool: _Pool, row: EventRow, outcome_id: str, p: OutcomeParams, memo: RawMemo
+) -> Probability:
+    """:func:`_predict`, remembered by what it depends on: the row and its training rows.
+
+    Those are every row of the pool's assets known at the row's judging time, so the assets
+    that have any (with the row) identify them when every pool draws from one set of rows.
+    """
+    known = np.unique(pool.asset[pool.known(row.judge_ts)])
+    key = (outcome_id, row.asset, row.start_ts, tuple(pool.assets[i] for i in known))
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _predict(pool, row, outcome_id, p)
+    return hit
+
+
 def walk_forward(
-    history: Sequence[EventRow], rows: Sequence[EventRow], outcome_id: str, p: OutcomeParams
+    history: Sequence[EventRow],
+    rows: Sequence[EventRow],
+    outcome_id: str,
+    p: OutcomeParams,
+    memo: RawMemo | None = None,
 ) -> list[Scored]:
     """Each of ``rows`` with its walk-forward prediction from ``history``, track record checked.
 
@@ -222,9 +246,15 @@ def walk_forward(
     Brier difference ≤ 0 over at least ``min_base`` of them); otherwise the event gets the
     base rate, ``method="base_rate"`` with ``fell_back=True``. The record is of the raw
     model, so a model that improves comes back.
+
+    ``memo`` shares raw predictions between calls whose histories are subsets of one set of
+    rows (the scorecard's per-pool walks): a prediction depends only on its training rows.
     """
     pool = _Pool(history, outcome_id)
-    raw = [_predict(pool, r, outcome_id, p) for r in pool.rows]
+    if memo is None:
+        raw = [_predict(pool, r, outcome_id, p) for r in pool.rows]
+    else:
+        raw = [_raw(pool, r, outcome_id, p, memo) for r in pool.rows]
     is_model = np.array([q.method == "model" for q in raw], dtype=bool)
     loss = np.array(
         [

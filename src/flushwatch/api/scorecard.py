@@ -206,7 +206,7 @@ def _pooled_walk(
     """
     from flushwatch.analytics.outcomes import outcome_ids
     from flushwatch.analytics.pooling import choose_pool, ranking_time
-    from flushwatch.analytics.probability import walk_forward
+    from flushwatch.analytics.probability import RawMemo, walk_forward
     from flushwatch.report.pool import trailing_volumes
 
     p = cfg.outcomes
@@ -225,11 +225,12 @@ def _pooled_walk(
             volumes[month] = {a: v for a, v in vols.items() if a in allowed}
         groups.setdefault(choose_pool(volumes[month], r.asset, p.pool_size), []).append(r)
     walked: dict[str, list[Scored]] = {oid: [] for oid in outcome_ids(p)}
+    memo: RawMemo = {}  # pools overlap: most raw predictions are shared between them
     for assets, rows in groups.items():
         last = rows[-1].judge_ts
         history = [r for a in assets for r in by_asset.get(a, ()) if r.judge_ts <= last]
         for oid in walked:
-            walked[oid] += walk_forward(history, rows, oid, p)
+            walked[oid] += walk_forward(history, rows, oid, p, memo)
     for items in walked.values():
         items.sort(key=lambda s: order[id(s.row)])
     return walked, len(groups)
