@@ -276,6 +276,9 @@ def test_sql_prints_a_wide_result_as_records_and_whole_with_wide(real_store: Pat
     for name in res.columns:  # every header whole, on its own line, once per row
         assert len(re.findall(rf"^{re.escape(name)}\s+│", out, re.M)) == 2, name
     assert "(2 rows)" in out
+    bad = runner.invoke(app, ["sql", "SELECT nope FROM funding", "--store", str(real_store)])
+    assert bad.exit_code == 2  # DuckDB's multi-line message (query, caret) on one line
+    assert 'Referenced column "nope" not found' in _one_line_error(bad)
     wide = _run80("sql", query, "--store", str(real_store), "--wide")
     assert "…" not in wide
     header = next(line for line in wide.splitlines() if res.columns[0] in line)
