@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.io import to_html
 from plotly.subplots import make_subplots
 
 from flushwatch.domain.time import iso
@@ -194,10 +193,9 @@ def render_fragility_html(result: FragilityRanking) -> str:
         f"<li><b>{esc(s.name)}</b> ({esc(s.unit)}, fragile when {s.fragile}): {esc(s.about)}</li>"
         for s in result.inputs
     )
-    chart = to_html(fig, include_plotlyjs=True, full_html=False)
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<title>flushwatch fragility ranking</title></head><body style='font-family:sans-serif'>"
+    chart = chart_html(fig)
+    return page(
+        "flushwatch fragility ranking",
         "<h1>Fragility ranking, like with like (estimate)</h1>"
         f"<p>As of {esc(iso(result.as_of_ts))}; {esc(result.bars)}. Ranked on: "
         f"{esc(', '.join(used) or 'nothing in common')}. Score: {esc(result.method)}.</p>"
@@ -206,5 +204,5 @@ def render_fragility_html(result: FragilityRanking) -> str:
         + "".join(f"<th>{esc(c)}</th>" for c in cols)
         + f"</tr>{groups}</table>"
         f"<h2>Set apart</h2><ul>{apart or '<li>none</li>'}</ul>"
-        f"<h2>Inputs</h2><ul>{legend}</ul></body></html>"
+        f"<h2>Inputs</h2><ul>{legend}</ul>",
     )

@@ -3,8 +3,7 @@ API page (the OpenAPI schema listed, offline)."""
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
@@ -65,38 +64,8 @@ def _forecast(dash: Dashboard, asset: str) -> str:
     return "".join(parts)
 
 
-def _pct(x: float | None) -> str:
-    return f"{100 * x:.1f}%" if x is not None and math.isfinite(x) else "n/a"
-
-
-#: The columns ``flushwatch backtest-map --protocol nowcast`` prints (same numbers, same order).
-NOWCAST_HEAD = ("side", "n", "map top-25%", "baseline top-25%", "chance", "ρ map", "ρ base",
-                "partial ρ (map | base)", "p")  # fmt: skip
-LEVELS_HEAD = ("side", "days", "map top-25% bins", "side-nearest bins", "chance", "bins/day")
-
-
-def _nowcast_rows(res: Any) -> tuple[list[list[str]], list[list[str]]]:
-    sides = list(res.sides) + ([res.oi_drop_proxy] if res.oi_drop_proxy else [])
-    rows = [
-        [s.side, str(s.n),
-         f"{_pct(s.map_capture.share)} "
-         f"[{_pct(s.map_capture.ci_low)}–{_pct(s.map_capture.ci_high)}]",
-         _pct(s.baseline_capture.share), _pct(s.chance), f"{s.map_spearman.r:.3f}",
-         f"{s.baseline_spearman.r:.3f}",
-         f"{s.partial.r:+.3f} [{s.partial.ci_low:+.3f}, {s.partial.ci_high:+.3f}]",
-         f"{s.partial.p:.2g}"]
-        for s in sides
-    ]  # fmt: skip
-    levels = [
-        [lv.side, str(lv.days),
-         f"{_pct(lv.map_share)} [{_pct(lv.map_ci_low)}–{_pct(lv.map_ci_high)}]",
-         _pct(lv.baseline_share), _pct(lv.chance), f"{lv.median_bins:.0f}"]
-        for lv in res.levels
-    ]  # fmt: skip
-    return rows, levels
-
-
 def _nowcast(dash: Dashboard, asset: str) -> str:
+    from flushwatch.report.backtest_html import LEVELS_HEAD, NOWCAST_HEAD, nowcast_rows
     from flushwatch.web.charts import backtest_figure
 
     bt, why = _try(dash, "backtest_map", asset)
@@ -106,7 +75,7 @@ def _nowcast(dash: Dashboard, asset: str) -> str:
     notes = "".join(f"<li>{esc(n)}</li>" for n in res.notes)
     if not res.sides:
         return f"<p>No realized liquidations in this market: nothing to score.</p><ul>{notes}</ul>"
-    rows, levels = _nowcast_rows(res)
+    rows, levels = nowcast_rows(res)
     fig, left_off = backtest_figure(res, bt.series)
     foot = "".join(f"<li>{esc(n)}</li>" for n in left_off)
     return (
