@@ -132,6 +132,7 @@ class _Pool:
         self.asset = np.array([code[r.asset] for r in rows], dtype=np.int64)
         self.names = feature_names(outcome_id)
         self.x = _matrix(rows, self.names).reshape(len(rows), len(self.names))
+        self.index = {id(r): i for i, r in enumerate(rows)}
 
     def known(self, judge_ts: int) -> npt.NDArray[np.bool_]:
         """Rows judged before ``judge_ts`` whose outcome was known by then."""
@@ -184,14 +185,18 @@ def _predict(pool: _Pool, row: EventRow, outcome_id: str, p: OutcomeParams) -> P
             rate_source=rate,
         )  # fmt: skip
     x = pool.x[sel]
-    usable = [i for i in range(x.shape[1]) if np.isfinite(x[:, i]).sum() >= p.min_base]
+    usable = np.flatnonzero(np.isfinite(x).sum(axis=0) >= p.min_base)
     x = x[:, usable]
-    mean = np.array([np.nanmean(x[:, i]) for i in range(x.shape[1])])
-    std = np.array([np.nanstd(x[:, i]) for i in range(x.shape[1])])
+    # Column statistics as contiguous rows: one call each, and the same pairwise sums (so
+    # the same bits) as the per-column 1-D reductions they replace.
+    cols = np.ascontiguousarray(x.T)
+    mean = np.nanmean(cols, axis=1)
+    std = np.nanstd(cols, axis=1)
     std[~(std > 0)] = 1.0
     xs = np.nan_to_num((x - mean) / std, nan=0.0)
     w = fit_logistic(xs, y, p.ridge)
-    xr = _matrix([row], pool.names)[0, usable]
+    xr = pool.x[pool.index[id(row)], usable] if id(row) in pool.index else None
+    xr = _matrix([row], pool.names)[0, usable] if xr is None else xr
     xr = np.nan_to_num((xr - mean) / std, nan=0.0)
     z = float(np.clip(w[0] + xr @ w[1:], -30, 30))
     return Probability(
