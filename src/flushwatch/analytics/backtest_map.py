@@ -41,6 +41,7 @@ from flushwatch.analytics.market import F64
 
 _Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 _EPS = 1e-300
+_BOOT_CELLS = 1 << 20  # bootstrap cells (resamples × bars) held at once
 
 
 class BacktestParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -281,20 +282,25 @@ def bootstrap_top_share(
     rng = np.random.default_rng(seed)
     n_blocks = math.ceil(n / block)
     starts = rng.integers(0, n - block + 1, size=(n_boot, n_blocks))
-    idx = (starts[:, :, None] + np.arange(block)).reshape(n_boot, -1)[:, :n]
-    ps, rs = p[idx], r[idx]
     k = q * n
-    order = np.argsort(-ps, axis=1, kind="stable")
-    cut = np.take_along_axis(ps, order[:, [math.ceil(k) - 1]], axis=1)
-    above = ps > cut
-    tied = ps == cut
-    w_tie = (k - above.sum(axis=1, keepdims=True)) / tied.sum(axis=1, keepdims=True)
-    w = above + tied * w_tie
-    tot = rs.sum(axis=1)
-    shares = (w * rs).sum(axis=1)[tot > 0] / tot[tot > 0]
-    if shares.shape[0] == 0:
+    shares = []
+    step = max(1, _BOOT_CELLS // n)  # resamples at a time: memory flat in the bar count
+    for a in range(0, n_boot, step):
+        s = starts[a : a + step]
+        idx = (s[:, :, None] + np.arange(block)).reshape(s.shape[0], -1)[:, :n]
+        ps, rs = p[idx], r[idx]
+        order = np.argsort(-ps, axis=1, kind="stable")
+        cut = np.take_along_axis(ps, order[:, [math.ceil(k) - 1]], axis=1)
+        above = ps > cut
+        tied = ps == cut
+        w_tie = (k - above.sum(axis=1, keepdims=True)) / tied.sum(axis=1, keepdims=True)
+        w = above + tied * w_tie
+        tot = rs.sum(axis=1)
+        shares.append((w * rs).sum(axis=1)[tot > 0] / tot[tot > 0])
+    got = np.concatenate(shares)
+    if got.shape[0] == 0:
         return math.nan, math.nan
-    lo, hi = np.quantile(shares, [0.025, 0.975])
+    lo, hi = np.quantile(got, [0.025, 0.975])
     return float(lo), float(hi)
 
 
@@ -311,14 +317,17 @@ def spread_over_bins(edges: F64, lo: F64, hi: F64, usd: F64) -> F64:
     [1.0, 2.0, 2.0]
     """
     e = np.asarray(edges, np.float64)
-    lo_ = np.asarray(lo, np.float64)[:, None]
-    hi_ = np.asarray(hi, np.float64)[:, None]
+    lo_ = np.asarray(lo, np.float64)[None, :]  # bins × bars: each bin's sum runs over bars
+    hi_ = np.asarray(hi, np.float64)[None, :]
+    e_lo, e_hi = e[:-1, None], e[1:, None]
     width = hi_ - lo_
-    overlap = np.clip(np.minimum(hi_, e[None, 1:]) - np.maximum(lo_, e[None, :-1]), 0.0, None)
+    overlap = np.clip(np.minimum(hi_, e_hi) - np.maximum(lo_, e_lo), 0.0, None)
     frac = np.divide(overlap, width, out=np.zeros_like(overlap), where=width > 0)
-    point = (width <= 0) & (lo_ >= e[None, :-1]) & (lo_ < e[None, 1:])
+    point = (width <= 0) & (lo_ >= e_lo) & (lo_ < e_hi)
     frac = np.where(width > 0, frac, point.astype(np.float64))
-    return np.asarray(np.asarray(usd, np.float64) @ frac, np.float64)
+    # One sum per bin over its own row (not a BLAS product, whose rounding depends on how
+    # many bins are asked): a day's own bins give the USD of the whole grid to the bit.
+    return np.asarray((frac * np.asarray(usd, np.float64)[None, :]).sum(axis=1), np.float64)
 
 
 class LevelDay(msgspec.Struct, frozen=True, kw_only=True):
@@ -351,25 +360,29 @@ def level_capture(
     if side not in ("long", "short"):
         raise ValueError(f"side must be 'long' or 'short', not {side!r}")
     e = np.asarray(edges, np.float64)
-    lo_, hi_ = (low, open_) if side == "long" else (open_, high)
-    usd = spread_over_bins(e, lo_, hi_, liq)
     day_lo, day_hi = float(np.min(low)), float(np.max(high))
     if day_hi > day_lo:
         inside = (e[1:] > day_lo) & (e[:-1] < day_hi)
     else:  # a flat day: the one bin holding the price
         inside = (e[:-1] <= day_lo) & (e[1:] > day_lo)
-    total = float(usd[inside].sum())
-    if not inside.any() or total <= 0:
-        return LevelDay(total=0.0, captured=0.0, captured_baseline=0.0, bins=int(inside.sum()))
+    at = np.flatnonzero(inside)  # one run of bins: only these are spread and ranked
+    if at.size == 0:
+        return LevelDay(total=0.0, captured=0.0, captured_baseline=0.0, bins=0)
+    e = e[at[0] : at[-1] + 2]
+    lo_, hi_ = (low, open_) if side == "long" else (open_, high)
+    u = spread_over_bins(e, lo_, hi_, liq)
+    total = float(u.sum())
+    if total <= 0:
+        return LevelDay(total=0.0, captured=0.0, captured_baseline=0.0, bins=int(at.size))
     mid = 0.5 * (e[1:] + e[:-1])
     gap = float(open_[0]) - mid if side == "long" else mid - float(open_[0])
     near = np.where(gap >= 0, -gap, -np.inf)  # the side's own half first, nearest first
-    u = usd[inside]
+    dens = np.asarray(density, np.float64)[at[0] : at[-1] + 1]
     return LevelDay(
         total=total,
-        captured=float(top_weights(np.asarray(density, np.float64)[inside], q) @ u),
-        captured_baseline=float(top_weights(near[inside], q) @ u),
-        bins=int(inside.sum()),
+        captured=float(top_weights(dens, q) @ u),
+        captured_baseline=float(top_weights(near, q) @ u),
+        bins=int(at.size),
     )
 
 

@@ -49,6 +49,7 @@ for every snapshot at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, cast
 
 import numpy as np
@@ -57,6 +58,7 @@ from flushwatch.analytics.liqmap_params import LiqMapParams, effective_leverage,
 from flushwatch.analytics.liqmap_query import (
     LiqMapState,
     MapView,
+    RangeSink,
     bands,
     cumulative_if_price_reaches,
     map_at,
@@ -70,6 +72,8 @@ __all__ = [
     "LiqMapParams",
     "LiqMapState",
     "MapView",
+    "RangeSink",
+    "RowSink",
     "bands",
     "build_map",
     "cumulative_if_price_reaches",
@@ -80,6 +84,11 @@ __all__ = [
 
 Side = Literal["long", "short"]
 _RENORM = 1e-150  # rescale the lazy factor before it underflows
+#: Bars prepared at a time (entries, bins, flows): bounded working memory, same result.
+CHUNK_BARS = 1 << 14
+#: Shown the map at the start of bar ``t``: ``(t, long, short, g)`` with the map equal to
+#: ``long × g`` and ``short × g``; the arrays are the builder's own, to be read, not kept.
+RowSink = Callable[[int, F64, F64, float], None]
 
 
 def _long_share(n: int, taker_buy_share: F64 | None, ls_ratio: F64 | None) -> tuple[F64, str]:
@@ -97,38 +106,40 @@ def _long_share(n: int, taker_buy_share: F64 | None, ls_ratio: F64 | None) -> tu
     return s, src
 
 
+def _coins(oi_quote: F64, close: F64, prev: float) -> F64:
+    """Open interest in coins, forward-filled (``prev``: the filled value before the chunk)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coins = oi_quote / close
+    n = coins.shape[0]
+    last = np.maximum.accumulate(np.where(np.isfinite(coins), np.arange(n), -1))
+    return np.where(last >= 0, coins[np.maximum(last, 0)], prev)
+
+
 def _flows(
-    high: F64, low: F64, close: F64, oi_quote: F64, vwap: F64 | None, n: int
+    high: F64, low: F64, close: F64, filled: F64, vwap: F64 | None, prev: float
 ) -> tuple[F64, F64, F64, str]:
-    """Entry price, new notional and closed notional per bar."""
-    typical = (high[:n] + low[:n] + close[:n]) / 3.0
+    """Entry price, new notional and closed notional per bar of one chunk.
+
+    ``filled`` is :func:`_coins` of the chunk; ``prev`` the filled coins before it (NaN at
+    the first bar, which therefore adds and closes nothing).
+    """
+    typical = (high + low + close) / 3.0
     entry, src = typical, "typical_price"
     if vwap is not None:
-        v = np.asarray(vwap, dtype=np.float64)[:n]
+        v = np.asarray(vwap, dtype=np.float64)
         entry = np.where(np.isfinite(v) & (v > 0), v, typical)
         src = "vwap"
-    with np.errstate(invalid="ignore", divide="ignore"):
-        coins = oi_quote[:n] / close[:n]
-    ok = np.isfinite(coins)
-    last = np.maximum.accumulate(np.where(ok, np.arange(n), -1))
-    filled = np.where(last >= 0, coins[np.maximum(last, 0)], np.nan)
-    delta = np.zeros(n)
-    delta[1:] = filled[1:] - filled[:-1]
+    delta = filled - np.r_[prev, filled[:-1]]
     ok = np.isfinite(delta) & np.isfinite(entry)
     delta, px = np.where(ok, delta, 0.0), np.where(ok, entry, 0.0)
     return entry, np.maximum(delta, 0.0) * px, np.maximum(-delta, 0.0) * px, src
 
 
-def _closed_share(oi_quote: F64, close: F64, n: int) -> F64:
+def _closed_share(filled: F64, prev: float) -> F64:
     """Share of the open contracts that closed in each bar (the fall in coins / coins before)."""
+    before = np.r_[prev, filled[:-1]]
     with np.errstate(invalid="ignore", divide="ignore"):
-        coins = oi_quote[:n] / close[:n]
-    ok = np.isfinite(coins)
-    last = np.maximum.accumulate(np.where(ok, np.arange(n), -1))
-    filled = np.where(last >= 0, coins[np.maximum(last, 0)], np.nan)
-    share = np.zeros(n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share[1:] = np.maximum(filled[:-1] - filled[1:], 0.0) / filled[:-1]
+        share = np.maximum(before - filled, 0.0) / before
     return np.where(np.isfinite(share), np.clip(share, 0.0, 1.0), 0.0)
 
 
@@ -227,11 +238,17 @@ def build_map(
     vwap: F64 | None = None,
     edges: F64 | None = None,
     snapshot_every: int = 0,
+    sink: RowSink | None = None,
+    accounting: bool = True,
 ) -> LiqMapState:
     """Estimate the liquidation map from bars ``[0, upto)`` (causal; see the module docstring).
 
     ``edges`` fixes the price grid (default: from the bars used); ``snapshot_every=k`` keeps
-    the map at the start of every k-th bar (the heatmap).
+    the map at the start of every k-th bar (the heatmap). ``sink`` is shown the map at the
+    start of every bar instead (a backtest over long histories keeps what it needs, never
+    bars × bins); ``accounting=False`` leaves the per-bar accounting arrays empty. The bars
+    are prepared :data:`CHUNK_BARS` at a time, so the working memory does not grow with the
+    history beyond the inputs and the kept snapshots.
     """
     del open  # the open plays no part: entries use VWAP or the typical price
     n = int(ts.shape[0]) if upto is None else min(max(int(upto), 0), int(ts.shape[0]))
@@ -243,14 +260,6 @@ def build_map(
         edges = grid_edges(lo_a[:n], hi_a[:n], float(last[-1]) if last.size else np.nan, params)
     edges = np.asarray(edges, dtype=np.float64)
     nb = edges.shape[0] - 1
-    entry, new, dec, entry_src = _flows(hi_a, lo_a, cl_a, oi, vwap, n)
-    share, split_src = _long_share(n, taker_buy_share, ls_ratio)
-    new = new * params.oi_fraction
-    pn = params.position_notional
-    longs = _entries("long", new * share, entry, lev, w, pn, edges, tiers)
-    shorts = _entries("short", new * (1.0 - share), entry, lev, w, pn, edges, tiers)
-    kl = _bin_of(lo_a[:n], edges, nb)  # NaN low: crosses nothing
-    kh = _bin_of(hi_a[:n], edges, -1)
     step_s = float(np.median(np.diff(ts[: max(n, 2)]))) / 1e9 if ts.shape[0] > 1 else 60.0
     keep = 1.0
     if params.half_life_hours > 0:
@@ -259,13 +268,40 @@ def build_map(
     snap_idx = np.arange(0, n, every, dtype=np.int64) if every else np.zeros(0, np.int64)
     snap_l = np.zeros((snap_idx.size, nb)) if every else None
     snap_s = np.zeros((snap_idx.size, nb)) if every else None
-    if params.closures == "pro_rata":
-        frac: list[float] | None = _closed_share(oi, cl_a, n).tolist()
-    else:
-        frac = None
-    book, cols = _loop(
-        n, kl, kh, dec.tolist(), longs, shorts, keep, nb, (every, snap_l, snap_s), frac
-    )
+    book = _Book(nb)
+    cols: dict[str, F64] = {k: np.zeros(n if accounting else 0) for k in _COLUMNS}
+    prev = np.nan
+    entry_src, split_src = "vwap" if vwap is not None else "typical_price", "even"
+    for c0 in range(0, n, CHUNK_BARS):
+        c = slice(c0, min(n, c0 + CHUNK_BARS))
+        filled = _coins(oi[c], cl_a[c], prev)
+        vw = None if vwap is None else np.asarray(vwap, dtype=np.float64)[c]
+        entry, new, dec, entry_src = _flows(hi_a[c], lo_a[c], cl_a[c], filled, vw, prev)
+        m = entry.shape[0]
+        share, split_src = _long_share(
+            m,
+            None if taker_buy_share is None else np.asarray(taker_buy_share)[c],
+            None if ls_ratio is None else np.asarray(ls_ratio)[c],
+        )
+        new = new * params.oi_fraction
+        pn = params.position_notional
+        frac = _closed_share(filled, prev).tolist() if params.closures == "pro_rata" else None
+        prev = float(filled[-1])
+        part = _loop(
+            book,
+            c0,
+            _bin_of(lo_a[c], edges, nb),  # NaN low: crosses nothing
+            _bin_of(hi_a[c], edges, -1),
+            dec.tolist(),
+            _entries("long", new * share, entry, lev, w, pn, edges, tiers),
+            _entries("short", new * (1.0 - share), entry, lev, w, pn, edges, tiers),
+            keep,
+            (every, snap_l, snap_s, sink),
+            frac,
+        )
+        if accounting:
+            for k, v in part.items():
+                cols[k][c] = v
     end_ts = int(ts[n]) if n < ts.shape[0] else int(ts[-1]) + int(step_s * 1e9)
     closes = cl_a[:n][np.isfinite(cl_a[:n])]
     return LiqMapState(
@@ -283,47 +319,60 @@ def build_map(
         snap_index=snap_idx,
         snap_long=snap_l,
         snap_short=snap_s,
-        added_long=np.asarray(cols["added_long"]),
-        added_short=np.asarray(cols["added_short"]),
-        consumed_long=np.asarray(cols["consumed_long"]),
-        consumed_short=np.asarray(cols["consumed_short"]),
-        closed=np.asarray(cols["closed"]),
-        decayed=np.asarray(cols["decayed"]),
-        total_long=np.asarray(cols["total_long"]),
-        total_short=np.asarray(cols["total_short"]),
+        added_long=cols["added_long"],
+        added_short=cols["added_short"],
+        consumed_long=cols["consumed_long"],
+        consumed_short=cols["consumed_short"],
+        closed=cols["closed"],
+        decayed=cols["decayed"],
+        total_long=cols["total_long"],
+        total_short=cols["total_short"],
     )
 
 
+_COLUMNS = (
+    "added_long",
+    "added_short",
+    "consumed_long",
+    "consumed_short",
+    "closed",
+    "decayed",
+    "total_long",
+    "total_short",
+)
+
+
 def _loop(
-    n: int,
+    book: _Book,
+    t0: int,
     kl: list[int],
     kh: list[int],
     dec: list[float],
     longs: tuple[I64, F64, I64, F64],
     shorts: tuple[I64, F64, I64, F64],
     keep: float,
-    nb: int,
-    snaps: tuple[int, F64 | None, F64 | None],
+    snaps: tuple[int, F64 | None, F64 | None, RowSink | None],
     frac: list[float] | None = None,
-) -> tuple[_Book, dict[str, list[float]]]:
-    """The sequential part: one pass over the bars, vectorised inside each bar.
+) -> dict[str, list[float]]:
+    """The sequential part: one pass over a chunk of bars (global index ``t0 + t``).
 
     ``frac`` (``closures="pro_rata"``): the share of all open contracts that closed in each
     bar; the mapped mass loses that share (its liquidations counted first) instead of the
     whole fall in OI.
     """
-    every, snap_l, snap_s = snaps
-    book = _Book(nb)
-    names = ("added_long", "added_short", "consumed_long", "consumed_short", "closed")
-    cols: dict[str, list[float]] = {k: [0.0] * n for k in (*names, "decayed")}
-    cols |= {"total_long": [0.0] * n, "total_short": [0.0] * n}
+    every, snap_l, snap_s, sink = snaps
+    n = len(kl)
+    cols: dict[str, list[float]] = {k: [0.0] * n for k in _COLUMNS}
     bl, wl, sl, add_l = longs
     bs, ws, ss, add_s = shorts
     sl_l, ss_l = sl.tolist(), ss.tolist()
     for t in range(n):
-        if every and snap_l is not None and snap_s is not None and t % every == 0:
-            snap_l[t // every] = book.ul * book.g
-            snap_s[t // every] = book.us * book.g
+        tg = t0 + t
+        if every and snap_l is not None and snap_s is not None and tg % every == 0:
+            snap_l[tg // every] = book.ul * book.g
+            snap_s[tg // every] = book.us * book.g
+        if sink is not None:
+            sink(tg, book.ul, book.us, book.g)
         before = (book.tl + book.ts) * book.g if frac is not None else 0.0
         cl, cs = book.consume(kl[t], kh[t])
         total = (book.tl + book.ts) * book.g
@@ -349,4 +398,4 @@ def _loop(
         cols["consumed_long"][t], cols["consumed_short"][t] = cl, cs
         cols["closed"][t], cols["decayed"][t] = closed, decayed
         cols["total_long"][t], cols["total_short"][t] = book.tl * book.g, book.ts * book.g
-    return book, cols
+    return cols

@@ -5,7 +5,9 @@
   suffix sum below price) and "short notional liquidated if it rises to X" (a prefix sum);
 * :func:`predicted_in_range`: the mass of one side inside a price range, on the final map or
   on every snapshot at once (what the backtest compares with realised liquidations);
-* :func:`bands`: the map regrouped into bands of a fixed % distance from price.
+* :func:`bands`: the map regrouped into bands of a fixed % distance from price;
+* :class:`RangeSink`: :func:`predicted_in_range` for every bar of a long history, streamed
+  while the map is built (bounded memory).
 
 Ranges follow the consumption rule of the builder: a range reaching into a bin takes the
 whole bin (inclusive), so the prediction for a bar's traded range is exactly what the bar
@@ -27,6 +29,7 @@ __all__ = [
     "Band",
     "LiqMapState",
     "MapView",
+    "RangeSink",
     "bands",
     "cumulative_if_price_reaches",
     "map_at",
@@ -212,3 +215,62 @@ def bands(view: MapView, side: Side, width_pct: float, count: int) -> list[Band]
             )
         )
     return out
+
+
+class RangeSink:
+    """Each bar's mass of each side in a price range, on the map at the start of the bar.
+
+    A :data:`~flushwatch.analytics.liqmap.RowSink` for ``build_map``: the same prefix sums,
+    over the same bins in the same order, as :func:`predicted_in_range` over a snapshot at
+    every bar (so the same numbers), but it holds at most ``window`` rows at a time, each cut
+    after the highest bin a range of its window reaches. Memory is window × bins whatever
+    the history, instead of bars × bins.
+    """
+
+    def __init__(self, edges: F64, ranges: dict[Side, tuple[F64, F64]], window: int = 1024):
+        self.edges = np.asarray(edges, np.float64)
+        self.ranges = {
+            s: (np.asarray(a, np.float64), np.asarray(b, np.float64))
+            for s, (a, b) in ranges.items()
+        }
+        self.n = min(int(a.shape[0]) for a, _ in self.ranges.values())
+        self.out: dict[Side, F64] = {s: np.full(self.n, np.nan) for s in self.ranges}
+        self.window = max(int(window), 1)
+        self._t0 = self._k = self._m = 0
+        self._part: dict[Side, tuple[F64, I64, I64, F64]] = {}
+
+    def __call__(self, t: int, long: F64, short: F64, g: float) -> None:
+        if t >= self.n:
+            return
+        if self._k == 0:
+            self._start(t)
+        for side, row in (("long", long), ("short", short)):
+            if side in self._part:
+                buf = self._part[side][3]
+                np.multiply(row[: buf.shape[1]], g, out=buf[self._k])
+        self._k += 1
+        if self._k == self._m:
+            self.finish()
+
+    def _start(self, t: int) -> None:
+        self._t0, self._k, self._m = t, 0, min(self.window, self.n - t)
+        for side, (lo_all, hi_all) in self.ranges.items():
+            lo, hi = lo_all[t : t + self._m], hi_all[t : t + self._m]
+            a, b = np.minimum(lo, hi), np.maximum(lo, hi)
+            ok = np.isfinite(a) & np.isfinite(b)
+            i = _bin(self.edges, np.where(ok, a, 0.0))
+            j = _bin(self.edges, np.where(ok, b, 0.0))
+            cols = int(j.max()) + 1 if j.size else 1
+            self._part[side] = (ok.astype(np.float64), i, j, np.empty((self._m, cols)))
+
+    def finish(self) -> None:
+        """Answer the rows held (called by itself when a window is full)."""
+        k, t0 = self._k, self._t0
+        for side, (ok, i, j, buf) in self._part.items():
+            cum = np.zeros((k, buf.shape[1] + 1))
+            np.cumsum(buf[:k], axis=1, out=cum[:, 1:])
+            r = np.arange(k)
+            got = cum[r, j[:k] + 1] - cum[r, i[:k]]
+            self.out[side][t0 : t0 + k] = np.where(ok[:k] > 0, got, np.nan)
+        self._k = 0
+        self._part = {}
