@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+import msgspec
 import polars as pl
 
 from flushwatch.domain.enums import Side
-from flushwatch.domain.records import Trade
+from flushwatch.domain.records import Instrument, Trade
 from flushwatch.domain.tables import LINE
 from flushwatch.errors import InputError, ParseError
 from flushwatch.ingest.base import Hints, Parsed
@@ -183,3 +184,86 @@ def trade_chunks(
         raise InputError(
             f"cannot decompress ({exc}); the file is truncated or corrupt", path=path
         ) from exc
+
+
+class TradeCsv(msgspec.Struct, frozen=True, kw_only=True):
+    """How one Binance Vision trades/aggTrades CSV maps onto :class:`Trade` rows.
+
+    The format spec a bulk reader (:mod:`flushwatch.store.bulk`, DuckDB's typed ``read_csv``)
+    works from, so the store knows no Binance column: the file's column names and value kinds
+    (``int``, ``float``, ``str``), which column is the epoch time (unit detected per value, as
+    :func:`~flushwatch.ingest.csvtools.epoch_ns` does), the price, the base quantity, the
+    ``is_buyer_maker`` flag (true: the taker sold) and the trade id, and the instrument every
+    row belongs to. ``path`` is the file the user named (the ledger and messages use it);
+    ``csv`` the plain or ``.gz`` CSV to read (a ``.zip`` member is extracted first).
+    """
+
+    path: Path
+    csv: Path
+    format: str
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    header: bool
+    time: str
+    price: str
+    qty: str
+    maker: str
+    trade_id: str
+    exchange: str
+    market: str
+    symbol: str
+    instrument: Instrument | None
+
+
+#: Value kind of each known column (any other column is read as text and ignored).
+_KINDS = {
+    "agg_trade_id": "str",
+    "id": "str",
+    "price": "float",
+    "quantity": "float",
+    "qty": "float",
+    "quote_qty": "float",
+    "base_qty": "float",
+    "first_trade_id": "str",
+    "last_trade_id": "str",
+    "transact_time": "int",
+    "time": "int",
+    "is_buyer_maker": "str",
+    "is_best_match": "str",
+}
+
+
+def trade_csv(path: Path, hints: Hints | None = None) -> TradeCsv | None:
+    """The bulk spec of a trades/aggTrades file, or None when only the exact reader fits.
+
+    COIN-M files (sizes in contracts, converted per row with the price) take the exact
+    reader, as do files that are not Binance Vision trades or aggTrades.
+    """
+    hints = hints or Hints()
+    kind = sniff_kind(path, read_head(path))
+    if kind not in _FORMATS:
+        return None
+    src = resolve(path, hints, kind)
+    if src.inverse_size is not None:
+        return None
+    with _open(path) as fh:
+        head = fh.read(4096)
+    names, header = column_names(head, kind, path)
+    time_col, qty_col, id_col = _COLS[kind]
+    return TradeCsv(
+        path=path,
+        csv=path,
+        format=_FORMATS[kind],
+        names=names,
+        kinds=tuple(_KINDS.get(n, "str") for n in names),
+        header=header,
+        time=time_col,
+        price="price",
+        qty=qty_col,
+        maker="is_buyer_maker",
+        trade_id=id_col,
+        exchange=src.exchange,
+        market=str(src.market),
+        symbol=src.symbol,
+        instrument=src.instrument,
+    )
