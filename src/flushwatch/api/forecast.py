@@ -1,8 +1,8 @@
 """The map as an honest forecast (``backtest-map --protocol forecast``; issue 13).
 
 :mod:`flushwatch.analytics.forecast_map` holds the protocol and its scores; this module runs
-the map once per prior setting over the whole (as-of bounded) series with a snapshot at each
-issue time, scores every setting and the baselines on the same fixed bin sets, and then
+the map once per prior setting over the whole (as-of bounded) series, reads it at each issue
+time as it goes by (no snapshot kept: memory flat in history, issue 16), scores every setting and the baselines on the same fixed bin sets, and then
 reports, per side:
 
 * ``forecast.<side>``: walk-forward, every test window scored with the map setting that did
@@ -149,7 +149,22 @@ def _map_preds(
     first = float(m.open[np.flatnonzero(np.isfinite(m.open))[0]])
     edges = causal_edges(first, lp.n_bins, lp.range_pct)
     o, h, lo, c = _fill_gaps(m)
-    state = build_map(
+    # Issue j reads the map at the start of bar (index // every) * every; each is rebinned
+    # onto its sets as the map goes by, so no snapshot is kept (memory flat in history).
+    at: dict[int, list[int]] = {}
+    for j, i in enumerate(sets.index.tolist()):
+        at.setdefault((i // every) * every, []).append(j)
+    got: dict[str, dict[int, tuple[F64, F64]]] = {"long": {}, "short": {}}
+
+    def sink(t: int, long: F64, short: F64, g: float) -> None:
+        for j in at.get(t, ()):
+            for side, row in (("long", long), ("short", short)):
+                set_edges = (sets.long_edges if side == "long" else sets.short_edges)[j]
+                mass = rebin(edges, row * g, set_edges)
+                reach = reach_probability(set_edges, float(sets.ref[j]), float(sets.sigma[j]))
+                got[side][j] = (mass, mass * reach)
+
+    build_map(
         m.ts,
         o,
         h,
@@ -159,21 +174,13 @@ def _map_preds(
         lp,
         tiers_for(m.asset, m.sources.get("oi")),
         edges=edges,
-        snapshot_every=every,
+        sink=sink,
+        accounting=False,
     )
     out: dict[str, tuple[list[F64], list[F64]]] = {}
-    for side in ("long", "short"):
-        snaps = state.snap_long if side == "long" else state.snap_short
-        assert snaps is not None
-        set_edges = sets.long_edges if side == "long" else sets.short_edges
-        plain, reach = [], []
-        for j, i in enumerate(sets.index.tolist()):
-            mass = rebin(edges, snaps[i // every], set_edges[j])
-            plain.append(mass)
-            reach.append(
-                mass * reach_probability(set_edges[j], float(sets.ref[j]), float(sets.sigma[j]))
-            )
-        out[side] = (plain, reach)
+    for side, per in got.items():
+        rows = [per[j] for j in range(sets.index.shape[0])]
+        out[side] = ([x for x, _ in rows], [y for _, y in rows])
     return out
 
 
