@@ -39,11 +39,19 @@ from flushwatch.store import Store
 from flushwatch.store.bulk import bulk_write
 from flushwatch.store.store import ImportSummary
 
-__all__ = ["BULK_MIN_BYTES", "import_trades_bulk", "import_trades_streaming", "streamable"]
+__all__ = [
+    "BULK_FORMATS",
+    "BULK_MIN_BYTES",
+    "import_trades_bulk",
+    "import_trades_streaming",
+    "streamable",
+]
 
 #: ``flushwatch import`` takes the bulk path for trades/aggTrades files at least this large
 #: (smaller ones are parsed whole with the other files and written in the same step).
 BULK_MIN_BYTES = 32 << 20
+#: The formats the bulk path reads.
+BULK_FORMATS = frozenset({"binance-vision-agg-trades", "binance-vision-trades"})
 
 
 def import_trades_bulk(

@@ -13,7 +13,7 @@ from flushwatch.domain.enums import Market
 from flushwatch.errors import ConfigError, InputError, UnknownFormatError
 from flushwatch.ingest.base import Hints, Parsed
 from flushwatch.ingest.registry import all_formats, detect, get_format, parse
-from flushwatch.store import Store
+from flushwatch.store import ImportSummary, Store
 
 #: Sidecar files that live beside data files and are read by their importers, not imported.
 _SIDECARS = (".md", ".json", ".checksum", ".txt")
@@ -76,6 +76,37 @@ def _hints(
     return Hints(exchange=exchange, market=mkt, symbol=symbol, mapping=mapping)
 
 
+def _import_bulk(
+    store: Store,
+    paths: list[Path],
+    hints: Hints,
+    failed: list[Failure],
+    *,
+    keep_going: bool,
+    quiet: bool,
+) -> list[ImportSummary]:
+    """Large trades files through DuckDB, one atomic write each, with a progress bar."""
+    from flushwatch.api.stream_import import import_trades_bulk
+
+    out = []
+    with render.progress(sum(f.stat().st_size for f in paths), quiet=quiet) as bar:
+        for path in paths:
+            bar.start_file(path)
+            size = path.stat().st_size
+
+            def advance(fraction: float, size: int = size) -> None:
+                bar.advance_to(int(fraction * size))
+
+            try:
+                out.append(import_trades_bulk(store, path, hints, advance))
+            except InputError as exc:
+                if not keep_going:
+                    raise
+                failed.append(Failure(str(path), str(exc)))
+            bar.finish_file(path)
+    return out
+
+
 def run_import(
     paths: list[Path],
     store_root: Path,
@@ -88,13 +119,20 @@ def run_import(
     keep_going: bool,
     json_out: bool,
 ) -> int:
-    """Parse every file, then write all of them to the store in one atomic step."""
+    """Parse every file, then write all of them to the store in one atomic step.
+
+    Trades/aggTrades files of :data:`~flushwatch.api.stream_import.BULK_MIN_BYTES` or more
+    take the bulk path afterwards, each file its own atomic, idempotent write.
+    """
+    from flushwatch.api.stream_import import BULK_FORMATS, BULK_MIN_BYTES
+
     hints = _hints(exchange, market, symbol, mapping)
     if format_name is not None:
         get_format(format_name)  # fail early on a typo
     files = _collect(paths)
     store = Store.open(store_root)
     parsed: list[Parsed] = []
+    bulk: list[Path] = []
     skipped: list[str] = []
     failed: list[Failure] = []
     total = sum(f.stat().st_size for f, _ in files)
@@ -103,7 +141,10 @@ def run_import(
             bar.start_file(path)
             try:
                 fmt = format_name or _detect(path, mapping)
-                parsed.append(parse(path, fmt, hints, bar.advance_to))
+                if fmt in BULK_FORMATS and path.stat().st_size >= BULK_MIN_BYTES:
+                    bulk.append(path)  # written after the others, in bounded memory
+                else:
+                    parsed.append(parse(path, fmt, hints, bar.advance_to))
             except UnknownFormatError as exc:
                 if explicit:
                     if not keep_going:
@@ -120,6 +161,7 @@ def run_import(
                 failed.append(Failure(str(path), str(exc)))
             bar.finish_file(path)
     summaries = store.write(parsed) if parsed else []
+    summaries += _import_bulk(store, bulk, hints, failed, keep_going=keep_going, quiet=json_out)
     added = sum(s.added for s in summaries)
     if json_out:
         report = ImportReport(
