@@ -135,3 +135,30 @@ def test_config_file_tables_per_venue() -> None:
     with pytest.raises(ConfigError, match="none for okx"):  # never another venue's settings
         venue_section(both, "okx")
     assert venue_section({"ccxt:kraken": {"params": {}}}, "ccxt:kraken") == {"params": {}}
+
+
+def test_partial_session_table_keeps_the_venues_own_defaults() -> None:
+    """``[bybit.session]`` with one key used to reset Bybit's ping settings to the generic
+    ones (ping every 25 s only when idle), which Bybit's 20 s heartbeat does not survive."""
+    bybit = build_connector("bybit", ["BTCUSDT"], section={"session": {"stale_after": 90.0}})
+    session = bybit.config.session
+    assert (session.stale_after, session.ping_interval, session.ping_when_idle) == (
+        90.0,
+        20.0,
+        False,
+    )
+    with pytest.raises(ConfigError, match="ping_intervall"):
+        build_connector("bybit", ["BTCUSDT"], section={"session": {"ping_intervall": 1.0}})
+
+
+def test_backfill_table_is_left_to_backfill() -> None:
+    """One venue file serves ``record``/``watch`` and ``backfill``/``update``."""
+    backfill = {"page_limit": 10}
+    okx = build_connector(
+        "okx", ["BTC-USDT-SWAP"], section={"ws_url": "ws://127.0.0.1:9", "backfill": backfill}
+    )
+    assert okx.config.ws_url == "ws://127.0.0.1:9"
+    bybit = build_connector(
+        "bybit", ["BTCUSDT"], section={"ws_base": "ws://127.0.0.1:9", "backfill": backfill}
+    )
+    assert bybit.config.ws_base == "ws://127.0.0.1:9"

@@ -143,8 +143,8 @@ _VENUE_HEAD = """\
 
 _BACKFILL_NOTE = (
     "`backfill` and `update` also read REST page sizes from a [<venue>.backfill] table "
-    "(binanceusdm, bybit or okx). `record` and `watch` refuse that key, so put it in the file "
-    "you pass to backfill/update only, e.g.:"
+    "(binanceusdm, binancecoinm, bybit or okx); `record` and `watch` leave it alone, so one "
+    "file serves all four commands, e.g.:"
 )
 
 

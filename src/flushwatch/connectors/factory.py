@@ -119,6 +119,8 @@ def build_connector(
         raise ConfigError("give at least one symbol, e.g. BTCUSDT")
     kinds = tuple(streams) if streams else default_streams(_known(venue))
     conf = dict(section or {})
+    # ``[<venue>.backfill]`` is for ``backfill``/``update``: one venue file serves all three
+    conf.pop("backfill", None)
     if venue.startswith("binance"):
         from flushwatch.connectors.binance import BinanceConnector
         from flushwatch.connectors.config import load_config
@@ -157,6 +159,12 @@ def _known(venue: str) -> str:
 
 
 def _convert(raw: dict[str, Any], cls: type[Any], venue: str) -> Any:
+    """``raw`` as ``cls``; a partial nested table (e.g. ``[bybit.session]`` with one key)
+    keeps the venue's own defaults for the other keys, not the nested class's generic ones."""
+    raw = dict(raw)
+    for f in msgspec.structs.fields(cls):
+        if isinstance(f.default, msgspec.Struct) and isinstance(raw.get(f.name), dict):
+            raw[f.name] = {**msgspec.to_builtins(f.default), **raw[f.name]}
     try:
         return msgspec.convert(raw, cls)
     except msgspec.ValidationError as exc:
