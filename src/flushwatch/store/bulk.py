@@ -117,7 +117,8 @@ def load(con: duckdb.DuckDBPyConnection, spec: TradeCsv) -> int:
 def _reject(con: duckdb.DuckDBPyConnection, spec: TradeCsv, exc: duckdb.Error) -> ParseError:
     """The first value DuckDB could not read, as the exact readers word it."""
     try:
-        con.execute(f"SELECT count(*) FROM {_read_csv(spec, rejects=True)}").fetchall()
+        # every column read (a bare count(*) would skip the conversions), the bad lines kept
+        con.execute(f"CREATE TEMP TABLE rejected AS SELECT * FROM {_read_csv(spec, rejects=True)}")
         found = con.execute(
             "SELECT line, column_idx, column_name, csv_line, error_type FROM reject_errors "
             "ORDER BY line LIMIT 1"
@@ -213,6 +214,11 @@ def _rows_sql(spec: TradeCsv, lo: int, hi: int) -> str:
             cols.append(f"{v}::ENUM({v}) AS {name}")
         elif name == "ts_recv":
             cols.append("NULL::BIGINT AS ts_recv")
+        elif SCHEMAS[Trade.dataset].field(name).nullable:
+            # DuckDB writes a column it knows holds no null as REQUIRED; the schema says
+            # optional, so hide what it knows (Store.write's files say optional too)
+            col = _ident(name)
+            cols.append(f"CASE WHEN {col} IS NULL THEN NULL ELSE {col} END AS {col}")
         else:
             cols.append(_ident(name))
     return f"SELECT {', '.join(cols)} FROM t WHERE ts_event >= {lo} AND ts_event < {hi}"
