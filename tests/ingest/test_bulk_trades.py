@@ -32,6 +32,7 @@ HFT = ("hftbacktest-binance-ws-2024-08-08", "usdm_btcusdt_20240808.gz")
 AGG = "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker"
 DAY_MS = 86_400_000
 NAME = "um-BTCUSDT-aggTrades-2024-08-08.csv"
+Rows = list[tuple[int, str, str, int, bool]]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def trades(shared_data: Path) -> list[tuple[int, str, str, int, bool]]:
     return out[:half] + [(t, p, q, ts + DAY_MS, m) for t, p, q, ts, m in out[half:]]
 
 
-def agg_lines(trades: list[tuple[int, str, str, int, bool]]) -> list[str]:
+def agg_lines(trades: Rows) -> list[str]:
     return [f"{t},{p},{q},{t},{t},{ts},{str(m).lower()}" for t, p, q, ts, m in trades]
 
 
@@ -82,7 +83,7 @@ def assert_same_store(bulk: Store, ref: Store) -> None:
     assert [i.symbol for i in bulk.instruments()] == [i.symbol for i in ref.instruments()]
 
 
-def test_aggtrades_rows_equal_the_exact_path(tmp_path: Path, trades: list) -> None:
+def test_aggtrades_rows_equal_the_exact_path(tmp_path: Path, trades: Rows) -> None:
     path = write(tmp_path / NAME, agg_lines(trades))
     store = Store.open(tmp_path / "bulk")
     summary = import_trades_bulk(store, path)
@@ -96,11 +97,14 @@ def test_aggtrades_rows_equal_the_exact_path(tmp_path: Path, trades: list) -> No
     # point-in-time reads: any window gives the rows the exact path gives
     t = store.read(Trade).get_column("ts_event")
     lo, hi = int(t[5_000]), int(t[15_000])
-    for kw in ({"end_ns": lo}, {"start_ns": lo, "end_ns": hi}, {"start_ns": hi}):
-        assert_frame_equal(store.read(Trade, **kw), ref.read(Trade, **kw))
+    for start, end in ((None, lo), (lo, hi), (hi, None)):
+        assert_frame_equal(
+            store.read(Trade, start_ns=start, end_ns=end),
+            ref.read(Trade, start_ns=start, end_ns=end),
+        )
 
 
-def test_trades_layout_gz_and_zip_equal_the_exact_path(tmp_path: Path, trades: list) -> None:
+def test_trades_layout_gz_and_zip_equal_the_exact_path(tmp_path: Path, trades: Rows) -> None:
     """Header-less Vision ``trades`` (id,price,qty,quote_qty,time,is_buyer_maker,is_best_match),
     plain, gzipped and zipped with its CHECKSUM."""
     lines = [
@@ -137,7 +141,7 @@ def test_trades_layout_gz_and_zip_equal_the_exact_path(tmp_path: Path, trades: l
     ],
 )
 def test_a_bad_value_is_the_exact_readers_error_and_writes_nothing(
-    tmp_path: Path, trades: list, row: int, edit: object, field: str
+    tmp_path: Path, trades: Rows, row: int, edit: object, field: str
 ) -> None:
     lines = agg_lines(trades)
     lines[row] = edit(lines[row])  # type: ignore[operator]
@@ -158,7 +162,7 @@ def test_a_bad_value_is_the_exact_readers_error_and_writes_nothing(
 
 
 def test_rerun_adds_nothing_and_leaves_the_store_byte_identical(
-    tmp_path: Path, trades: list
+    tmp_path: Path, trades: Rows
 ) -> None:
     path = write(tmp_path / NAME, agg_lines(trades))
     store = Store.open(tmp_path / "store")
@@ -171,7 +175,7 @@ def test_rerun_adds_nothing_and_leaves_the_store_byte_identical(
     assert after == before
 
 
-def test_overlap_and_repeats_deduplicate_as_store_write(tmp_path: Path, trades: list) -> None:
+def test_overlap_and_repeats_deduplicate_as_store_write(tmp_path: Path, trades: Rows) -> None:
     """Rows 0..12,000 stored first; the file holds all rows plus 100 repeated lines."""
     lines = agg_lines(trades)
     (tmp_path / "a").mkdir()
@@ -187,7 +191,7 @@ def test_overlap_and_repeats_deduplicate_as_store_write(tmp_path: Path, trades: 
 
 
 def test_flushwatch_import_takes_the_bulk_path_for_a_large_file(
-    tmp_path: Path, trades: list
+    tmp_path: Path, trades: Rows
 ) -> None:
     """A file over the threshold, through the CLI: rows as the exact path, a rerun adds 0."""
     base = agg_lines(trades)
