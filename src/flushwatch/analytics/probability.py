@@ -221,20 +221,27 @@ def predict(
 RawMemo = dict[tuple[str, str, int, tuple[str, ...]], Probability]
 
 
-def _raw(
-    pool: _Pool, row: EventRow, outcome_id: str, p: OutcomeParams, memo: RawMemo
-) -> Probability:
-    """:func:`_predict`, remembered by what it depends on: the row and its training rows.
+def _raw_all(pool: _Pool, outcome_id: str, p: OutcomeParams, memo: RawMemo) -> list[Probability]:
+    """:func:`_predict` for every row, remembered by what it depends on: its training rows.
 
     Those are every row of the pool's assets known at the row's judging time, so the assets
-    that have any (with the row) identify them when every pool draws from one set of rows.
+    that have any identify them when every pool draws from one set of rows. An asset has
+    one from the earliest time one of its rows is known, ``max(judge + 1, resolved)``.
     """
-    known = np.unique(pool.asset[pool.known(row.judge_ts)])
-    key = (outcome_id, row.asset, row.start_ts, tuple(pool.assets[i] for i in known))
-    hit = memo.get(key)
-    if hit is None:
-        hit = memo[key] = _predict(pool, row, outcome_id, p)
-    return hit
+    ok = np.isfinite(pool.y)
+    tau = np.full(len(pool.assets), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(tau, pool.asset[ok], np.maximum(pool.judge + 1, pool.resolved)[ok])
+    order = np.argsort(tau, kind="stable")
+    count = np.searchsorted(tau[order], pool.judge, side="right")
+    tags = [tuple(sorted(pool.assets[i] for i in order[:n])) for n in range(len(order) + 1)]
+    out = []
+    for row, n in zip(pool.rows, count, strict=True):
+        key = (outcome_id, row.asset, row.start_ts, tags[n])
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = _predict(pool, row, outcome_id, p)
+        out.append(hit)
+    return out
 
 
 def walk_forward(
@@ -259,7 +266,7 @@ def walk_forward(
     if memo is None:
         raw = [_predict(pool, r, outcome_id, p) for r in pool.rows]
     else:
-        raw = [_raw(pool, r, outcome_id, p, memo) for r in pool.rows]
+        raw = _raw_all(pool, outcome_id, p, memo)
     is_model = np.array([q.method == "model" for q in raw], dtype=bool)
     loss = np.array(
         [
