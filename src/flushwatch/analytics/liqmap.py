@@ -240,6 +240,7 @@ def build_map(
     snapshot_every: int = 0,
     sink: RowSink | None = None,
     accounting: bool = True,
+    chunk_bars: int = 0,
 ) -> LiqMapState:
     """Estimate the liquidation map from bars ``[0, upto)`` (causal; see the module docstring).
 
@@ -248,7 +249,8 @@ def build_map(
     start of every bar instead (a backtest over long histories keeps what it needs, never
     bars × bins); ``accounting=False`` leaves the per-bar accounting arrays empty. The bars
     are prepared :data:`CHUNK_BARS` at a time, so the working memory does not grow with the
-    history beyond the inputs and the kept snapshots.
+    history beyond the inputs and the kept snapshots (``chunk_bars`` overrides it: the result
+    does not depend on it).
     """
     del open  # the open plays no part: entries use VWAP or the typical price
     n = int(ts.shape[0]) if upto is None else min(max(int(upto), 0), int(ts.shape[0]))
@@ -272,8 +274,9 @@ def build_map(
     cols: dict[str, F64] = {k: np.zeros(n if accounting else 0) for k in _COLUMNS}
     prev = np.nan
     entry_src, split_src = "vwap" if vwap is not None else "typical_price", "even"
-    for c0 in range(0, n, CHUNK_BARS):
-        c = slice(c0, min(n, c0 + CHUNK_BARS))
+    size = int(chunk_bars) if chunk_bars > 0 else CHUNK_BARS
+    for c0 in range(0, n, size):
+        c = slice(c0, min(n, c0 + size))
         filled = _coins(oi[c], cl_a[c], prev)
         vw = None if vwap is None else np.asarray(vwap, dtype=np.float64)[c]
         entry, new, dec, entry_src = _flows(hi_a[c], lo_a[c], cl_a[c], filled, vw, prev)

@@ -2,8 +2,8 @@
 
 :mod:`flushwatch.analytics.forecast_map` holds the protocol and its scores; this module runs
 the map once per prior setting over the whole (as-of bounded) series, reads it at each issue
-time as it goes by (no snapshot kept: memory flat in history, issue 16), scores every setting and the baselines on the same fixed bin sets, and then
-reports, per side:
+time as it goes by (no snapshot kept: memory flat in history, issue 16), scores every
+setting and the baselines on the same fixed bin sets, and then reports, per side:
 
 * ``forecast.<side>``: walk-forward, every test window scored with the map setting that did
   best on the days before it (out of sample), against the four baselines, with the paired
