@@ -72,7 +72,10 @@ def import_(
     """Import market-data files into the store: all-or-nothing, idempotent, de-duplicated.
 
     Every file is parsed and validated before anything is written; a bad value stops the
-    import with its file, line and field and leaves the store as it was.
+    import with its file, line and field and leaves the store as it was. Binance Vision
+    trades/aggTrades files of 32 MB or more are imported after the others through DuckDB in
+    bounded memory, each as its own all-or-nothing write: a crash mid-file leaves none of
+    its rows, and running the same import again completes it (no row is added twice).
     """
     from flushwatch.cli import commands
 
