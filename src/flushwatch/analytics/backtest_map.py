@@ -289,8 +289,8 @@ def bootstrap_top_share(
         s = starts[a : a + step]
         idx = (s[:, :, None] + np.arange(block)).reshape(s.shape[0], -1)[:, :n]
         ps, rs = p[idx], r[idx]
-        order = np.argsort(-ps, axis=1, kind="stable")
-        cut = np.take_along_axis(ps, order[:, [math.ceil(k) - 1]], axis=1)
+        kth = math.ceil(k) - 1  # the cut is the kth largest value: a partition finds it
+        cut = -np.partition(-ps, kth, axis=1)[:, [kth]]
         above = ps > cut
         tied = ps == cut
         w_tie = (k - above.sum(axis=1, keepdims=True)) / tied.sum(axis=1, keepdims=True)
