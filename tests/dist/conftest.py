@@ -1,4 +1,5 @@
-"""One small store of real data and one loopback Dask cluster, each built once per session."""
+"""One small store of real data (once per session) and one loopback Dask cluster (once for
+this folder)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,12 @@ def dist_store(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def scheduler() -> Iterator[str]:
-    """The address of a two-worker cluster started as ``--workers 2`` starts one."""
+    """The address of a two-worker cluster started as ``--workers 2`` starts one.
+
+    Package-scoped: its worker processes end with the last test of ``tests/dist``.
+    """
     # A mark set before the workers start: a forked worker would inherit it, a spawned one not.
     setattr(dask_tasks, dask_tasks.FORK_PROBE, True)
     with local_cluster(2) as cluster:
