@@ -1,30 +1,30 @@
-"""aggTrades import in bounded memory: peak RSS and rows/s against DuckDB's read_csv.
+"""aggTrades import in bounded memory: rows/s and peak RSS of `flushwatch import` vs DuckDB.
 
-Run: ``.venv/bin/python bench/aggtrades_import.py [--rows 30000000] [--whole-rows 2000000]
-[--chunk-mb 64] [--json out.json]``
+Run: ``.venv/bin/python bench/aggtrades_import.py [--rows 30000000] [--all] [--json out.json]``;
+``... --phases FILE`` times each step of the bulk path on FILE (one process, all days at once).
 
 The file is **simulated** (labelled so in its name): the 21,313 real Binance USD-M BTCUSDT
 trades of ``shared/data/hftbacktest-binance-ws-2024-08-08/usdm_btcusdt_20240808.gz`` written
 as Vision aggTrades rows (``agg_trade_id,price,quantity,first_trade_id,last_trade_id,
 transact_time,is_buyer_maker``, header as in the USDⓈ-M archive), repeated with ids and times
 shifted by one copy's span each time until ``--rows`` rows (30 M ≈ a month of BTCUSDT aggTrades,
-about 1.9 GB), in ``/tmp/flushwatch-bench-aggtrades/``.
+about 2 GB, 16 UTC days), in ``/tmp/flushwatch-bench-aggtrades/``.
 
 Each measurement runs in its own child process (so each peak RSS, ``ru_maxrss``, is its own),
 one after the other in the same run on the same file:
 
 * ``duckdb``: ``COPY (SELECT * FROM read_csv(file)) TO parquet`` (DuckDB's own CSV reader and
-  Parquet writer, default threads);
-* ``flushwatch stream``: :func:`flushwatch.api.stream_import.import_trades_streaming` into a
-  fresh store (validate every piece, then parse and write piece by piece);
-* ``flushwatch whole``: what ``flushwatch import`` does today (``registry.parse`` of the whole
-  file, then one ``Store.write``), on a smaller file of ``--whole-rows`` rows, with the
-  parent killing it above ``--rss-cap-mb``, to show the per-row memory the stream avoids.
+  Parquet writer, default threads and options);
+* ``import``: the ``flushwatch import FILE --store NEW --json`` command itself (a new process:
+  start-up, format detection, the file's SHA-256, the DuckDB bulk path of
+  :mod:`flushwatch.store.bulk`, the commit); CPU and RSS are the command's own;
+* with ``--all`` also ``stream`` (:func:`flushwatch.api.stream_import.import_trades_streaming`,
+  the earlier piece-by-piece path) and ``whole`` (the exact reader and one ``Store.write``) on
+  a smaller file of ``--whole-rows`` rows, killed above ``--rss-cap-mb``.
 
-Goal (issue 11): the stream under 2 GB RSS and at ≥ 0.5× DuckDB's rows/s. Wall time and CPU
-time (user + system of the child, all its threads) are both printed: on a machine shared with
-other work DuckDB's threads take a larger share of the cores, so the wall ratio moves with the
-load while rows per CPU second do not.
+Goal (issue 11): under 2 GB RSS and at ≥ 0.5× DuckDB's rows/s. Wall time and CPU time (user +
+system, all threads) are both printed: on a machine shared with other work the wall ratio
+moves with the load, rows per CPU second do not.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -100,11 +101,48 @@ def make_csv(rows: int) -> Path:
     return path
 
 
+def phases(path: Path) -> None:
+    """CPU and wall seconds of each step of the bulk path, in one process (``--phases``)."""
+    from flushwatch.ingest.stream_trades import trade_csv
+    from flushwatch.store import bulk
+    from flushwatch.store.store import file_sha256
+
+    spec = trade_csv(path)
+    assert spec is not None
+
+    def step(name: str, fn: Callable[[], object]) -> object:
+        c, w = time.process_time(), time.perf_counter()
+        out = fn()
+        cpu, wall = time.process_time() - c, time.perf_counter() - w
+        print(f"{name:<28} CPU {cpu:7.2f} s  wall {wall:7.2f} s")
+        return out
+
+    with tempfile.TemporaryDirectory(prefix="fw-bench-") as tmp:
+        con = bulk.connect(Path(tmp) / "spill")
+        step("sha256 of the file (ledger)", lambda: file_sha256(path))
+        rows = int(step("typed read_csv into t", lambda: bulk.load(con, spec)))  # type: ignore[call-overload]
+        step("checks (one SQL pass)", lambda: bulk.check(con, spec))
+        days = con.execute(
+            f"SELECT ts_event // {bulk._DAY_NS} AS d FROM t GROUP BY d ORDER BY d"
+        ).fetchall()
+        step("unique ids (rising)", lambda: bulk._unique_ids(con, rows))
+        step("plain integer ids", lambda: bulk._plain_ids(con))
+        lo, hi = int(days[0][0]) * bulk._DAY_NS, (int(days[-1][0]) + 1) * bulk._DAY_NS
+        out = Path(tmp) / "o.parquet"
+        for order in (False, True):
+            sql = bulk._day_sql(spec, (lo, hi, 10**6), [], distinct=False, plain_ids=True)
+            if not order:  # the same rows without the ORDER BY: what the sort costs
+                sql = sql.split(" ORDER BY ")[0] + ")"
+            label = "COPY sorted, zstd" if order else "COPY unsorted, zstd"
+            step(f"{label} ({len(days)} days)", lambda sql=sql: bulk._copy(con, sql, out))
+
+
 def child(mode: str, path: Path, rows: int, chunk_mb: int) -> None:
     """One measurement; prints a JSON line with seconds, rows and peak RSS (MB)."""
     with tempfile.TemporaryDirectory(prefix="fw-bench-") as tmp:
         t0 = time.perf_counter()
         c0 = time.process_time()
+        cpu_children = 0.0
         if mode == "duckdb":
             import duckdb
 
@@ -112,6 +150,13 @@ def child(mode: str, path: Path, rows: int, chunk_mb: int) -> None:
             out = Path(tmp) / "out.parquet"
             con.execute(f"COPY (SELECT * FROM read_csv('{path}')) TO '{out}' (FORMAT parquet)")
             done = rows
+        elif mode == "import":
+            exe = Path(sys.executable).with_name("flushwatch")
+            cmd = [str(exe), "import", str(path), "--store", str(Path(tmp) / "store"), "--json"]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            done = int(json.loads(res.stdout)["rows_added"])
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_children = ru.ru_utime + ru.ru_stime
         else:
             from flushwatch.store import Store
 
@@ -126,8 +171,9 @@ def child(mode: str, path: Path, rows: int, chunk_mb: int) -> None:
                 (summary,) = store.write([parse(path)])
             done = summary.rows_added["trades"]
         seconds = time.perf_counter() - t0
-        cpu = time.process_time() - c0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        cpu = time.process_time() - c0 + cpu_children
+    who = resource.RUSAGE_CHILDREN if mode == "import" else resource.RUSAGE_SELF
+    peak = resource.getrusage(who).ru_maxrss / 1024
     print(
         json.dumps(
             {"mode": mode, "seconds": seconds, "cpu_s": cpu, "rows": done, "peak_rss_mb": peak}
@@ -160,6 +206,9 @@ def run_child(mode: str, path: Path, rows: int, chunk_mb: int, cap_mb: float) ->
 
 
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--phases":
+        phases(Path(sys.argv[2]))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
         return
@@ -169,17 +218,20 @@ def main() -> None:
     ap.add_argument("--chunk-mb", type=int, default=64)
     ap.add_argument("--rss-cap-mb", type=float, default=6000.0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--all", action="store_true", help="also the stream and whole-file paths")
     args = ap.parse_args()
     big = make_csv(args.rows)
-    small = make_csv(args.whole_rows)
     print(f"simulated file: {big} ({big.stat().st_size / 1e9:.2f} GB, {args.rows:,} rows)")
     results = [
         run_child("duckdb", big, args.rows, args.chunk_mb, args.rss_cap_mb),
-        run_child("stream", big, args.rows, args.chunk_mb, args.rss_cap_mb),
-        run_child("duckdb", small, args.whole_rows, args.chunk_mb, args.rss_cap_mb),
-        run_child("stream", small, args.whole_rows, args.chunk_mb, args.rss_cap_mb),
-        run_child("whole", small, args.whole_rows, args.chunk_mb, args.rss_cap_mb),
+        run_child("import", big, args.rows, args.chunk_mb, args.rss_cap_mb),
     ]
+    if args.all:
+        small = make_csv(args.whole_rows)
+        results += [
+            run_child("stream", big, args.rows, args.chunk_mb, args.rss_cap_mb),
+            run_child("whole", small, args.whole_rows, args.chunk_mb, args.rss_cap_mb),
+        ]
     print(
         f"{'mode':<8} {'rows':>12} {'seconds':>8} {'CPU s':>8} {'rows/s':>12} {'peak RSS MB':>12}"
     )
@@ -193,13 +245,15 @@ def main() -> None:
             f"{r['mode']:<8} {r['rows']:>12,} {r['seconds']:>8.1f} {r['cpu_s']:>8.1f} "
             f"{rate:>12,.0f} {r['peak_rss_mb']:>12,.0f}"
         )
-    for dk, st in ((results[0], results[1]), (results[2], results[3])):
-        if "rows_per_s" in dk and "rows_per_s" in st:
+    dk = results[0]
+    for st in results[1:]:
+        if "rows_per_s" in dk and "rows_per_s" in st and st["rows"] == dk["rows"]:
             ratio = float(st["rows_per_s"]) / float(dk["rows_per_s"])  # type: ignore[arg-type]
             cpu = float(dk["cpu_s"]) / float(st["cpu_s"])  # type: ignore[arg-type]
+            mem = float(st["peak_rss_mb"]) / float(dk["peak_rss_mb"])  # type: ignore[arg-type]
             print(
-                f"stream / duckdb at {dk['rows']:,} rows: {ratio:.2f}x rows/s (wall), "
-                f"{cpu:.2f}x rows per CPU second"
+                f"{st['mode']} / duckdb: {ratio:.2f}x rows/s (wall), {cpu:.2f}x rows per CPU "
+                f"second, {mem:.2f}x peak RSS"
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

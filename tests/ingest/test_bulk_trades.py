@@ -11,6 +11,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -57,6 +61,16 @@ def agg_lines(trades: Rows) -> list[str]:
 def write(path: Path, lines: list[str], header: str | None = AGG) -> Path:
     path.write_text((header + "\n" if header else "") + "\n".join(lines) + "\n")
     return path
+
+
+def big_lines(trades: Rows) -> list[str]:
+    """Copies of the aggTrades lines, ids shifted per copy, up to the bulk threshold."""
+    base = agg_lines(trades)
+    copies = BULK_MIN_BYTES // sum(len(x) + 1 for x in base) + 1
+    lines = []
+    for k in range(copies):  # every row distinct, times unchanged
+        lines += [f"{int(x.split(',', 1)[0]) + k * 10**8},{x.split(',', 1)[1]}" for x in base]
+    return lines
 
 
 def exact(tmp: Path, *files: Path) -> Store:
@@ -194,11 +208,7 @@ def test_flushwatch_import_takes_the_bulk_path_for_a_large_file(
     tmp_path: Path, trades: Rows
 ) -> None:
     """A file over the threshold, through the CLI: rows as the exact path, a rerun adds 0."""
-    base = agg_lines(trades)
-    copies = BULK_MIN_BYTES // sum(len(x) + 1 for x in base) + 1
-    lines = []
-    for k in range(copies):  # ids shifted per copy: every row distinct, times unchanged
-        lines += [f"{int(x.split(',', 1)[0]) + k * 10**8},{x.split(',', 1)[1]}" for x in base]
+    lines = big_lines(trades)
     path = write(tmp_path / NAME, lines)
     assert path.stat().st_size >= BULK_MIN_BYTES
     runner = CliRunner()
@@ -208,3 +218,29 @@ def test_flushwatch_import_takes_the_bulk_path_for_a_large_file(
     assert doc["rows_added"] == len(lines)
     res = runner.invoke(app, ["import", str(path), "--store", str(tmp_path / "s"), "--json"])
     assert json.loads(res.stdout)["rows_added"] == 0
+
+
+def test_a_killed_import_leaves_nothing_and_a_rerun_completes_it(
+    tmp_path: Path, trades: Rows
+) -> None:
+    """SIGKILL while the bulk write runs (its staging folder exists): the file is in the store
+    whole or not at all, and the same import run again completes it, every row once."""
+    lines = big_lines(trades)
+    path = write(tmp_path / NAME, lines)
+    store_dir = tmp_path / "s"
+    exe = Path(sys.executable).with_name("flushwatch")
+    cmd = [str(exe), "import", str(path), "--store", str(store_dir), "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(store_dir.glob(".staging-*")) and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.kill()
+    assert proc.wait() == -signal.SIGKILL
+    store = Store.open(store_dir)  # rolls back what the dead writer left
+    assert not list(store_dir.glob(".staging-*"))
+    held = store.read(Trade).height
+    assert held == 0  # killed with the write staged: nothing of the file is visible
+    assert import_trades_bulk(store, path).rows_added == {"trades": len(lines)}
+    assert import_trades_bulk(store, path).rows_added == {"trades": 0}
+    assert store.read(Trade).height == len(lines)
