@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -32,3 +34,16 @@ def test_html_takes_one_asset(tmp_path: Path) -> None:
     )
     assert r.exit_code == 2
     assert r.stderr.strip() == "error: --html writes one asset's chart: give one asset"
+
+
+def test_a_task_error_is_one_line_on_stderr_workers_included() -> None:
+    """In a real process: the workers' stderr is the command's, so their logs would show."""
+    store = store_for(MARKETS["coinglass_btc_1h"][0]).root
+    code = "from flushwatch.cli.app import main; main()"
+    argv = ["backtest-map", "ETH", "--store", str(store), "--workers", "1", "--json"]
+    r = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr == f"error: the store at {store} holds no ETH prices (it holds BTC)\n"

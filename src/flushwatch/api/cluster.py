@@ -186,7 +186,7 @@ def local_cluster(workers: int, *, dashboard: bool = False) -> Iterator[LocalClu
             dashboard_address=None,
             worker_dashboard_address=None,
             scheduler_kwargs=http,
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,  # a task's error is raised here, in one line
         )
     with cluster:
         yield cluster
