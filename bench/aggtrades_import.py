@@ -8,7 +8,7 @@ trades of ``shared/data/hftbacktest-binance-ws-2024-08-08/usdm_btcusdt_20240808.
 as Vision aggTrades rows (``agg_trade_id,price,quantity,first_trade_id,last_trade_id,
 transact_time,is_buyer_maker``, header as in the USDⓈ-M archive), repeated with ids and times
 shifted by one copy's span each time until ``--rows`` rows (30 M ≈ a month of BTCUSDT aggTrades,
-about 2 GB, 16 UTC days), in ``/tmp/flushwatch-bench-aggtrades/``.
+about 2 GB; 5.6 days of times, 7 UTC day partitions), in ``/tmp/flushwatch-bench-aggtrades/``.
 
 Each measurement runs in its own child process (so each peak RSS, ``ru_maxrss``, is its own),
 one after the other in the same run on the same file:
@@ -129,12 +129,17 @@ def phases(path: Path) -> None:
         step("plain integer ids", lambda: bulk._plain_ids(con))
         lo, hi = int(days[0][0]) * bulk._DAY_NS, (int(days[-1][0]) + 1) * bulk._DAY_NS
         out = Path(tmp) / "o.parquet"
-        for order in (False, True):
-            sql = bulk._day_sql(spec, (lo, hi, 10**6), [], distinct=False, plain_ids=True)
-            if not order:  # the same rows without the ORDER BY: what the sort costs
-                sql = sql.split(" ORDER BY ")[0] + ")"
-            label = "COPY sorted, zstd" if order else "COPY unsorted, zstd"
-            step(f"{label} ({len(days)} days)", lambda sql=sql: bulk._copy(con, sql, out))
+        sql = bulk._day_sql(spec, (lo, hi, 10**6), [], distinct=False, plain_ids=True)
+        unsorted = sql.split(" ORDER BY ")[0] + ")"  # the same rows without the sort
+        step(f"COPY unsorted, all {len(days)} days", lambda: bulk._copy(con, unsorted, out))
+
+        def per_day() -> None:
+            for (n,) in days:
+                span = (int(n) * bulk._DAY_NS, (int(n) + 1) * bulk._DAY_NS, 10**6)
+                day = bulk._day_sql(spec, span, [], distinct=False, plain_ids=True)
+                bulk._copy(con, day, Path(tmp) / f"{n}.parquet")
+
+        step(f"COPY sorted, per day ({len(days)})", per_day)
 
 
 def child(mode: str, path: Path, rows: int, chunk_mb: int) -> None:
