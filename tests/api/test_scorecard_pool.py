@@ -236,6 +236,7 @@ def test_ranking_volume_is_base_volume_times_close_from_the_files(
 ) -> None:
     """freqtrade bars carry base volume only: the ranking sums volume × close of the 30 days
     of hourly bars opened 2026-01-30 00:00 to 2026-02-28 23:00 (closed by 2026-03-01)."""
+    assert trailing_volumes(full._store, parse_iso("2025-05-20T00:00Z")) == {}  # April: no bars
     got = trailing_volumes(full._store, parse_iso("2026-03-15T12:00Z"))
     assert sorted(got) == sorted(ASSETS)
     lo, hi = volume_window(parse_iso(AT))

@@ -60,6 +60,8 @@ def trailing_volumes(store: Reader, judge_ts: int) -> dict[str, float]:
     keys = ["exchange", "market", "symbol"]
     df = df.with_columns(*(pl.col(k).cast(pl.Utf8) for k in keys))
     df = df.filter(pl.col("interval_s") == pl.col("interval_s").max().over(keys))
+    if df.height == 0:  # only mark/index/premium bars, or none closed by the window's end
+        return {}
     quote = pl.col("volume_quote").fill_nan(None)
     names = {s: base_asset(s) for s in df.get_column("symbol").unique().to_list()}
     df = df.with_columns(
