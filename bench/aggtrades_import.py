@@ -121,12 +121,10 @@ def phases(path: Path) -> None:
         con = bulk.connect(Path(tmp) / "spill")
         step("sha256 of the file (ledger)", lambda: file_sha256(path))
         rows = int(step("typed read_csv into t", lambda: bulk.load(con, spec)))  # type: ignore[call-overload]
-        step("checks (one SQL pass)", lambda: bulk.check(con, spec))
-        days = con.execute(
-            f"SELECT ts_event // {bulk._DAY_NS} AS d FROM t GROUP BY d ORDER BY d"
-        ).fetchall()
+        facts = step("checks, days, units, plain ids", lambda: bulk.check(con, spec))
+        assert isinstance(facts, bulk.Facts)
+        days = [(d,) for d in facts.days]
         step("unique ids (rising)", lambda: bulk._unique_ids(con, rows))
-        step("plain integer ids", lambda: bulk._plain_ids(con))
         lo, hi = int(days[0][0]) * bulk._DAY_NS, (int(days[-1][0]) + 1) * bulk._DAY_NS
         out = Path(tmp) / "o.parquet"
         sql = bulk._day_sql(spec, (lo, hi, 10**6), [], distinct=False, plain_ids=True)

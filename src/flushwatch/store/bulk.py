@@ -130,14 +130,6 @@ def load(con: duckdb.DuckDBPyConnection, spec: TradeCsv) -> int:
     return int(row[0])
 
 
-def _plain_ids(con: duckdb.DuckDBPyConnection) -> bool:
-    """True when every id is a plain integer, so trimming it changes nothing."""
-    row = con.execute(
-        "SELECT count(*) FILTER (WHERE id_num IS NULL OR raw_id <> id_num::VARCHAR) FROM t"
-    ).fetchall()[0]
-    return int(row[0]) == 0
-
-
 def _reject(con: duckdb.DuckDBPyConnection, spec: TradeCsv, exc: duckdb.Error) -> ParseError:
     """The first value DuckDB could not read, as the exact readers word it."""
     try:
@@ -165,8 +157,17 @@ def _reject(con: duckdb.DuckDBPyConnection, spec: TradeCsv, exc: duckdb.Error) -
     return ParseError(f"{value!r} is not {what}", path=spec.path, line=int(line), field=name)
 
 
-def check(con: duckdb.DuckDBPyConnection, spec: TradeCsv, now_ns: int | None = None) -> None:
-    """Raise the first broken rule (checks in the exact readers' order), else return."""
+class Facts(msgspec.Struct, frozen=True):
+    """What the checking pass learnt about the rows, for the writes."""
+
+    days: tuple[int, ...]  # UTC days (ns // day) that hold rows, ascending
+    unit: int | None  # ns per unit of the raw time when every row has the same unit
+    plain_ids: bool  # every id is a plain integer, so trimming it changes nothing
+
+
+def check(con: duckdb.DuckDBPyConnection, spec: TradeCsv, now_ns: int | None = None) -> Facts:
+    """Raise the first broken rule (checks in the exact readers' order), else return what
+    the same pass over the rows found (:class:`Facts`)."""
     limit = (time.time_ns() if now_ns is None else now_ns) + FUTURE_SLACK_NS
     time_name = spec.time
     checks: list[tuple[str, str, str]] = [
@@ -198,8 +199,13 @@ def check(con: duckdb.DuckDBPyConnection, spec: TradeCsv, now_ns: int | None = N
         (f"qty > {MAX_AMOUNT!r}", "qty", f"value {{value}} is implausible (above {MAX_AMOUNT:g})"),
     ]
     firsts = ", ".join(f"min(r) FILTER (WHERE {cond})" for cond, _, _ in checks)
-    found = con.execute(f"SELECT {firsts} FROM v").fetchall()[0]
-    assert found is not None
+    factor = _epoch_factor("raw_time")
+    row = con.execute(
+        f"SELECT {firsts}, list(DISTINCT ts_event // {_DAY_NS}), min({factor}), max({factor}), "
+        "count(*) FILTER (WHERE id_num IS NULL OR raw_id <> id_num::VARCHAR) FROM v"
+    ).fetchall()[0]
+    found = row[: len(checks)]
+    day_list, lo_unit, hi_unit, odd_ids = row[len(checks) :]
     header = 1 if spec.header else 0
     for rowid, (_, field, message) in zip(found, checks, strict=True):
         if rowid is None:
@@ -228,6 +234,11 @@ def check(con: duckdb.DuckDBPyConnection, spec: TradeCsv, now_ns: int | None = N
             pl.lit(None, pl.Int64).alias("ts_recv"),
         )
         validate(Trade, frame, spec.path, now_ns=now_ns)
+    return Facts(
+        days=tuple(sorted(int(d) for d in day_list or () if d is not None)),
+        unit=int(lo_unit) if lo_unit is not None and lo_unit == hi_unit else None,
+        plain_ids=int(odd_ids) == 0,
+    )
 
 
 def _consts(spec: TradeCsv) -> dict[str, str]:
@@ -358,17 +369,12 @@ def bulk_write(
         with Txn(store.root) as txn, connect(txn.staging / "duckdb-spill", memory_limit) as con:
             rows = load(con, spec)
             say(0.5)
-            check(con, spec, now_ns)
+            facts = check(con, spec, now_ns)
             say(0.6)
-            days = con.execute(
-                f"SELECT ts_event // {_DAY_NS} AS d FROM t GROUP BY d ORDER BY d"
-            ).fetchall()
-            units = con.execute(f"SELECT DISTINCT {_epoch_factor('raw_time')} FROM t").fetchall()
-            unit = int(units[0][0]) if len(units) == 1 else None
+            days, unit, plain_ids = facts.days, facts.unit, facts.plain_ids
             distinct = not _unique_ids(con, rows)
-            plain_ids = _plain_ids(con)
             added = 0
-            for i, (n,) in enumerate(days):
+            for i, n in enumerate(days):
                 name = (_EPOCH + timedelta(days=int(n))).isoformat()
                 target = store.partition_path(
                     Trade.dataset, spec.exchange, spec.market, spec.symbol, name
