@@ -28,7 +28,7 @@ from flushwatch.config import ReportConfig, load_config
 from flushwatch.domain.time import parse_iso
 from flushwatch.errors import ConfigError
 from flushwatch.report import odds
-from flushwatch.report.pool import memo_clear, memo_stats, trailing_volumes
+from flushwatch.report.pool import RAW_MEMO, memo_clear, memo_stats, trailing_volumes
 from flushwatch.testing.cut_copy import copy_cut
 
 DAY = 86_400 * 10**9
@@ -309,3 +309,21 @@ def test_pool_size_is_checked_in_the_config(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text("[outcomes]\npool_size = 3\n", encoding="utf-8")
     assert load_config(good).outcomes.pool_size == 3
+
+
+def test_shared_raw_predictions_change_no_number(full: Workspace) -> None:
+    """Reports of several assets and times share refits by content: each equals its report
+    computed alone, and a second round refits nothing."""
+    asks = [("AAVE", AT), ("LINK", AT), ("LINK", "2026-02-01T00:00Z"), ("WLD", AT)]
+    alone = []
+    for asset, at in asks:
+        memo_clear()
+        alone.append(full.report(asset, at=at).report.verdict)
+    memo_clear()
+    shared = [full.report(asset, at=at).report.verdict for asset, at in asks]
+    assert shared == alone
+    assert all(v is not None and v.probabilities for v in shared)
+    size = len(RAW_MEMO)
+    assert size > 0
+    assert [full.report(asset, at=at).report.verdict for asset, at in asks] == alone
+    assert len(RAW_MEMO) == size  # nothing refitted

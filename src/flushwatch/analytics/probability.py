@@ -19,8 +19,9 @@ Everything here is pure numpy: the report calls it for one event, the scorecard 
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import msgspec
 import numpy as np
@@ -217,26 +218,47 @@ def predict(
     return _predict(_Pool(history, outcome_id), row, outcome_id, p)
 
 
-#: Raw predictions by (outcome, event, assets of its training rows): see :func:`walk_forward`.
-RawMemo = dict[tuple[str, str, int, tuple[str, ...]], Probability]
+#: Raw predictions by (outcome, settings, event, its training rows): see :func:`walk_forward`.
+RawMemo = dict[Hashable, Probability]
 
 
-def _raw_all(pool: _Pool, outcome_id: str, p: OutcomeParams, memo: RawMemo) -> list[Probability]:
+def digests(rows: Sequence[EventRow]) -> dict[str, bytes]:
+    """A digest of each asset's rows (content, in judging order): equal digests, equal rows."""
+    by_asset: dict[str, list[EventRow]] = {}
+    for r in sorted(rows, key=lambda r: (r.asset, r.judge_ts, r.start_ts)):
+        by_asset.setdefault(r.asset, []).append(r)
+    return {
+        a: hashlib.blake2b(msgspec.msgpack.encode(rs), digest_size=16).digest()
+        for a, rs in by_asset.items()
+    }
+
+
+def _raw_all(
+    pool: _Pool,
+    outcome_id: str,
+    p: OutcomeParams,
+    memo: RawMemo,
+    digest: Mapping[str, bytes] | None,
+) -> list[Probability]:
     """:func:`_predict` for every row, remembered by what it depends on: its training rows.
 
     Those are every row of the pool's assets known at the row's judging time, so the assets
-    that have any identify them when every pool draws from one set of rows. An asset has
-    one from the earliest time one of its rows is known, ``max(judge + 1, resolved)``.
+    that have any identify them when every pool draws from one set of rows (the scorecard);
+    across sets (reports), each asset's ``digest`` of its rows names them. An asset has a
+    known row from the earliest time one of its rows is known, ``max(judge + 1, resolved)``.
     """
     ok = np.isfinite(pool.y)
     tau = np.full(len(pool.assets), np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(tau, pool.asset[ok], np.maximum(pool.judge + 1, pool.resolved)[ok])
     order = np.argsort(tau, kind="stable")
     count = np.searchsorted(tau[order], pool.judge, side="right")
-    tags = [tuple(sorted(pool.assets[i] for i in order[:n])) for n in range(len(order) + 1)]
+    names = [pool.assets[i] for i in order]
+    named = [(a, digest.get(a)) for a in names] if digest is not None else names
+    tags = [tuple(sorted(named[:n])) for n in range(len(order) + 1)]
     out = []
     for row, n in zip(pool.rows, count, strict=True):
-        key = (outcome_id, row.asset, row.start_ts, tags[n])
+        own = None if digest is None else digest.get(row.asset)
+        key = (outcome_id, p, row.asset, row.start_ts, own, tags[n])
         hit = memo.get(key)
         if hit is None:
             hit = memo[key] = _predict(pool, row, outcome_id, p)
@@ -250,6 +272,7 @@ def walk_forward(
     outcome_id: str,
     p: OutcomeParams,
     memo: RawMemo | None = None,
+    digest: Mapping[str, bytes] | None = None,
 ) -> list[Scored]:
     """Each of ``rows`` with its walk-forward prediction from ``history``, track record checked.
 
@@ -261,12 +284,14 @@ def walk_forward(
 
     ``memo`` shares raw predictions between calls whose histories are subsets of one set of
     rows (the scorecard's per-pool walks): a prediction depends only on its training rows.
+    With ``digest`` (:func:`digests` of ``history``) the histories may come from anywhere
+    (reports at different times and of different assets): rows are named by content.
     """
     pool = _Pool(history, outcome_id)
     if memo is None:
         raw = [_predict(pool, r, outcome_id, p) for r in pool.rows]
     else:
-        raw = _raw_all(pool, outcome_id, p, memo)
+        raw = _raw_all(pool, outcome_id, p, memo, digest)
     is_model = np.array([q.method == "model" for q in raw], dtype=bool)
     loss = np.array(
         [
@@ -295,6 +320,7 @@ def outcome_odds(
     p: OutcomeParams,
     merge_gap_hours: float,
     pool: Sequence[EventRow] = (),
+    memo: RawMemo | None = None,
 ) -> dict[str, Probability]:
     """P(each outcome) for ``focus`` judged at the last bar closed by ``as_of_ts``.
 
@@ -317,9 +343,10 @@ def outcome_odds(
         if r.start_ts != focus.start_ts and r.judge_ts < judge
     ]
     history = [*own, *(r for r in pool if r.asset != m.asset and r.judge_ts < judge)]
+    digest = None if memo is None else digests(history)
     out: dict[str, Probability] = {}
     for oid in outcome_ids(p):
-        scored = walk_forward(history, [*history, row], oid, p)
+        scored = walk_forward(history, [*history, row], oid, p, memo, digest)
         prob = scored[-1].prob
         known = [s for s in scored[:-1] if s.row.resolved_ts[oid] <= judge]
         track = score(known, oid)

@@ -29,7 +29,7 @@ from flushwatch.domain.time import iso
 from flushwatch.errors import InputError
 from flushwatch.report.assemble import assemble
 from flushwatch.report.model import FlushReport, Window
-from flushwatch.report.pool import LazyPool
+from flushwatch.report.pool import RAW_MEMO, LazyPool
 from flushwatch.store.asof import Reader
 
 REFERENCE_ASSETS = ("BTC", "ETH")
@@ -97,7 +97,7 @@ def analyse(
     if as_of_ts is not None:  # the odds are walk-forward: only a report as of a time has them
         gap = cfg.flush.merge_gap_hours
         rows = () if pool is None else pool()  # other assets' flushes: only when judging one
-        odds = outcome_odds(m, events, focus, as_of_ts, cfg.outcomes, gap, rows)
+        odds = outcome_odds(m, events, focus, as_of_ts, cfg.outcomes, gap, rows, RAW_MEMO)
         line = odds_sentence(odds)
         reasons = [*v.reasons, line] if line is not None else v.reasons
         v = msgspec.structs.replace(v, probabilities=odds, reasons=reasons)

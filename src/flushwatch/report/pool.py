@@ -28,6 +28,7 @@ from flushwatch.analytics.flushes import detect_flushes
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.outcomes import EventRow, event_rows
 from flushwatch.analytics.pooling import choose_pool, rule_text, volume_window
+from flushwatch.analytics.results import Probability
 from flushwatch.config import ReportConfig
 from flushwatch.domain.records import Bar
 from flushwatch.domain.symbols import base_asset
@@ -42,6 +43,27 @@ _memo: OrderedDict[Hashable, list[EventRow] | None] = OrderedDict()
 _lock = threading.Lock()
 #: Memo lookups answered from memory / computed, since the process started (or memo_clear).
 memo_stats = {"hits": 0, "misses": 0}
+
+
+class BoundedMemo(dict[Hashable, Probability]):
+    """A dict that forgets its oldest entries beyond ``size`` (safe across request threads)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self._lock = threading.Lock()
+
+    def __setitem__(self, key: Hashable, value: Probability) -> None:
+        with self._lock:
+            while len(self) >= self.size:
+                del self[next(iter(self))]
+            super().__setitem__(key, value)
+
+
+#: The walk-forward's raw predictions, named by content (:func:`~flushwatch.analytics.
+#: probability.digests`), shared by every report of this process: a repeated report, or one
+#: of another asset at the same time, refits only what it has not seen.
+RAW_MEMO = BoundedMemo(100_000)
 
 
 def trailing_volumes(store: Reader, judge_ts: int) -> dict[str, float]:
@@ -196,3 +218,4 @@ def memo_clear() -> None:
     with _lock:
         _memo.clear()
         memo_stats.update(hits=0, misses=0)
+    RAW_MEMO.clear()
