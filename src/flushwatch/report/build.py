@@ -118,7 +118,8 @@ def build_report(
 ) -> tuple[FlushReport, MarketSeries]:
     """Build the full report for ``asset`` as of ``as_of_ns`` (default: the last bar's close).
 
-    ``pool_assets``: the other assets whose flushes the outcome odds learn from too.
+    ``pool_assets``: the candidates for the outcome odds' pool (the ``pool_size`` most traded
+    of them at the judging time join the asset, :mod:`flushwatch.report.pool`; none: no pool).
     ``store`` should already be bounded at ``as_of_ns`` (:class:`~flushwatch.store.asof.AsOfStore`,
     as :mod:`flushwatch.api` does): this function reads whatever it is given.
     """
