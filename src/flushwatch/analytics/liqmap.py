@@ -37,14 +37,18 @@ Stable API (used by the backtest, ``flushwatch backtest-map``)::
 
     build_map(ts, open, high, low, close, oi_quote, params, tiers,
               taker_buy_share=None, ls_ratio=None, upto=None, *,
-              vwap=None, edges=None, snapshot_every=0) -> LiqMapState
+              vwap=None, edges=None, snapshot_every=0, sink=None, accounting=True,
+              chunk_bars=0) -> LiqMapState
     predicted_in_range(state, lo, hi, side) -> float | F64
+    RangeSink(edges, {side: (lo, hi)}, window)  # predicted_in_range per bar, streamed
 
 ``build_map(..., upto=t)`` uses bars ``[0, t)`` only: the map "as of the start of bar t".
 ``state.consumed_long[t]`` is the long mass that bar t's range crossed, predicted with bars
 before t. With ``snapshot_every=k`` the state keeps the map at the start of bars 0, k, 2k, ...
 (``snap_index``); ``predicted_in_range`` with arrays ``lo``/``hi`` (one per snapshot) answers
 for every snapshot at once.
+A snapshot per bar is bars × bins (GBs over months of 1-minute bars): over long histories
+pass a ``sink`` instead, shown the map at the start of every bar (issue 16).
 """
 
 from __future__ import annotations
