@@ -8,9 +8,10 @@ asset, so a report's cost no longer grows with the store. An asset that cannot b
 is left out, as the scorecard leaves it out.
 
 Judged rows are memoised in this process per (store root, store data version, asset, as-of,
-step, detector and outcome settings): the dashboard and repeated API calls ask for the same
-assets' rows again and again. Nothing is written to disk; a write to the store changes its
-data version (the import ledger's size and time), which retires every entry.
+step, detector and outcome settings), and volume rankings per (store, version, month): the
+dashboard and repeated API calls ask for the same assets' rows again and again. Nothing is
+written to disk; a write to the store changes its data version (the import ledger's size and
+time), which retires every entry.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
@@ -27,7 +29,7 @@ import polars as pl
 from flushwatch.analytics.flushes import detect_flushes
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.outcomes import EventRow, event_rows
-from flushwatch.analytics.pooling import choose_pool, rule_text, volume_window
+from flushwatch.analytics.pooling import choose_pool, ranking_time, rule_text, volume_window
 from flushwatch.analytics.results import Probability
 from flushwatch.config import ReportConfig
 from flushwatch.domain.records import Bar
@@ -36,10 +38,14 @@ from flushwatch.errors import InputError
 from flushwatch.report.assemble import assemble
 from flushwatch.store.asof import AsOfStore, Reader
 
+if TYPE_CHECKING:
+    from flushwatch.store import Store
+
 #: Judged rows kept (one entry per asset and as-of: small lists of rows).
 MEMO_SIZE = 2048
 _VERSION_FILES = ("imports.jsonl", "flushwatch-store.json")
 _memo: OrderedDict[Hashable, list[EventRow] | None] = OrderedDict()
+_rankings: OrderedDict[Hashable, dict[str, float]] = OrderedDict()
 _lock = threading.Lock()
 #: Memo lookups answered from memory / computed, since the process started (or memo_clear).
 memo_stats = {"hits": 0, "misses": 0}
@@ -102,8 +108,35 @@ def pool_for(
 ) -> tuple[str, ...]:
     """The pool of ``asset`` judged at ``judge_ts`` among ``candidates`` (the asset included)."""
     allowed = {c.upper() for c in candidates}
-    vols = {a: v for a, v in trailing_volumes(store, judge_ts).items() if a in allowed}
+    vols = {a: v for a, v in _ranking(store, judge_ts).items() if a in allowed}
     return choose_pool(vols, asset.upper(), k)
+
+
+def _ranking(store: Reader, judge_ts: int) -> dict[str, float]:
+    """:func:`trailing_volumes`, memoised per store version and ranking month: the window
+    closes before ``judge_ts``, so any as-of that may judge then sees the same bars."""
+    base = _store_of(store)
+    if base is None:
+        return trailing_volumes(store, judge_ts)
+    root = base.root.resolve()
+    key = (str(root), _version(root), ranking_time(judge_ts))
+    with _lock:
+        if key in _rankings:
+            _rankings.move_to_end(key)
+            return _rankings[key]
+    vols = trailing_volumes(store, judge_ts)
+    with _lock:
+        _rankings[key] = vols
+        while len(_rankings) > 256:
+            _rankings.popitem(last=False)
+    return vols
+
+
+def _store_of(store: Reader) -> Store | None:
+    from flushwatch.store import Store
+
+    base = store.store if isinstance(store, AsOfStore) else store
+    return base if isinstance(base, Store) else None
 
 
 def pool_rows(
@@ -189,11 +222,9 @@ def judged_rows(
 
 def _key(store: Reader, asset: str, cfg: ReportConfig, step_s: int | None) -> Hashable | None:
     """Memo key, or None for a reader whose data version is unknown (not memoised)."""
-    from flushwatch.store import Store
-
     at = store.at_ns if isinstance(store, AsOfStore) else None
-    base = store.store if isinstance(store, AsOfStore) else store
-    if not isinstance(base, Store):
+    base = _store_of(store)
+    if base is None:
         return None
     settings = msgspec.json.encode((cfg.flush, cfg.outcomes))
     root = base.root.resolve()
@@ -217,5 +248,6 @@ def memo_clear() -> None:
     """Forget every memoised row (tests; a long-lived process never needs it)."""
     with _lock:
         _memo.clear()
+        _rankings.clear()
         memo_stats.update(hits=0, misses=0)
     RAW_MEMO.clear()
