@@ -107,12 +107,9 @@ def bar_predictions(market: MarketSeries, state: LiqMapState) -> tuple[F64, F64]
 
     from flushwatch.analytics.liqmap import predicted_in_range
 
-    ok = np.isfinite(market.open) & np.isfinite(market.high) & np.isfinite(market.low)
-    o = np.where(ok, market.open, 1.0)
-    lo = np.where(ok, np.minimum(market.low, o), 1.0)
-    hi = np.where(ok, np.maximum(market.high, o), 1.0)
-    pl = np.asarray(predicted_in_range(state, lo, o, "long"), np.float64)
-    ps = np.asarray(predicted_in_range(state, o, hi, "short"), np.float64)
+    ok, ranges = _bar_ranges(market)
+    pl = np.asarray(predicted_in_range(state, *ranges["long"], "long"), np.float64)
+    ps = np.asarray(predicted_in_range(state, *ranges["short"], "short"), np.float64)
     return np.where(ok, pl, np.nan), np.where(ok, ps, np.nan)
 
 
@@ -129,7 +126,7 @@ class _Days:
         ib = max(1, (market.liq_interval_s or market.step_s) // market.step_s)
         self.low, self.high = bucket_ranges(market.low, market.high, ib)
         self.opens = np.r_[np.full(ib - 1, np.nan), market.open][: market.n]
-        self.first_open = market.open
+        self.open = market.open
         self.edges = edges
         starts = np.flatnonzero((market.ts % _DAY_NS == 0) & (np.arange(market.n) >= first))
         self.span = dict(zip(starts.tolist(), [*starts[1:].tolist(), market.n], strict=True))
@@ -143,7 +140,7 @@ class _Days:
         sl = slice(a, self.span[a])
         ok = np.isfinite(self.opens[sl]) & np.isfinite(self.low[sl])
         ok &= np.isfinite(self.high[sl]) & np.isfinite(liq[sl])
-        if not ok.any() or not np.isfinite(self.first_open[a]):
+        if not ok.any() or not np.isfinite(self.open[a]):
             return None
         o, h, lw, lq = (x[sl][ok] for x in (self.opens, self.high, self.low, liq))
         return level_capture(self.edges, density, o, h, lw, lq, side=side, q=q)
