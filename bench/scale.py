@@ -29,7 +29,8 @@ ratio against a baseline measured in the same process and run (see ``_common.py`
   each in a fresh child process, its peak RSS (``resource.getrusage``, ``ru_maxrss``) against
   a child that only reads the market ``backtest-map`` reads; ratio = peak at D days over the
   peak at the shortest history (goal: flat). ``over read`` = peak − the read's peak: what
-  the backtest itself adds.
+  the backtest itself adds. ``traced``: the nowcast's own allocations (``tracemalloc``, NumPy
+  included) after the market is read, in MB instead of RSS.
 
 The numbers are informational: this script never fails on speed.
 """
@@ -300,11 +301,22 @@ if what == "read":  # what backtest-map reads: the assembled market, as-of bound
     n = assemble(reader, "BTC", exchange=None, step_s=None).n
 elif what == "nowcast":
     n = ws.backtest_map("BTC").result.sides[0].n
+elif what == "traced":  # backtest-map's nowcast as the workspace runs it, its allocations traced
+    import tracemalloc
+    from flushwatch.api.backtest import backtest_market
+    from flushwatch.report.assemble import assemble
+    reader, _, _ = ws._reader("BTC", None, None, None)
+    market = assemble(reader, "BTC", exchange=None, step_s=None)
+    tracemalloc.start()
+    n = backtest_market(market)[0].sides[0].n
+    traced_kb = tracemalloc.get_traced_memory()[1] // 1024
 else:
     n = ws.forecast_map("BTC").result.long.days
 secs = time.perf_counter() - t0
-print(json.dumps({"peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "seconds": secs, "n": n}))
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if what == "traced":
+    peak_kb = traced_kb
+print(json.dumps({"peak_kb": peak_kb, "seconds": secs, "n": n}))
 """
 
 
@@ -327,20 +339,23 @@ def backtest_memory_part(tmp: Path, days_list: list[int], out: Any) -> dict[str,
         if not root.exists():  # the history part may have built it already
             took = build_store(root, ["BTCUSDT"], days, 60)
             print(f"  built {days} days of 1-minute rows: {took:.1f} s", file=sys.stderr)
-        for what in ("read", "nowcast", "forecast"):
+        for what in ("read", "nowcast", "forecast", "traced"):
             runs[f"{what} {days} days"] = got = _child_peak(root, what)
             print(f"  {what} {days} days: {got['peak_kb'] / 1024:.0f} MB", file=sys.stderr)
     first = days_list[0]
     rows = []
     ratios: dict[str, float] = {}
-    for what in ("read", "nowcast", "forecast"):
+    for what in ("read", "nowcast", "forecast", "traced"):
         for d in days_list:
             r = runs[f"{what} {d} days"]
             mb = r["peak_kb"] / 1024
             ratio = r["peak_kb"] / runs[f"{what} {first} days"]["peak_kb"]
             ratios[f"{what} {d} days"] = ratio
-            own = "" if what == "read" else mb - runs[f"read {d} days"]["peak_kb"] / 1024
-            rows.append([f"{what} {d} days", mb, ratio, own, r["seconds"]])
+            own = (
+                "" if what in ("read", "traced") else mb - runs[f"read {d} days"]["peak_kb"] / 1024
+            )
+            label = "nowcast traced" if what == "traced" else what
+            rows.append([f"{label} {d} days", mb, ratio, own, r["seconds"]])
     print("\n[backtest-memory] backtest-map BTC on SIMULATED 1-minute bars (child each)", file=out)
     print_table(["measurement", "peak RSS MB", f"x {first} days", "over read MB", "s"], rows, out)
     return {"runs": runs, "peak_ratios": ratios}
