@@ -91,6 +91,12 @@ class Workspace:
     def __repr__(self) -> str:
         return f"Workspace({str(self.path)!r})"
 
+    def data_version(self) -> tuple[int, ...]:
+        """A cheap version of the store's content: any write changes it (for caches)."""
+        from flushwatch.store.location import data_version
+
+        return data_version(self.path)
+
     # -- time ----------------------------------------------------------------------------
     def _series_of(self, asset: str | None) -> list[SeriesInfo]:
         from flushwatch.domain.symbols import base_asset

@@ -19,7 +19,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -37,13 +36,13 @@ from flushwatch.domain.symbols import base_asset
 from flushwatch.errors import InputError
 from flushwatch.report.assemble import assemble
 from flushwatch.store.asof import AsOfStore, Reader
+from flushwatch.store.location import data_version
 
 if TYPE_CHECKING:
     from flushwatch.store import Store
 
 #: Judged rows kept (one entry per asset and as-of: small lists of rows).
 MEMO_SIZE = 2048
-_VERSION_FILES = ("imports.jsonl", "flushwatch-store.json")
 _memo: OrderedDict[Hashable, list[EventRow] | None] = OrderedDict()
 _rankings: OrderedDict[Hashable, dict[str, float]] = OrderedDict()
 _lock = threading.Lock()
@@ -119,7 +118,7 @@ def _ranking(store: Reader, judge_ts: int) -> dict[str, float]:
     if base is None:
         return trailing_volumes(store, judge_ts)
     root = base.root.resolve()
-    key = (str(root), _version(root), ranking_time(judge_ts))
+    key = (str(root), data_version(root), ranking_time(judge_ts))
     with _lock:
         if key in _rankings:
             _rankings.move_to_end(key)
@@ -228,20 +227,7 @@ def _key(store: Reader, asset: str, cfg: ReportConfig, step_s: int | None) -> Ha
         return None
     settings = msgspec.json.encode((cfg.flush, cfg.outcomes))
     root = base.root.resolve()
-    return (str(root), _version(root), asset.upper(), at, step_s, settings)
-
-
-def _version(root: Path) -> tuple[int, ...]:
-    """``(mtime_ns, size)`` of the files every store write touches (as the web cache's)."""
-    out: list[int] = []
-    for name in _VERSION_FILES:
-        try:
-            st = (root / name).stat()
-        except OSError:
-            out += [0, 0]
-            continue
-        out += [st.st_mtime_ns, st.st_size]
-    return tuple(out)
+    return (str(root), data_version(root), asset.upper(), at, step_s, settings)
 
 
 def memo_clear() -> None:

@@ -13,33 +13,16 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-
-#: Files whose change means the store's content changed (see the module docstring).
-_VERSION_FILES = ("imports.jsonl", "flushwatch-store.json")
-
-
-def store_version(root: Path) -> tuple[int, ...]:
-    """``(mtime_ns, size)`` of each version file (0s for a missing one)."""
-    out: list[int] = []
-    for name in _VERSION_FILES:
-        try:
-            st = (root / name).stat()
-        except OSError:
-            out += [0, 0]
-            continue
-        out += [st.st_mtime_ns, st.st_size]
-    return tuple(out)
 
 
 class AnswerCache:
     """Least-recently-used answers, at most ``size`` of them, safe across request threads."""
 
-    def __init__(self, root: Path, size: int = 64) -> None:
-        self.root = root
+    def __init__(self, version: Callable[[], Hashable], size: int = 64) -> None:
+        self.version = version  # the store's data version (``Workspace.data_version``)
         self.size = size
         self.hits = 0
         self.misses = 0
@@ -48,7 +31,7 @@ class AnswerCache:
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The cached answer for ``key`` at the store's current version, else ``compute()``."""
-        full = (store_version(self.root), key)
+        full = (self.version(), key)
         with self._lock:
             if full in self._items:
                 self._items.move_to_end(full)

@@ -28,7 +28,7 @@ class Dashboard:
     cache: AnswerCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self.cache = AnswerCache(self.ws.path)
+        self.cache = AnswerCache(self.ws.data_version)
 
     def ask(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """``ws.<name>(*args, **kwargs)``, cached by (store version, name, arguments)."""

@@ -15,8 +15,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flushwatch.web.cache import store_version
-
 if TYPE_CHECKING:
     from flushwatch.api import Workspace
 
@@ -78,7 +76,7 @@ class LiveFeed:
 
     def first(self) -> dict[str, Any]:
         """Everything a page shows when it connects."""
-        self._version = store_version(self.ws.path)
+        self._version = self.ws.data_version()
         self._hour = self._clock() // HOUR_NS
         return {
             "liquidations": self._new_prints(self.ws.prints(limit=FIRST)),
@@ -89,7 +87,7 @@ class LiveFeed:
     def poll(self) -> dict[str, Any] | None:
         """What changed since the last look, or None."""
         out: dict[str, Any] = {}
-        version, hour = store_version(self.ws.path), self._clock() // HOUR_NS
+        version, hour = self.ws.data_version(), self._clock() // HOUR_NS
         if version != self._version:
             self._version = version
             rows = self.ws.prints(after_ts=max(self._cursor, 0), limit=BATCH)
