@@ -31,20 +31,10 @@ from flushwatch.api import Workspace
 from flushwatch.cli.app import app as cli
 from flushwatch.domain.time import iso
 from flushwatch.errors import InputError
+from flushwatch.testing.browser import CHROMIUM, CHROMIUM_FLAGS, need_chromium
 from flushwatch.testing.dashboard import dashboard_server
 from flushwatch.web import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FILE = ("coinglass-btc-liq-oi-funding-2025-2026", "btc_regime_1h_2025-12-04_2026-06-02.csv")
 DURING = "2026-02-06T00:00"  # the long flush of 2026-02-05 has ended, the bounce has not
 AFTER = "2026-02-07T00:00"  # the README's as-of time
@@ -69,15 +59,6 @@ class Browser:
 
     context: BrowserContext
     blocked: list[str] = field(default_factory=list)
-
-
-def _need_chromium() -> None:
-    if CHROMIUM.is_file():
-        return
-    message = f"{CHROMIUM} not found (Debian package chromium; .ci/run installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +208,7 @@ def test_non_loopback_host_without_token_is_refused(
 # -- the pages in a real browser --------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    _need_chromium()
+    need_chromium()
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("profile")),

@@ -13,7 +13,6 @@ the module; a missing Chromium skips locally and fails under CI=true.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,18 +23,8 @@ from playwright.sync_api import ConsoleMessage, Page, Route, sync_playwright
 from typer.testing import CliRunner
 
 from flushwatch.cli.app import app
+from flushwatch.testing.browser import CHROMIUM, CHROMIUM_FLAGS, need_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FILE = "coinglass-btc-liq-oi-funding-2025-2026/btc_regime_1h_2025-12-04_2026-06-02.csv"
 AT = "2026-02-07T00:00"
 TIMEOUT_MS = 30_000
@@ -50,15 +39,6 @@ class Pages:
     docs: dict[str, Any]
     blocked: list[str] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)
-
-
-def _need_chromium() -> None:
-    if CHROMIUM.is_file():
-        return
-    message = f"{CHROMIUM} not found (Debian package chromium; .ci/run installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def _cli(*args: str) -> str:
@@ -92,7 +72,7 @@ def _write_pages(out: Path) -> tuple[dict[str, Path], dict[str, Any]]:
 @pytest.fixture(scope="module")
 def pages(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pages]:
     """Write the pages, then open each offline in one headless Chromium."""
-    _need_chromium()
+    need_chromium()
     out = tmp_path_factory.mktemp("pages")
     files, docs = _write_pages(out)
     with sync_playwright() as pw:

@@ -9,7 +9,6 @@ missing browser skips locally and fails under CI=true (.ci/run installs it).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,18 +19,8 @@ from playwright.sync_api import ConsoleMessage, Page, Route, WebSocket, sync_pla
 from typer.testing import CliRunner
 
 from flushwatch.cli.app import app
+from flushwatch.testing.browser import CHROMIUM, CHROMIUM_FLAGS, need_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FILE = "coinglass-btc-liq-oi-funding-2025-2026/btc_regime_1h_2025-12-04_2026-06-02.csv"
 AT = "2026-02-06T00:00"
 TIMEOUT_MS = 20_000
@@ -49,19 +38,10 @@ class Loaded:
     console_errors: list[str] = field(default_factory=list)
 
 
-def _need_chromium() -> None:
-    if CHROMIUM.is_file():
-        return
-    message = f"{CHROMIUM} not found (Debian package chromium; .ci/run installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def loaded(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     """Write the page through the real CLI, then open it offline in headless Chromium."""
-    _need_chromium()
+    need_chromium()
     from flushwatch.testing.real import store_for
 
     store = store_for((FILE,)).root
