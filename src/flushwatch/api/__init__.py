@@ -5,10 +5,10 @@ answers with what was knowable then; each answer is a frozen result with ``to_di
 command's ``--json``) and ``frames()`` (its tables as Polars frames).
 """
 
+from flushwatch.api.fragility import FragilityRanking
 from flushwatch.api.results import (
     Cascade,
     Events,
-    FragilityRanking,
     LiqMap,
     LiqPrice,
     MapBacktest,

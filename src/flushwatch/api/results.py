@@ -14,8 +14,6 @@ import msgspec
 import numpy as np
 import polars as pl
 
-from flushwatch.api.fragility import FragilityRanking as FragilityRanking
-
 if TYPE_CHECKING:
     from flushwatch.analytics.backtest_map import BacktestResult
     from flushwatch.analytics.cascade import CascadeResult, MonteCarloResult

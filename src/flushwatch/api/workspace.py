@@ -22,11 +22,11 @@ from flushwatch.errors import ConfigError, InputError
 if TYPE_CHECKING:
     from flushwatch.analytics.mechanics import TierTable
     from flushwatch.api.cluster import ClusterSpec
+    from flushwatch.api.fragility import FragilityRanking
     from flushwatch.api.prints import HourTotals
     from flushwatch.api.results import (
         Cascade,
         Events,
-        FragilityRanking,
         LiqMap,
         LiqPrice,
         MapBacktest,
@@ -159,6 +159,7 @@ class Workspace:
     ) -> Report:
         """The flush report as of ``at`` (default: the last closed bar in the store)."""
         from flushwatch.api.results import Report
+        from flushwatch.api.wash import trade_prints_section
         from flushwatch.report.build import build_report
 
         cfg = _config(config)
@@ -173,6 +174,9 @@ class Workspace:
             cfg=cfg,
             pool_assets=self._priced_assets() if cfg.outcomes.pool else (),
         )
+        # the trade-print suspicion over the 24 h before the report's as-of (None: no prints)
+        prints = trade_prints_section(reader, report.asset, as_of_ns=report.as_of_ts)
+        report = msgspec.structs.replace(report, trade_prints=prints)
         return Report(report=report, market=market)
 
     def _priced_assets(self) -> list[str]:

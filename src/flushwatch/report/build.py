@@ -188,10 +188,7 @@ def build_report(
         )
     if focus is None and not events:
         notes.append(f"no flush detected up to {iso(as_of)}: nothing to judge")
-    from flushwatch.api.wash import trade_prints_section
-
     report = FlushReport(
-        trade_prints=trade_prints_section(store, m.asset, as_of_ns=as_of),
         asset=m.asset,
         as_of_ts=as_of,
         as_of=iso(as_of),

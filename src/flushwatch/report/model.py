@@ -65,7 +65,8 @@ class FlushReport(msgspec.Struct, frozen=True, kw_only=True):
     risk_box: list[RuleResult]
     verdict: Verdict | None
     notes: list[str]
-    #: Wash-trading *suspicion* from the day of trade prints before ``as_of`` (None: no prints).
+    #: Wash-trading *suspicion* from the day of trade prints before ``as_of`` (None: no prints);
+    #: set by ``flushwatch.api`` (the wash tests read prints, which the report layer does not).
     trade_prints: TradePrints | None = None
 
 
