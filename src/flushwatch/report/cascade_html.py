@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import plotly.graph_objects as go
@@ -20,7 +20,31 @@ from flushwatch.report.frames import frame_cascade
 from flushwatch.report.style import chart_html, page
 
 if TYPE_CHECKING:
-    from flushwatch.api.fragility import FragilityRanking
+    from flushwatch.analytics.fragility import Apart, GroupSummary, InputSpec, Ranked
+
+
+class FragilityRanking(Protocol):
+    """What a page shows of ``flushwatch.api.fragility.FragilityRanking`` (this layer sits
+    below the API, so it names the fields it reads instead of importing the class)."""
+
+    @property
+    def as_of_ts(self) -> int: ...
+    @property
+    def bars(self) -> str: ...
+    @property
+    def inputs(self) -> list[InputSpec]: ...
+    @property
+    def used(self) -> list[str]: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def markets(self) -> list[Ranked]: ...
+    @property
+    def apart(self) -> list[Apart]: ...
+    @property
+    def groups(self) -> list[GroupSummary]: ...
+    @property
+    def notes(self) -> dict[str, list[str]]: ...
 
 
 def figure(out: dict[str, Any]) -> go.Figure:

@@ -21,7 +21,7 @@ from flushwatch.report.model import FlushReport
 from flushwatch.report.style import chart_html
 
 if TYPE_CHECKING:
-    from flushwatch.api.fragility import FragilityRanking
+    from flushwatch.report.cascade_html import FragilityRanking
 
 SIM = "simulated market"
 
