@@ -1,8 +1,13 @@
-"""The addresses of a loopback server bound to 127.0.0.1 on a free port."""
+"""The addresses of a loopback server bound to 127.0.0.1 on a free port, and the lifecycle of
+a REST-only one."""
 
 from __future__ import annotations
 
-from websockets.asyncio.server import Server
+from types import TracebackType
+from typing import Self
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
 
 
 class Bound:
@@ -27,3 +32,35 @@ class Bound:
     def http_base(self) -> str:
         """``http://127.0.0.1:<port>``: the REST base."""
         return f"http://127.0.0.1:{self.port}"
+
+
+class RestOnly(Bound):
+    """A REST history server on an ephemeral 127.0.0.1 port (an async context manager).
+
+    Subclasses answer every HTTP request in :meth:`_http`; a websocket upgrade is refused
+    (close 1008), so a client that tries to stream from a REST base sees it at once.
+    """
+
+    _server: Server | None = None
+
+    async def __aenter__(self) -> Self:
+        """Start listening on 127.0.0.1."""
+        self._server = await serve(self._ws, "127.0.0.1", 0, process_request=self._http)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop listening."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _ws(self, ws: ServerConnection) -> None:
+        await ws.close(1008, "REST only")
+
+    def _http(self, ws: ServerConnection, request: Request) -> Response:
+        raise NotImplementedError

@@ -30,17 +30,16 @@ import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 import zstandard
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from flushwatch.testing.loopback_bound import Bound
+from flushwatch.testing.loopback_bound import RestOnly
 
 VISION = "binance-vision-format-examples"
 KLINES_FILE = f"{VISION}/cm-BTCUSD_PERP-1h-2023-10-27-excerpt.csv"
@@ -152,7 +151,7 @@ class CoinmRows:
         }
 
 
-class LoopbackCoinm(Bound):
+class LoopbackCoinm(RestOnly):
     """COIN-M REST history on an ephemeral 127.0.0.1 port (an async context manager)."""
 
     def __init__(self, rows: CoinmRows, faults: CoinmFaults | None = None) -> None:
@@ -161,26 +160,6 @@ class LoopbackCoinm(Bound):
         #: Every HTTP request target (path and query), in arrival order.
         self.http_log: list[str] = []
         self._asked: dict[str, int] = {}
-        self._server: Server | None = None
-
-    async def __aenter__(self) -> LoopbackCoinm:
-        """Start listening on 127.0.0.1."""
-        self._server = await serve(self._ws, "127.0.0.1", 0, process_request=self._http)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _ws(self, ws: ServerConnection) -> None:
-        await ws.close(1008, "REST only")
 
     def _http(self, ws: ServerConnection, request: Request) -> Response:
         self.http_log.append(request.path)

@@ -33,18 +33,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 import numpy as np
 import polars as pl
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from flushwatch.testing.loopback_bound import Bound
+from flushwatch.testing.loopback_bound import RestOnly
 
 Venue = Literal["bybit", "okx"]
 MULTIVENUE = "multivenue-hourly-candles-funding-oi-liqprints-2025-2026"
@@ -138,7 +137,7 @@ def _detail(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class LoopbackRest(Bound):
+class LoopbackRest(RestOnly):
     """One venue's REST history on an ephemeral 127.0.0.1 port (an async context manager)."""
 
     def __init__(self, rows: VenueRows, faults: RestFaults | None = None) -> None:
@@ -151,26 +150,6 @@ class LoopbackRest(Bound):
         self.served: list[tuple[str, str]] = []
         self._asked: dict[str, int] = {}
         self._cut: set[str] = set()
-        self._server: Server | None = None
-
-    async def __aenter__(self) -> LoopbackRest:
-        """Start listening on 127.0.0.1."""
-        self._server = await serve(self._ws, "127.0.0.1", 0, process_request=self._http)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _ws(self, ws: ServerConnection) -> None:
-        await ws.close(1008, "REST only")
 
     # -- HTTP ----------------------------------------------------------------------------------
 
