@@ -226,6 +226,12 @@ def load(path: Path, kind: str, progress: Progress | None) -> pl.DataFrame | Non
         df = df.rename({c: _canonical(c) for c in df.columns if c != LINE})
         require_columns(df, REQUIRED[kind], path)
         return df
+    names = _headerless_names(kind, fields, path)
+    return read_csv_strings(data, path, has_header=False, names=names)
+
+
+def _headerless_names(kind: str, fields: list[str], path: Path) -> tuple[str, ...]:
+    """Our names for a header-less file whose first line has ``fields``, or a ParseError."""
     layouts = _HEADERLESS[kind]
     names = layouts.get(len(fields))
     if names is None:
@@ -236,7 +242,7 @@ def load(path: Path, kind: str, progress: Progress | None) -> pl.DataFrame | Non
             path=path,
             line=1,
         )
-    return read_csv_strings(data, path, has_header=False, names=names)
+    return names
 
 
 def booleans(df: pl.DataFrame, col: str, path: Path) -> pl.Series:
@@ -290,14 +296,4 @@ def column_names(head: bytes, kind: str, path: Path) -> tuple[tuple[str, ...], b
                 field=missing[0],
             )
         return names, True
-    layouts = _HEADERLESS[kind]
-    names_or_none = layouts.get(len(fields))
-    if names_or_none is None:
-        counts = " or ".join(str(n) for n in layouts)
-        raise ParseError(
-            f"a header-less Binance Vision {kind} file has {counts} columns, this one has "
-            f"{len(fields)}",
-            path=path,
-            line=1,
-        )
-    return names_or_none, False
+    return _headerless_names(kind, fields, path), False
