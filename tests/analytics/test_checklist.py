@@ -14,10 +14,8 @@ from flushwatch.analytics.checklist import ChecklistParams, oi_regain, post_flus
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel
 from flushwatch.analytics.verdict import VerdictParams, risk_box, verdict
-from flushwatch.testing.builders import flush_event
+from flushwatch.testing.builders import flush_event, hourly_market
 
-T0 = 1_700_000_000 * 10**9  # ns, like the assembler's grid
-HOUR = 3600 * 10**9
 N = 180
 START, END = 100, 103  # event bars; post-flush window starts at 104
 P = ChecklistParams()
@@ -50,17 +48,7 @@ def market(n: int = N, **series: Any) -> MarketSeries:
         "spread_bps": np.full(n, 2.0),
     }
     arrays.update(series)
-    return MarketSeries(
-        asset="TEST",
-        sources={},
-        ts=(T0 + HOUR * np.arange(n)).astype(np.int64),
-        step_s=3600,
-        open=close.copy(),
-        high=close + 0.2,
-        low=close - 0.2,
-        close=close,
-        **arrays,
-    )
+    return hourly_market(close, **arrays)
 
 
 def event(m: MarketSeries, kind: str = "long_flush") -> FlushEvent:

@@ -17,10 +17,8 @@ from flushwatch.analytics.levels import LevelParams, key_levels
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel
 from flushwatch.analytics.verdict import VerdictParams, risk_box, verdict
-from flushwatch.testing.builders import flush_event
+from flushwatch.testing.builders import flush_event, hourly_market
 
-T0 = 1_700_000_000 * 10**9
-HOUR = 3600 * 10**9
 N = 180
 START, END = 100, 103
 BROKEN, BASE = 104.0, 100.0
@@ -33,16 +31,7 @@ def market(after: float, asset: str = "BTC") -> MarketSeries:
     high, low = close + 0.2, close - 0.2
     low[START] = BASE  # the squeeze starts from 100
     high[60], low[70] = BROKEN, 97.0  # prior high (a resistance before) and prior low
-    return MarketSeries(
-        asset=asset,
-        sources={},
-        ts=(T0 + HOUR * np.arange(N)).astype(np.int64),
-        step_s=3600,
-        open=close.copy(),
-        high=high,
-        low=low,
-        close=close,
-    )
+    return hourly_market(close, asset=asset, high=high, low=low)
 
 
 def squeeze(m: MarketSeries, kind: str = "short_squeeze") -> FlushEvent:

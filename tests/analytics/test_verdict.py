@@ -12,10 +12,8 @@ from hypothesis import strategies as st
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import CheckItem, FlushEvent, KeyLevel, RuleResult
 from flushwatch.analytics.verdict import VerdictParams, item_weights, risk_box, verdict
-from flushwatch.testing.builders import flush_event
+from flushwatch.testing.builders import flush_event, hourly_market
 
-T0 = 1_700_000_000 * 10**9  # ns, like the assembler's grid
-HOUR = 3600 * 10**9
 P = VerdictParams()
 NAMES = list(item_weights(P))
 
@@ -31,17 +29,7 @@ def market(oi_share: float, best_close: float, n: int = 200, oi: bool = True) ->
     o[100:104] = [900.0, 700.0, 600.0, 600.0]
     o[104:] = 600.0
     o[110:] = 600.0 + 400.0 * oi_share
-    return MarketSeries(
-        asset="TEST",
-        sources={},
-        ts=(T0 + HOUR * np.arange(n)).astype(np.int64),
-        step_s=3600,
-        open=close.copy(),
-        high=close + 0.2,
-        low=close - 0.2,
-        close=close,
-        oi_quote=o if oi else None,
-    )
+    return hourly_market(close, oi_quote=o if oi else None)
 
 
 def event(m: MarketSeries, kind: str = "long_flush") -> FlushEvent:
@@ -264,10 +252,7 @@ def squeeze_market(after: float) -> MarketSeries:
     o[100:104] = [900.0, 700.0, 600.0, 600.0]
     o[104:110] = 600.0
     o[110:] = 1000.0
-    return MarketSeries(
-        asset="TEST", sources={}, ts=(T0 + HOUR * np.arange(200)).astype(np.int64), step_s=3600,
-        open=close.copy(), high=high, low=close - 0.2, close=close, oi_quote=o,
-    )  # fmt: skip
+    return hourly_market(close, high=high, oi_quote=o)
 
 
 @pytest.mark.parametrize(("after", "fired"), [(108.0, False), (101.0, False), (100.5, True)])

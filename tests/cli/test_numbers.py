@@ -12,10 +12,8 @@ from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import FlushEvent
 from flushwatch.analytics.verdict import VerdictParams, risk_box
 from flushwatch.domain.numbers import num, pct, signed_num, signed_pct
-from flushwatch.testing.builders import flush_event
+from flushwatch.testing.builders import flush_event, hourly_market
 
-T0 = 1_700_000_000 * 10**9
-HOUR = 3600 * 10**9
 N, START, END = 180, 100, 103
 
 
@@ -51,15 +49,8 @@ def _market(oi: np.ndarray) -> MarketSeries:
     close = np.full(N, 110.0)
     close[START : END + 1] = [108.0, 103.0, 100.0, 100.0]
     close[END + 1 :] = 100.0
-    return MarketSeries(
-        asset="TEST",
-        sources={},
-        ts=(T0 + HOUR * np.arange(N)).astype(np.int64),
-        step_s=3600,
-        open=close.copy(),
-        high=close + 0.2,
-        low=close - 0.2,
-        close=close,
+    return hourly_market(
+        close,
         volume_quote=np.full(N, 1000.0),
         oi_quote=oi,
         # a premium of -0.0004 % both sides: its change is -0.0 bps before the fix

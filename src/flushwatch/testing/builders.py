@@ -6,7 +6,10 @@ import json
 from typing import Any
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
+from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import FlushEvent
 from flushwatch.connectors.base import RawFrame
 
@@ -25,6 +28,34 @@ _EVENT_DEFAULTS: dict[str, Any] = {
     "wick_pct": 0.0,
     "liq_to_oi_pct": None,
 }
+
+
+#: The hourly grid's first bar (ns UTC, 2023-11-14 22:13:20), as the analytics tests use it.
+T0 = 1_700_000_000 * 10**9
+HOUR = 3600 * 10**9
+
+
+def hourly_market(
+    close: npt.NDArray[np.float64],
+    *,
+    asset: str = "TEST",
+    high: npt.NDArray[np.float64] | None = None,
+    low: npt.NDArray[np.float64] | None = None,
+    **series: Any,
+) -> MarketSeries:
+    """An hourly market from :data:`T0` whose bars open at ``close`` and span ±0.2 around it
+    (unless ``high``/``low`` are given); ``series`` are the optional columns (OI, funding…)."""
+    return MarketSeries(
+        asset=asset,
+        sources={},
+        ts=(T0 + HOUR * np.arange(len(close))).astype(np.int64),
+        step_s=3600,
+        open=close.copy(),
+        high=close + 0.2 if high is None else high,
+        low=close - 0.2 if low is None else low,
+        close=close,
+        **series,
+    )
 
 
 def flush_event(
