@@ -1,4 +1,5 @@
-"""Open input files whatever their compression: plain, ``.gz``, ``.zst`` or a ``.zip``.
+"""Open input files whatever their compression: plain, ``.gz``, ``.zst`` or a ``.zip``; read
+columnar files (feather, Parquet) with a corrupt file named as an input error.
 
 Binance Vision ships one CSV per zip with a ``<zip>.CHECKSUM`` file beside it holding
 ``<sha256>  <name>``; when that file exists it is verified before anything is parsed.
@@ -14,7 +15,9 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Literal
 
+import polars as pl
 import zstandard
 
 from flushwatch.errors import ChecksumError, InputError
@@ -150,3 +153,17 @@ def text_lines(data: bytes, path: Path) -> list[str]:
 def as_stream(data: bytes) -> io.BytesIO:
     """Wrap bytes for readers that want a file object."""
     return io.BytesIO(data)
+
+
+def read_columnar(path: Path, kind: Literal["feather", "Parquet"]) -> pl.DataFrame:
+    """Read a ``"feather"`` (Arrow IPC) or ``"Parquet"`` file whole.
+
+    A corrupt buffer or footer can make Polars panic (a Rust panic arrives as
+    ``PanicException``, a BaseException): that is a bad file, reported as an
+    :class:`InputError` naming it, not a traceback.
+    """
+    read = pl.read_ipc if kind == "feather" else pl.read_parquet
+    try:
+        return read(path)
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
+        raise InputError(f"cannot read {kind} file: {str(exc).splitlines()[0]}", path=path) from exc

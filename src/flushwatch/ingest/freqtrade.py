@@ -42,7 +42,7 @@ from flushwatch.domain.time import NS_PER_MS
 from flushwatch.errors import InputError, ParseError
 from flushwatch.ingest.base import Format, Hints, Parsed, Progress
 from flushwatch.ingest.csvtools import datetimes_ns, floats, read_csv_strings, require_columns
-from flushwatch.ingest.files import read_bytes
+from flushwatch.ingest.files import read_bytes, read_columnar
 
 _NAME_RE = re.compile(
     r"^(?P<pair>[A-Za-z0-9]+(?:_[A-Za-z0-9]+){1,2})-(?P<tf>\d+[smhdw])"
@@ -90,14 +90,7 @@ def parse_name(path: Path) -> FileName | None:
 
 
 def _read_feather(path: Path) -> pl.DataFrame:
-    try:
-        df = pl.read_ipc(path)
-    # A corrupt buffer can make Polars' IPC reader panic (a Rust panic arrives as
-    # PanicException, a BaseException): a corrupt file, not a bug to show as a traceback.
-    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
-        raise InputError(
-            f"cannot read feather file: {str(exc).splitlines()[0]}", path=path
-        ) from exc
+    df = read_columnar(path, "feather")
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing or not isinstance(df.schema["date"], pl.Datetime):
         raise InputError(

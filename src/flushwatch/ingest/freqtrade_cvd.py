@@ -33,6 +33,7 @@ from flushwatch.domain.symbols import base_asset
 from flushwatch.domain.tables import LINE
 from flushwatch.errors import InputError, ParseError
 from flushwatch.ingest.base import Format, Hints, Parsed, Progress
+from flushwatch.ingest.files import read_columnar
 
 _NAME_RE = re.compile(r"^(?P<symbol>[A-Z0-9]+)_cvd_(?P<tf>\d+)(?P<unit>[mhd])\.feather$")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86_400}
@@ -40,13 +41,7 @@ COLUMNS = ("date", "volume", "taker_buy_vol", "taker_sell_vol", "trades", "times
 
 
 def _read(path: Path) -> pl.DataFrame:
-    try:
-        df = pl.read_ipc(path)
-    # A corrupt buffer can make Polars' IPC reader panic (PanicException is a BaseException).
-    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
-        raise InputError(
-            f"cannot read feather file: {str(exc).splitlines()[0]}", path=path
-        ) from exc
+    df = read_columnar(path, "feather")
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise InputError(

@@ -50,6 +50,7 @@ from flushwatch.domain.records import (
 from flushwatch.domain.tables import LINE
 from flushwatch.errors import InputError, ParseError
 from flushwatch.ingest.base import Format, Hints, Parsed, Progress
+from flushwatch.ingest.files import read_columnar
 
 #: Sources' venue names → ccxt exchange ids.
 EXCHANGES = {
@@ -180,13 +181,7 @@ class MultivenueParquet:
 
 
 def _load(path: Path, need: tuple[str, ...]) -> pl.DataFrame:
-    try:
-        df = pl.read_parquet(path)
-    # A corrupt footer can make Polars panic (PanicException is a BaseException): a bad file.
-    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
-        raise InputError(
-            f"cannot read Parquet file: {str(exc).splitlines()[0]}", path=path
-        ) from exc
+    df = read_columnar(path, "Parquet")
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise InputError(
