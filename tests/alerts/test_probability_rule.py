@@ -19,7 +19,7 @@ from flushwatch.alerts.hourly import HourlyOdds, store_reports
 from flushwatch.alerts.jsonl import JsonlFile
 from flushwatch.cli.app import app
 from flushwatch.domain.time import parse_iso
-from flushwatch.testing.cut_copy import copy_cut
+from flushwatch.testing.cut_copy import CutImport
 
 FOLDER = "coinglass-btc-liq-oi-funding-2025-2026"
 FILES = (
@@ -31,12 +31,8 @@ UP = ProbabilityAbove(name="up", outcome="up_1d", above=0.5)
 
 
 @pytest.fixture(scope="module")
-def store(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("prob_rule")
-    copy_cut(shared_data, base / "files", FILES, None)
-    r = CliRunner().invoke(app, ["import", "--store", str(base / "store"), str(base / "files")])
-    assert r.exit_code == 0, r.stderr
-    return base / "store"
+def store(cut_import: CutImport, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return cut_import(tmp_path_factory.mktemp("prob_rule"), FILES, None)
 
 
 def test_config_rejects_an_unknown_outcome_and_a_probability_out_of_range() -> None:

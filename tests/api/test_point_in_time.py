@@ -20,7 +20,7 @@ from flushwatch.api import Workspace
 from flushwatch.cli.app import app
 from flushwatch.domain.time import parse_iso
 from flushwatch.errors import ConfigError, InputError
-from flushwatch.testing.cut_copy import copy_cut
+from flushwatch.testing.cut_copy import CutImport
 
 FOLDER = "coinglass-btc-liq-oi-funding-2025-2026"
 FUNDING = "binance-btcusdt-funding-event-windows"
@@ -42,30 +42,19 @@ FEATHER_FROM_MS = 1_763_596_800_000  # 2025-11-20T00:00Z
 TIMES = ("2026-02-06T00:00Z", "2026-02-07T00:00Z", "2026-03-15T12:30Z")
 
 
-def _copy(shared: Path, out: Path, cut_ms: int | None) -> None:
-    copy_cut(shared, out, FILES, cut_ms, keep_from_ms=FEATHER_FROM_MS)
-
-
-def _import(files: Path, store: Path) -> Workspace:
-    r = CliRunner().invoke(app, ["import", "--store", str(store), str(files)])
-    assert r.exit_code == 0, r.stderr
-    return flushwatch.open(store)
-
-
 @pytest.fixture(scope="module")
-def full(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+def full(cut_import: CutImport, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     base = tmp_path_factory.mktemp("full")
-    _copy(shared_data, base / "files", None)
-    return _import(base / "files", base / "store")
+    return flushwatch.open(cut_import(base, FILES, None, keep_from_ms=FEATHER_FROM_MS))
 
 
 @pytest.fixture(scope="module")
-def cut(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Workspace]:
+def cut(cut_import: CutImport, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Workspace]:
     out = {}
     for t in TIMES:
         base = tmp_path_factory.mktemp("cut")
-        _copy(shared_data, base / "files", parse_iso(t) // 10**6)
-        out[t] = _import(base / "files", base / "store")
+        cut_ms = parse_iso(t) // 10**6
+        out[t] = flushwatch.open(cut_import(base, FILES, cut_ms, keep_from_ms=FEATHER_FROM_MS))
     return out
 
 

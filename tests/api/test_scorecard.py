@@ -23,7 +23,7 @@ from flushwatch.analytics.scorecard import OutcomeScore, Scored, _block_ci, scor
 from flushwatch.api import Workspace
 from flushwatch.cli.app import app
 from flushwatch.domain.time import parse_iso
-from flushwatch.testing.cut_copy import copy_cut
+from flushwatch.testing.cut_copy import CutImport
 
 DAY = 86_400 * 10**9
 FOLDER = "coinglass-btc-liq-oi-funding-2025-2026"
@@ -145,21 +145,15 @@ def test_skill_summary_never_claims_what_the_intervals_do_not_support() -> None:
 # -- real data: CoinGlass BTC hourly -------------------------------------------------------------
 
 
-def _store(shared: Path, base: Path, cut_ms: int | None) -> Workspace:
-    copy_cut(shared, base / "files", FILES, cut_ms)
-    r = CliRunner().invoke(app, ["import", "--store", str(base / "store"), str(base / "files")])
-    assert r.exit_code == 0, r.stderr
-    return flushwatch.open(base / "store")
+@pytest.fixture(scope="module")
+def full(cut_import: CutImport, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return flushwatch.open(cut_import(tmp_path_factory.mktemp("sc_full"), FILES, None))
 
 
 @pytest.fixture(scope="module")
-def full(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return _store(shared_data, tmp_path_factory.mktemp("sc_full"), None)
-
-
-@pytest.fixture(scope="module")
-def cut(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return _store(shared_data, tmp_path_factory.mktemp("sc_cut"), parse_iso(AT) // 10**6)
+def cut(cut_import: CutImport, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    base = tmp_path_factory.mktemp("sc_cut")
+    return flushwatch.open(cut_import(base, FILES, parse_iso(AT) // 10**6))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import msgspec
 import numpy as np
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
 import flushwatch
 from flushwatch.analytics.outcomes import EventRow, OutcomeParams
@@ -23,13 +22,12 @@ from flushwatch.analytics.pooling import choose_pool, volume_window
 from flushwatch.analytics.probability import odds_sentence, prior_strength, walk_forward
 from flushwatch.analytics.results import Probability
 from flushwatch.api import Workspace
-from flushwatch.cli.app import app
 from flushwatch.config import ReportConfig, load_config
 from flushwatch.domain.time import parse_iso
 from flushwatch.errors import ConfigError
 from flushwatch.report import odds
 from flushwatch.report.pool import RAW_MEMO, memo_clear, memo_stats, trailing_volumes
-from flushwatch.testing.cut_copy import copy_cut
+from flushwatch.testing.cut_copy import CutImport
 
 DAY = 86_400 * 10**9
 FT = "freqtrade-binance-perp-spot-mark-funding-2018-2026"
@@ -125,16 +123,9 @@ def test_footnote_says_which_base_rate_and_where_the_model_fell_back() -> None:
 # -- real data: eight one-year perps -------------------------------------------------------------
 
 
-def _store(shared: Path, base: Path, cut_ms: int | None) -> Workspace:
-    copy_cut(shared, base / "files", FILES, cut_ms)
-    r = CliRunner().invoke(app, ["import", "--store", str(base / "store"), str(base / "files")])
-    assert r.exit_code == 0, r.stderr
-    return flushwatch.open(base / "store")
-
-
 @pytest.fixture(scope="module")
-def full(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return _store(shared_data, tmp_path_factory.mktemp("pool_full"), None)
+def full(cut_import: CutImport, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return flushwatch.open(cut_import(tmp_path_factory.mktemp("pool_full"), FILES, None))
 
 
 @pytest.fixture(scope="module")
@@ -166,9 +157,10 @@ def test_html_names_the_base_rates_and_fallbacks(full: Workspace) -> None:
 
 
 @pytest.fixture(scope="module")
-def cut(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+def cut(cut_import: CutImport, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """The same files cut at ``AT``: nothing after it exists."""
-    return _store(shared_data, tmp_path_factory.mktemp("pool_cut"), parse_iso(AT) // 10**6)
+    base = tmp_path_factory.mktemp("pool_cut")
+    return flushwatch.open(cut_import(base, FILES, parse_iso(AT) // 10**6))
 
 
 def test_pooled_scorecard_is_the_same_with_or_without_later_data(

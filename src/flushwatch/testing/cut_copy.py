@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 #: One file to copy: (folder under the shared data, file inside it, its time column).
 FileSpec = tuple[str, str, str]
+#: The tests' ``cut_import(base, files, cut_ms, keep_from_ms=None)`` fixture: copies the files
+#: cut at ``cut_ms`` and imports them through the CLI; returns the store folder.
+CutImport = Callable[..., Path]
 
 
 def copy_cut(
