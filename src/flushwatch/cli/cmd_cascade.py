@@ -54,9 +54,9 @@ def run_fragility(
     wide: bool = False,
 ) -> FragilityRanking:
     """Ask the API for the ranking (progress on stderr); print it, write the page on request."""
-    from flushwatch.cli import render_cascade
+    from flushwatch.cli import render, render_cascade
 
-    with render_cascade.fragility_progress(json_out) as progress:
+    with render.steps("fragility: ", quiet=json_out) as progress:
         result = workspace(store).fragility(assets or None, at=at, progress=progress)
     render_cascade.show_fragility(result, json_out=json_out, wide=wide)
     if html_path is not None:

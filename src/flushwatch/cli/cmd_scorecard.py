@@ -5,8 +5,6 @@ Parsing and printing only: the judging and scoring are :meth:`flushwatch.api.Wor
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,31 +16,6 @@ from flushwatch.cli.options import run as run_cli
 
 if TYPE_CHECKING:
     from flushwatch.api.results import Scorecard
-
-
-@contextlib.contextmanager
-def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A per-asset progress bar on stderr (hidden for --json and off a terminal)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from flushwatch.cli.render import err_console
-
-    if quiet or not err_console.is_terminal:
-        yield None
-        return
-    with Progress(
-        TextColumn("[bold]scoring {task.fields[asset]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err_console,
-        transient=True,
-    ) as prog:
-        task = prog.add_task("scorecard", total=None, asset="")
-
-        def advance(asset: str, index: int, total: int) -> None:
-            prog.update(task, total=total, completed=index, asset=asset)
-
-        yield advance
 
 
 def run(
@@ -65,7 +38,7 @@ def run(
 
     hz = [h.strip() for h in horizons.split(",") if h.strip()] if horizons else None
     cluster = cluster_spec(workers, scheduler, dashboard)
-    with _progress(json_out) as progress:
+    with render.steps("scoring ", quiet=json_out) as progress:
         card = workspace(store).scorecard(
             assets or None,
             at=at,

@@ -14,6 +14,7 @@ from rich.markup import escape as escape  # re-exported: every printer escapes d
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TextColumn,
@@ -160,6 +161,28 @@ def working(what: str, *, quiet: bool) -> Iterator[Callable[[str], None]]:
     ) as prog:
         task = prog.add_task(escape(what))
         yield lambda text: prog.update(task, description=escape(f"{what}: {text}"))
+
+
+@contextlib.contextmanager
+def steps(label: str, *, quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A counted progress bar on stderr (``label`` then the step's name, ``index/total``),
+    for work reported as ``advance(step, index, total)``; None for --json and off a terminal."""
+    if quiet or not err_console.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn(f"[bold]{label}{{task.fields[step]}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        transient=True,
+    ) as prog:
+        task = prog.add_task(label, total=None, step="")
+
+        def advance(step: str, index: int, total: int) -> None:
+            prog.update(task, total=total, completed=index, step=step)
+
+        yield advance
 
 
 def import_summary(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -179,27 +177,3 @@ def _iso(ns: int) -> str:
     from flushwatch.domain.time import iso
 
     return iso(ns)
-
-
-@contextlib.contextmanager
-def fragility_progress(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A progress bar on stderr while the inputs are read (hidden for --json, off a tty)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    err = Console(stderr=True)
-    if quiet or not err.is_terminal:
-        yield None
-        return
-    with Progress(
-        TextColumn("[bold]fragility: {task.fields[step]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-    ) as prog:
-        task = prog.add_task("fragility", total=None, step="")
-
-        def advance(step: str, index: int, total: int) -> None:
-            prog.update(task, total=total, completed=index, step=step)
-
-        yield advance
