@@ -172,7 +172,7 @@ class Workspace:
             start_ns=start_ns,
             step_s=step_seconds(step),
             cfg=cfg,
-            pool_assets=self._priced_assets() if cfg.outcomes.pool else (),
+            pool_assets=self._priced_assets if cfg.outcomes.pool else None,
         )
         # the trade-print suspicion over the 24 h before the report's as-of (None: no prints)
         prints = trade_prints_section(reader, report.asset, as_of_ns=report.as_of_ts)

@@ -114,12 +114,13 @@ def build_report(
     start_ns: int | None = None,
     step_s: int | None = None,
     cfg: ReportConfig | None = None,
-    pool_assets: Sequence[str] = (),
+    pool_assets: Callable[[], Sequence[str]] | None = None,
 ) -> tuple[FlushReport, MarketSeries]:
     """Build the full report for ``asset`` as of ``as_of_ns`` (default: the last bar's close).
 
-    ``pool_assets``: the candidates for the outcome odds' pool (the ``pool_size`` most traded
-    of them at the judging time join the asset, :mod:`flushwatch.report.pool`; none: no pool).
+    ``pool_assets``: gives the candidates for the outcome odds' pool (the ``pool_size`` most
+    traded of them at the judging time join the asset, :mod:`flushwatch.report.pool`), asked
+    only when a flush is judged; None: no pool.
     ``store`` should already be bounded at ``as_of_ns`` (:class:`~flushwatch.store.asof.AsOfStore`,
     as :mod:`flushwatch.api` does): this function reads whatever it is given.
     """

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -158,15 +158,16 @@ def pool_rows(
 class LazyPool:
     """The report's pool, ranked and judged only if a focus flush is judged (then remembered).
 
-    ``judge_ts``: the odds' judging time (the last bar closed by the as-of time); no
-    ``candidates``: no pool (``[outcomes] pool = false``).
+    ``judge_ts``: the odds' judging time (the last bar closed by the as-of time);
+    ``candidates`` gives the assets the pool may draw from (listing them reads every series'
+    footers, so only when asked); None: no pool (``[outcomes] pool = false``).
     """
 
     def __init__(
         self,
         store: Reader,
         m: MarketSeries,
-        candidates: Sequence[str],
+        candidates: Callable[[], Sequence[str]] | None,
         cfg: ReportConfig,
         *,
         judge_ts: int,
@@ -177,10 +178,13 @@ class LazyPool:
 
     def __call__(self) -> list[EventRow]:
         """The other pool assets' judged rows (the odds keep those judged before the focus's)."""
-        if not self.candidates:
+        if self.candidates is None:
+            return []
+        candidates = self.candidates()
+        if not candidates:
             return []
         k = self.cfg.outcomes.pool_size
-        self.assets = pool_for(self.store, self.m.asset, self.candidates, self.judge_ts, k)
+        self.assets = pool_for(self.store, self.m.asset, candidates, self.judge_ts, k)
         return pool_rows(
             self.store, self.assets, self.cfg, step_s=self.m.step_s, exclude=self.m.asset
         )
