@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from flushwatch.domain.time import iso
-from flushwatch.report.frames import frame_cascade
+from flushwatch.report.framing import frame_cascade
 from flushwatch.report.style import chart_html, page
 
 if TYPE_CHECKING:

@@ -1,9 +1,11 @@
-"""Frame the report chart for a reader: open it on the judged flush, not on six months.
+"""Frame the report's figures for a reader, the dashboard and the ``--html`` pages alike.
 
-One framing for the dashboard and the ``report --html`` page alike (users opened the page and
-found six months of candles, the judged flush unmarked, liquidation bars a pixel wide, and
-key-level labels piled on each other). The whole history stays a pan away; only the initial
-view, the y ranges and the labels change. No analytics here: positions come from the report.
+As users found them: the report chart showed six months of candles, the judged flush unmarked,
+liquidation bars a pixel wide and key-level labels piled on each other (it now opens on the
+judged flush, the whole history a pan away); the map's stop labels piled up at neighbouring
+prices and its colour bar covered the "map now" bars and the cumulative chart; the cascade's
+gain panel spanned every bin of the map, so the bins with any gain were a sliver. Only the
+view and the labels change; no analytics here: positions come from the results.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from flushwatch.analytics.market import MarketSeries
+from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.report.model import FlushReport
 from flushwatch.report.style import styled
 
@@ -118,4 +120,51 @@ def frame(fig: go.Figure, r: FlushReport, m: MarketSeries) -> go.Figure:
             fig.update_yaxes(range=[-top * 1.1, top * 1.1], row=2, col=1)
     fig.update_traces(marker_line_width=0, selector={"type": "bar"})
     fig.update_layout(bargap=0.0, hovermode="x unified")
+    return styled(fig)
+
+
+STOP_PREFIX = "stops ("
+
+
+def frame_map(fig: go.Figure) -> go.Figure:
+    """Open ``fig`` (built by :func:`flushwatch.report.map_html.figure`) readable."""
+    for a in fig.layout.annotations:  # say the price; neighbours merge into one label
+        if a.yref == "y" and a.text and a.text.startswith(STOP_PREFIX):
+            kind = a.text[len(STOP_PREFIX) :].split(",")[0].replace("_", " ")
+            a.text = f"{float(a.y):,.0f} {kind}"
+    y_range = fig.layout.yaxis.range
+    if y_range is not None:
+        merge_labels(fig, (float(y_range[0]), float(y_range[1])), prefix="stops (heuristic): ")
+    for a in fig.layout.annotations:  # white on the labels' dark box, over the heatmap
+        if a.yref == "y" and a.text and a.text.startswith("stops (heuristic)"):
+            a.font.color = "#ffffff"
+    # Past the right edge, as tall as the heatmap: off the "map now" bars and the curves.
+    top = fig.layout.yaxis.domain
+    fig.update_traces(
+        colorbar={
+            "x": 1.01,
+            "xanchor": "left",
+            "y": top[1],
+            "yanchor": "top",
+            "len": top[1] - top[0],
+            "lenmode": "fraction",
+        },
+        selector={"type": "heatmap"},
+    )
+    # A grey legend box: the close line is white (it is drawn over the heatmap).
+    legend = {"orientation": "h", "y": -0.06, "x": 0, "bgcolor": "#e0e0e0"}
+    fig.update_layout(margin={"r": 110}, legend=legend)
+    return styled(fig)
+
+
+def frame_cascade(fig: go.Figure, price_lo: F64, price_hi: F64, gain: F64) -> go.Figure:
+    """Open the gain panel (row 3 of :func:`flushwatch.report.cascade_html.figure`) on the
+    bins with any gain."""
+    mid = (np.asarray(price_lo) + np.asarray(price_hi)) / 2.0
+    g = np.asarray(gain, dtype=np.float64)
+    live = np.isfinite(g) & (g > 0)
+    if live.any():
+        lo, hi = float(mid[live].min()), float(mid[live].max())
+        pad = (hi - lo) * 0.1 or hi * 0.01
+        fig.update_xaxes(range=[lo - pad, hi + pad], row=3, col=1)
     return styled(fig)

@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from flushwatch.analytics.liqmap import LiqMapState, cumulative_if_price_reaches
 from flushwatch.analytics.market import F64, MarketSeries
 from flushwatch.analytics.stops import StopCluster
-from flushwatch.report.frames import frame_map
+from flushwatch.report.framing import frame_map
 from flushwatch.report.style import chart_html, page
 
 _ROWS = 300
