@@ -1,8 +1,9 @@
 """The report layer's figures for a page a trader keeps open: thin calls.
 
 The figures and their framing come from :mod:`flushwatch.report` (:mod:`~.report.framing`
-for the report chart, the map and the cascade; the backtest figure without an empty panel), the same as the ``--html`` files draw; only the
-liquidations-by-hour chart of the overview is the dashboard's own.
+for the report chart, the map and the cascade; the backtest figure without an empty panel),
+the same as the ``--html`` files draw; only the liquidations-by-hour chart of the overview is
+the dashboard's own.
 """
 
 from __future__ import annotations
