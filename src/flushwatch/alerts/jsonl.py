@@ -16,6 +16,14 @@ from flushwatch.alerts.rules import Alert
 from flushwatch.alerts.sinks import webhook_body
 from flushwatch.errors import PermanentError
 
+#: The file ``watch --store`` appends to inside the store, and the Live page tails.
+STORE_FILE = "alerts.jsonl"
+
+
+def store_alerts(store: Path) -> Path:
+    """Where ``watch --store`` appends alerts for the dashboard: ``<store>/alerts.jsonl``."""
+    return store / STORE_FILE
+
 
 class JsonlFile:
     """Append alerts to ``path`` (created with its folder when missing)."""

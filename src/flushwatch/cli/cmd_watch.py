@@ -480,7 +480,7 @@ async def _watch(
 
     from flushwatch.alerts.config import AlertsConfig, load_alerts
     from flushwatch.alerts.hourly import HourlyOdds, store_reports
-    from flushwatch.alerts.jsonl import JsonlFile
+    from flushwatch.alerts.jsonl import JsonlFile, store_alerts
     from flushwatch.cli.watch_venues import book_stream_for, build_connectors
     from flushwatch.live.state import LiveParams
     from flushwatch.store import Store
@@ -505,7 +505,7 @@ async def _watch(
         notes = prime_from_store(store, monitor, hours=hours, until_ns=time.time_ns(), venue=venue)
     bands, gains = _store_extras(store, symbols)
     # With a store, alerts also go to <store>/alerts.jsonl: the dashboard's Live page tails it.
-    extra = [] if store_path is None else [JsonlFile(store_path / "alerts.jsonl")]
+    extra = [] if store_path is None else [JsonlFile(store_alerts(store_path))]
     odds = None
     if rules.probability_rules():
         if store_path is None:

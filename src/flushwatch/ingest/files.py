@@ -150,11 +150,6 @@ def text_lines(data: bytes, path: Path) -> list[str]:
     return text.splitlines()
 
 
-def as_stream(data: bytes) -> io.BytesIO:
-    """Wrap bytes for readers that want a file object."""
-    return io.BytesIO(data)
-
-
 def read_columnar(path: Path, kind: Literal["feather", "Parquet"]) -> pl.DataFrame:
     """Read a ``"feather"`` (Arrow IPC) or ``"Parquet"`` file whole.
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from flushwatch.alerts.jsonl import store_alerts
 
 if TYPE_CHECKING:
     from flushwatch.api import Workspace
 
-ALERTS_FILE = "alerts.jsonl"
 HOUR_NS = 3600 * 10**9
 #: Prints and alerts sent when a page connects, and prints per update at most.
 FIRST, BATCH = 50, 500
@@ -29,7 +29,7 @@ class LiveFeed:
 
     def __init__(self, ws: Workspace, clock: Any = time.time_ns) -> None:
         self.ws = ws
-        self.alerts_path = ws.path / ALERTS_FILE
+        self.alerts_path = store_alerts(ws.path)
         self._clock = clock
         self._version: tuple[int, ...] | None = None
         self._hour = -1
@@ -101,8 +101,3 @@ class LiveFeed:
         if alerts:
             out["alerts"] = alerts
         return out or None
-
-
-def alerts_file(store: Path) -> Path:
-    """Where ``watch --store`` appends alerts for the dashboard."""
-    return store / ALERTS_FILE
