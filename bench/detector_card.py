@@ -55,14 +55,14 @@ def _row(card: DetectorCard) -> str:
     worst = max(card.events_per_year.items(), key=lambda kv: kv[1], default=("-", 0))
     return (
         f"{card.asset:<10} {card.detected_by:<13} {card.clusters:>8} {card.clusters_found:>6} "
-        f"{_pct(card.recall):>7} {card.events:>6} {card.events_judged:>6} "
-        f"{card.events_with_notable:>7} {_pct(card.precision):>9} {worst[1]:>5} ({worst[0]})"
+        f"{_pct(card.recall):>7} {card.events:>6} {card.flushes:>7} {card.flushes_judged:>6} "
+        f"{card.flushes_with_notable:>7} {_pct(card.precision):>9} {worst[1]:>5} ({worst[0]})"
     )
 
 
 HEADER = (
     f"{'asset':<10} {'detected_by':<13} {'clusters':>8} {'found':>6} {'recall':>7} "
-    f"{'events':>6} {'judged':>6} {'notable':>7} {'precision':>9} {'max/yr':>5}"
+    f"{'events':>6} {'flushes':>7} {'judged':>6} {'notable':>7} {'precision':>9} {'max/yr':>5}"
 )
 
 
@@ -121,8 +121,8 @@ def main() -> None:
     )
     pooled_clusters = sum(c.clusters for c in cards)
     pooled_found = sum(c.clusters_found for c in cards)
-    pooled_judged = sum(c.events_judged for c in cards)
-    pooled_notable = sum(c.events_with_notable for c in cards)
+    pooled_judged = sum(c.flushes_judged for c in cards)
+    pooled_notable = sum(c.flushes_with_notable for c in cards)
     days = _btc_days(store) if "BTC" in assets else {}
 
     def met(ok: bool) -> str:
@@ -132,9 +132,9 @@ def main() -> None:
     prec_ok = cg_card.precision is not None and cg_card.precision >= TARGET
     print("\nTargets (issue 12)")
     print(f"  recall on CoinGlass BTC hourly: {_pct(cg_card.recall)} ≥ 90%: {met(recall_ok)}")
-    print(f"  events with a notable hour: {_pct(cg_card.precision)} ≥ 90%: {met(prec_ok)}")
+    print(f"  flushes with a notable hour: {_pct(cg_card.precision)} ≥ 90%: {met(prec_ok)}")
     print(
-        f"  most events in one asset-year: {worst[2]} ({worst[0]} {worst[1]}) ≤ "
+        f"  most events (episodes) in one asset-year: {worst[2]} ({worst[0]} {worst[1]}) ≤ "
         f"{MAX_PER_YEAR}: {met(worst[2] <= MAX_PER_YEAR)}"
     )
     over = sorted(

@@ -14,7 +14,8 @@ It is only read. This is exactly ``flushwatch scorecard --store DIR --json`` (th
 call), plus the targets of issue 12's "Done when", printed as met / not met:
 
 * ≥ 150 flushes scored on ≥ 10 assets;
-* no asset-year with more than 40 events (each detector card says why where one has);
+* no asset-year with more than 40 events (episodes: a flush and its re-flares within a day;
+  each detector card says why where one has more);
 * at least one outcome whose pooled out-of-sample Brier score beats its walk-forward base rate
   with a 95 % calendar-day block-bootstrap interval below zero.
 
@@ -73,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
 
     scored_assets = [a for a in card.per_asset if a["events_scored"] > 0]
     print(f"scorecard over {len(card.per_asset)} assets in {elapsed:.0f} s")
-    print(f"{'asset':8} {'flushes':>8} {'scored':>7}  detected by")
+    print(f"{'asset':8} {'episodes':>8} {'flushes':>8} {'scored':>7}  detected by")
     for a in card.per_asset:
         found = ",".join(a["detected_by"])
-        print(f"{a['asset']:8} {a['events']:8d} {a['events_scored']:7d}  {found}")
+        print(f"{a['asset']:8} {a['events']:8d} {a['flushes']:8d} {a['events_scored']:7d}  {found}")
     print()
     _print_table(OUTCOME_HEADER, [outcome_cells(oid, s) for oid, s in card.outcomes.items()])
     print()
@@ -98,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         if d.recall is not None:
             print(
                 f"detector {a['asset']}: recall {d.clusters_found}/{d.clusters}, precision "
-                f"{d.events_with_notable}/{d.events_judged}, events per year {d.events_per_year}"
+                f"{d.flushes_with_notable}/{d.flushes_judged}, episodes per year "
+                f"{d.events_per_year} (flushes {d.flushes_per_year})"
             )
         for note in d.notes:
             if "over the cap" in note:

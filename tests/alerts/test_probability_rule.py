@@ -53,38 +53,40 @@ def test_fires_once_per_flush_and_says_why_it_stays_silent(store: Path, tmp_path
     def hour(at: str) -> int:
         return len(asyncio.run(dispatcher.dispatch(odds.evaluate(parse_iso(at)))))
 
-    # The long flush of 2026-05-16 06:00, judged at 18:00: P(new low within 1d) = 73 %, and
-    # the procedure beat its base rate (60 %) on the 39 earlier flushes it could be scored on.
-    assert hour("2026-05-16T18:00Z") == 1
+    # The two-sided re-flare of 2026-05-04 10:00, judged at 05-05 07:00: P(beyond its extreme
+    # within 1d) = 99.75 %, and the procedure beat its base rate (66 %) on the 23 earlier
+    # episodes it could be scored on. Printed as ">99%": an estimate is never "100%".
+    assert hour("2026-05-05T07:00Z") == 1
     assert odds.notes == [
-        "extends: BTCUSDT new_extreme_1d: fired, P = 73% ≥ 60% as of 2026-05-16T18:00:00Z",
-        "up: BTCUSDT up_1d: silent, the estimate has not beaten its base rate on 39 scored "
+        "extends: BTCUSDT new_extreme_1d: fired, P = >99% ≥ 60% as of 2026-05-05T07:00:00Z",
+        "up: BTCUSDT up_1d: silent, the estimate has not beaten its base rate on 23 scored "
         "past flushes",
     ]
-    # The next day the report still judges the same flush (74 %): one alert per flush
-    assert hour("2026-05-17T15:00Z") == 0
-    assert odds.notes[0].startswith("extends: BTCUSDT new_extreme_1d: fired, P = 74%")
+    # The next day the report still judges the same flush: one alert per flush
+    assert hour("2026-05-06T05:00Z") == 0
+    assert odds.notes[0].startswith("extends: BTCUSDT new_extreme_1d: fired, P = >99%")
     # Another flush, unlikely to extend: silent, and it says so
     assert hour("2026-05-14T20:00Z") == 0
     assert (
-        odds.notes[0] == "extends: BTCUSDT new_extreme_1d: P = 7% < 60% as of 2026-05-14T20:00:00Z"
+        odds.notes[0] == "extends: BTCUSDT new_extreme_1d: P = 4% < 60% as of 2026-05-14T20:00:00Z"
     )
     (line,) = sink.read_text(encoding="utf-8").splitlines()
     doc = json.loads(line)
-    assert doc["key"] == "extends|BTCUSDT|new_extreme_1d|1778911200000000000"
-    assert doc["time"] == "2026-05-16T18:00:00Z"
-    assert doc["value"] == pytest.approx(0.7254014992352696)
+    assert doc["key"] == "extends|BTCUSDT|new_extreme_1d|1777888800000000000"
+    assert doc["time"] == "2026-05-05T07:00:00Z"
+    assert doc["value"] == pytest.approx(0.9975307659011133)
     assert doc["text"].startswith(
-        "BTCUSDT: P(price goes beyond the flush extreme within 1d) = 73% (rule: ≥ 60%) for the "
-        "long flush of 2026-05-16T06:00:00Z, as of 2026-05-16T18:00:00Z; base rate 60% over 50 "
-        "past flushes (own); it beat that base rate on 39 scored past flushes."
+        "BTCUSDT: P(price goes beyond the flush extreme within 1d) = >99% (rule: ≥ 60%) for the "
+        "two-sided flush of 2026-05-04T10:00:00Z (re-flare 2 of the episode from "
+        "2026-05-04T01:00:00Z), as of 2026-05-05T07:00:00Z; base rate 66% over 33 past flushes "
+        "(own); it beat that base rate on 23 scored past flushes."
     )
 
 
 def test_live_loop_polls_once_per_closed_hour_off_the_loop(store: Path) -> None:
     """``poll`` starts the hour's report in a thread and hands back its alerts when done."""
     odds = HourlyOdds([EXTENDS], ["BTCUSDT"], store_reports(store))
-    now = parse_iso("2026-05-16T18:59Z")  # the 18:00 hour has closed; 19:00 has not
+    now = parse_iso("2026-05-05T07:59Z")  # the 07:00 hour has closed; 08:00 has not
 
     async def loop() -> list[list[str]]:
         seen = []
@@ -99,10 +101,10 @@ def test_live_loop_polls_once_per_closed_hour_off_the_loop(store: Path) -> None:
 
     seen = asyncio.run(loop())
     assert seen[0] == []  # started, not waited for
-    assert seen[-2] == ["extends|BTCUSDT|new_extreme_1d|1778911200000000000"]
+    assert seen[-2] == ["extends|BTCUSDT|new_extreme_1d|1777888800000000000"]
     assert seen[-1] == []
     assert odds.due(now) is None
-    assert odds.due(now + 3600 * 10**9) == parse_iso("2026-05-16T19:00Z")
+    assert odds.due(now + 3600 * 10**9) == parse_iso("2026-05-05T08:00Z")
 
 
 def test_a_symbol_the_store_does_not_cover_is_silent_with_the_reason(store: Path) -> None:

@@ -89,7 +89,7 @@ def test_recall_precision_and_rates_exact() -> None:
     card = detector_card(m, events)
     assert (card.clusters, card.clusters_found) == (3, 2)
     assert card.recall == pytest.approx(2 / 3)
-    assert (card.events, card.events_judged, card.events_with_notable) == (3, 3, 2)
+    assert (card.events, card.flushes_judged, card.flushes_with_notable) == (3, 3, 2)
     assert card.precision == pytest.approx(2 / 3)
     assert card.events_per_year == {"1970": 3}
     assert card.max_events_per_year == 3
@@ -104,7 +104,7 @@ def test_without_liquidations_nothing_is_invented() -> None:
     card = detector_card(m, events)
     assert card.recall is None
     assert card.precision is None
-    assert (card.clusters, card.events, card.events_judged) == (0, 2, 0)
+    assert (card.clusters, card.events, card.flushes_judged) == (0, 2, 0)
     assert card.detected_by == "price_volume"
     assert card.notes == [
         "recall and precision not available: no liquidation series for this market"
@@ -120,7 +120,7 @@ def test_mixed_coverage_judges_only_covered_events() -> None:
     events = [_event(50, 52, "price_volume"), _event(300, 300)]
     card = detector_card(m, events)
     assert card.detected_by == "mixed"
-    assert (card.events, card.events_judged, card.events_with_notable) == (2, 1, 1)
+    assert (card.events, card.flushes_judged, card.flushes_with_notable) == (2, 1, 1)
     assert card.precision == 1.0
     assert card.recall == 1.0
 
@@ -132,6 +132,17 @@ def test_events_per_year_by_start() -> None:
     card = detector_card(_market(None, None), events)
     assert card.events_per_year == {"2021": 2, "2022": 1}
     assert card.max_events_per_year == 2
+    # a flush a day after another re-flares its episode: counted as a flush, not an event
+    from flushwatch.analytics.flushes import episodes
+
+    spaced = [_event(0, 1, year_ns=y2021), _event(40, 41, year_ns=y2021)]  # 39 h apart
+    chained = episodes([*spaced, _event(0, 1, year_ns=y2022), _event(10, 11, year_ns=y2022)], 24)
+    card = detector_card(_market(None, None), chained)
+    assert [e.episode_flush for e in chained] == [1, 1, 1, 2]  # the last starts 9 h after one
+    assert chained[3].episode_start_ts == y2022
+    assert card.events_per_year == {"2021": 2, "2022": 1}
+    assert card.flushes_per_year == {"2021": 2, "2022": 2}
+    assert (card.events, card.flushes) == (3, 4)
     empty = detector_card(_market(None, None), [])
     assert (empty.max_events_per_year, empty.detected_by) == (0, "none")
 
@@ -153,36 +164,38 @@ def test_params_reject_unknown_keys() -> None:
         msgspec.convert({"min_usdd": 1.0}, CardParams)
 
 
-def test_coinglass_btc_hourly_recall_and_precision(shared_data: Path) -> None:
-    """Issue 12's done-when on the real file: recall ≥ 90 %, ≥ 90 % of events notable."""
+def test_coinglass_btc_hourly_recall_precision_and_cap(shared_data: Path) -> None:
+    """Issue 12's done-when on the real file: recall ≥ 90 %, ≥ 90 % of flushes notable, and
+    no asset-year over 40 episodes (a flush and its re-flares within a day)."""
     from flushwatch.testing.real import load_market
 
     m = load_market("coinglass_btc_1h")
     card = detector_card(m, detect_flushes(m))
     assert card.clusters == 70  # an hour ≥ $20M and ≥ 10× its side's 7-day median
+    assert (card.clusters_found, card.flushes_judged, card.flushes_with_notable) == (65, 61, 56)
     assert card.recall is not None
     assert card.recall >= 0.9
     assert card.precision is not None
     assert card.precision >= 0.9
     assert card.detected_by == "liquidations"
-    # Issue 12's cap (≤ 40 events an asset-year) does not hold in 2026, and the card says why
-    assert card.events_per_year == {"2025": 3, "2026": 58}
-    assert card.notes == [
-        "2026: 58 events, over the cap of 40 a year; the liquidations hold 65 notable clusters "
-        "on 54 UTC days that year, so finding 90% of them takes more events than the cap "
-        "unless bursts a day apart count as one cascade (flush.merge_gap_hours = 24)"
-    ]
+    assert card.flushes_per_year == {"2025": 3, "2026": 58}
+    assert card.events_per_year == {"2025": 3, "2026": 39}
+    assert card.max_events_per_year <= CardParams().max_events_per_year
+    assert card.notes == []
 
 
-def test_coinglass_btc_bursts_a_day_apart_as_one_cascade_meet_the_cap(shared_data: Path) -> None:
-    """The measured way out: merge bursts ≤ 24 h apart. Same recall, under the cap."""
+def test_coinglass_btc_without_episodes_is_over_the_cap_and_says_why(shared_data: Path) -> None:
+    """Every flush its own episode: the same flushes, 58 in 2026, and the card says why."""
     from flushwatch.analytics.flushes import FlushParams
     from flushwatch.testing.real import load_market
 
     m = load_market("coinglass_btc_1h")
-    day = msgspec.structs.replace(FlushParams(), merge_gap_hours=24.0)
-    card = detector_card(m, detect_flushes(m, day))
-    assert (card.clusters, card.clusters_found) == (70, 65)
-    assert (card.events_judged, card.events_with_notable) == (42, 39)
-    assert card.events_per_year == {"2025": 3, "2026": 39}
-    assert card.notes == []
+    apart = msgspec.structs.replace(FlushParams(), episode_gap_hours=0.0)
+    card = detector_card(m, detect_flushes(m, apart))
+    assert (card.clusters_found, card.flushes_judged, card.flushes_with_notable) == (65, 61, 56)
+    assert card.events_per_year == card.flushes_per_year == {"2025": 3, "2026": 58}
+    assert card.notes == [
+        "2026: 58 episodes, over the cap of 40 a year; the liquidations hold 65 notable "
+        "clusters on 54 UTC days that year, so finding 90% of them takes more episodes than "
+        "the cap unless re-flares further apart join one (flush.episode_gap_hours)"
+    ]

@@ -133,6 +133,35 @@ def test_not_too_many_events(events: list[FlushEvent], market: MarketSeries) -> 
         assert a.end_ts < b.start_ts
 
 
+def test_episodes_are_the_same_whatever_came_later(
+    events: list[FlushEvent], market: MarketSeries
+) -> None:
+    """Point in time: a flush's episode is fixed when it starts. Cut the market at every
+    flush's start + 6 h and the flushes known by then carry the same episode as with all
+    the later data; 58 flushes in 2026 make 39 episodes (issue 12's cap is 40)."""
+    assert sum(e.episode_flush > 1 for e in events) == 19
+    assert sum(e.episode_flush == 1 for e in events) == 42  # 3 in 2025, 39 in 2026
+    hour = 3600 * 10**9
+    for k, e in enumerate(events):
+        stop = int(market.ts.searchsorted(e.start_ts + 6 * hour))
+        early = detect_flushes(market.slice(0, stop))
+        for a, b in zip(early[:k], events[:k], strict=True):
+            assert (a.start_ts, a.episode_start_ts, a.episode_flush) == (
+                b.start_ts, b.episode_start_ts, b.episode_flush
+            )  # fmt: skip
+        assert early[k].start_ts == e.start_ts
+        assert (early[k].episode_start_ts, early[k].episode_flush) == (
+            e.episode_start_ts, e.episode_flush
+        )  # fmt: skip
+    for a, b in itertools.pairwise(events):  # a re-flare starts within a day of the last end
+        if b.episode_flush > 1:
+            assert b.start_ts - a.end_ts <= 24 * hour
+            assert b.episode_start_ts == a.episode_start_ts
+            assert b.episode_flush == a.episode_flush + 1
+        else:
+            assert b.start_ts - a.end_ts > 24 * hour
+
+
 def test_xrp_2021_crash_found_without_liquidations(shared_data: Path) -> None:
     """No liquidation or OI series: the price–volume fallback must still find 2021-12-04."""
     from flushwatch.testing.real import load_market

@@ -167,7 +167,7 @@ def test_scorecard_as_of_is_the_same_with_or_without_later_data(
     assert cut.scorecard(["BTC"], at=AT).to_dict() == card
     assert card["as_of"] == "2026-04-01T00:00:00Z"
     assert all(e["judge_ts"] <= parse_iso(AT) for e in card["events"])
-    assert card["events_scored"] >= 20
+    assert card["events_scored"] >= 10  # episodes (a flush and its re-flares within a day)
     (btc,) = card["per_asset"]
     assert btc["detected_by"] == ["liquidations"]  # CoinGlass buckets cover the whole window
     assert "coinglass" in btc["sources"]["liquidations"]

@@ -234,8 +234,13 @@ def test_info_and_events_keep_every_date_whole_at_80_columns(real_store: Path) -
     _fits(events)
     found = ws.events("BTC").events
     assert found
-    days = re.findall(r"^\s*[a-z][a-z ]*?\s+(\d{4}-\d\d-\d\d) +\d{4}-\d\d-\d\d", events, re.M)
-    assert days == [when(e.start_ts).split()[0] for e in found]
+    rows = r"^\s*(↳ )?[a-z][a-z ]*?\s+(\d{4}-\d\d-\d\d) +\d{4}-\d\d-\d\d"
+    days = re.findall(rows, events, re.M)
+    assert [d for _, d in days] == [when(e.start_ts).split()[0] for e in found]
+    # a re-flare is marked, and the legend says what the mark means
+    assert [bool(mark) for mark, _ in days] == [e.episode_flush > 1 for e in found]
+    assert any(e.episode_flush > 1 for e in found)
+    assert "↳ re-flare: starts within flush.episode_gap_hours" in events
 
 
 @pytest.mark.parametrize(

@@ -27,9 +27,10 @@ from flushwatch.alerts.config import (
     Rule,
 )
 from flushwatch.analytics.cascade_gain import GainBand, GainProfile
-from flushwatch.analytics.flushes import describe_flush
+from flushwatch.analytics.flushes import describe_flush, episode_note
 from flushwatch.analytics.outcomes import OUTCOME_TEXT
 from flushwatch.analytics.results import FlushEvent, Probability
+from flushwatch.domain.numbers import flush_name, odds
 from flushwatch.domain.time import iso
 from flushwatch.live.state import LiveSnapshot
 
@@ -200,12 +201,13 @@ def probability_alert(
             f"{prob.track_n} scored past flushes"
         )
     if prob.p < rule.above:
-        return None, f"{symbol} {oid}: P = {prob.p:.0%} < {rule.above:.0%} as of {when}"
+        return None, f"{symbol} {oid}: P = {odds(prob.p)} < {rule.above:.0%} as of {when}"
     name, horizon = oid.rsplit("_", 1)
-    title = f"{symbol} P({name.replace('_', ' ')} {horizon}) {prob.p:.0%}"
+    title = f"{symbol} P({name.replace('_', ' ')} {horizon}) {odds(prob.p)}"
     text = (
-        f"{symbol}: P({OUTCOME_TEXT[name]} within {horizon}) = {prob.p:.0%} (rule: ≥ "
-        f"{rule.above:.0%}) for the {focus.kind.replace('_', ' ')} of {iso(focus.start_ts)}, "
+        f"{symbol}: P({OUTCOME_TEXT[name]} within {horizon}) = {odds(prob.p)} (rule: ≥ "
+        f"{rule.above:.0%}) for the {flush_name(focus.kind)} of {iso(focus.start_ts)}"
+        f"{'' if (note := episode_note(focus)) is None else f' ({note})'}, "
         f"as of {when}; base rate {prob.base_rate:.0%} over {prob.n_train} past flushes "
         f"({prob.rate_source}); it beat that base rate on {prob.track_n} scored past flushes. "
         "An estimate."
@@ -214,7 +216,7 @@ def probability_alert(
         rule=rule.name, kind="probability", key=f"{rule.name}|{symbol}|{oid}|{focus.start_ts}",
         symbol=symbol, ts=at_ns, title=title, text=text, value=prob.p, threshold=rule.above,
     )  # fmt: skip
-    return alert, f"{symbol} {oid}: fired, P = {prob.p:.0%} ≥ {rule.above:.0%} as of {when}"
+    return alert, f"{symbol} {oid}: fired, P = {odds(prob.p)} ≥ {rule.above:.0%} as of {when}"
 
 
 def evaluate(

@@ -7,10 +7,14 @@ strictly before the hour). Adjacent notable hours form one **cluster**.
 
 * a cluster is *found* when an event's ``[start_ts, end_ts]`` overlaps it;
 * ``recall`` = clusters found / clusters;
-* ``precision`` = share of the events judged on liquidations (on bars the liquidation series
-  covers) that contain a notable hour. Price/volume events outside that coverage cannot be
-  checked against liquidations, so they are counted (``events``, ``events_per_year``) but not
-  judged.
+* ``precision`` = share of the flushes judged on liquidations (on bars the liquidation series
+  covers) that contain a notable hour: every flush, re-flares too, so an episode cannot hide
+  a flush that found nothing. Price/volume flushes outside that coverage cannot be checked
+  against liquidations, so they are counted but not judged;
+* ``events`` and ``events_per_year`` count **episodes** (a flush and its re-flares within
+  ``FlushParams.episode_gap_hours``, :func:`flushwatch.analytics.flushes.episodes`): the unit
+  the scorecard judges and issue 12's cap of 40 an asset-year applies to. ``flushes`` and
+  ``flushes_per_year`` count every burst.
 
 Without a liquidation series both are ``None`` ("not available"): nothing is invented.
 Buckets coarser than the grid (``MarketSeries.liq_interval_s``) are judged bucket by bucket
@@ -69,16 +73,20 @@ class DetectorCard(msgspec.Struct, frozen=True, kw_only=True):
     clusters_found: int
     #: clusters_found / clusters; None without a liquidation series or without clusters.
     recall: float | None
-    #: Every event, whatever found it.
+    #: Episodes (a flush and its re-flares), whatever found them.
     events: int
-    #: Events on bars the liquidation series covers (the ones precision judges).
-    events_judged: int
-    events_with_notable: int
-    #: events_with_notable / events_judged; None when no event could be judged.
+    #: Every flush, re-flares included.
+    flushes: int
+    #: Flushes on bars the liquidation series covers (the ones precision judges).
+    flushes_judged: int
+    flushes_with_notable: int
+    #: flushes_with_notable / flushes_judged; None when no flush could be judged.
     precision: float | None
     max_events_per_year: int
-    #: Events per UTC calendar year of their start ("2026" → 58).
+    #: Episodes per UTC calendar year of their opening flush's start ("2026" → 39).
     events_per_year: dict[str, int]
+    #: Flushes per UTC calendar year of their start ("2026" → 58).
+    flushes_per_year: dict[str, int]
     detected_by: DetectedBy
     #: Start of each cluster no event overlaps (ISO UTC), to look at.
     missed: list[str]
@@ -124,8 +132,8 @@ def _cap_notes(
 ) -> list[str]:
     """Why a year holds more events than the cap, in numbers: the clusters to be found.
 
-    Recall counts clusters; when they fall on more UTC days than the cap allows events, no
-    detector that keeps one day's cascade apart from the next day's can meet both.
+    Recall counts clusters; when they fall on more UTC days than the cap allows episodes,
+    only a longer ``episode_gap_hours`` can meet both.
     """
     out = []
     for year, n in sorted(per_year.items()):
@@ -134,10 +142,10 @@ def _cap_notes(
         starts = [iso(int(m.ts[cs])) for cs, _ in clusters if iso(int(m.ts[cs])).startswith(year)]
         days = len({t[:10] for t in starts})
         out.append(
-            f"{year}: {n} events, over the cap of {p.max_events_per_year} a year; the "
+            f"{year}: {n} episodes, over the cap of {p.max_events_per_year} a year; the "
             f"liquidations hold {len(starts)} notable clusters on {days} UTC days that year, "
-            "so finding 90% of them takes more events than the cap unless bursts a day apart "
-            "count as one cascade (flush.merge_gap_hours = 24)"
+            "so finding 90% of them takes more episodes than the cap unless re-flares further "
+            "apart join one (flush.episode_gap_hours)"
         )
     return out
 
@@ -177,7 +185,7 @@ def detector_card(
     found = [any(s <= ce and e >= cs for s, e in spans) for cs, ce in clusters]
     judged = [(s, e) for s, e in spans if has_liq and e >= s and covered[s : e + 1].all()]
     with_notable = sum(bool(notable[s : e + 1].any()) for s, e in judged)
-    per_year = Counter(iso(e.start_ts)[:4] for e in events)
+    per_year = Counter(iso(e.start_ts)[:4] for e in events if e.episode_flush == 1)
     notes = []
     if not has_liq:
         notes.append("recall and precision not available: no liquidation series for this market")
@@ -191,12 +199,14 @@ def detector_card(
         clusters=len(clusters),
         clusters_found=sum(found),
         recall=sum(found) / len(clusters) if has_liq and clusters else None,
-        events=len(events),
-        events_judged=len(judged),
-        events_with_notable=with_notable,
+        events=sum(per_year.values()),
+        flushes=len(events),
+        flushes_judged=len(judged),
+        flushes_with_notable=with_notable,
         precision=with_notable / len(judged) if judged else None,
         max_events_per_year=max(per_year.values(), default=0),
         events_per_year=dict(sorted(per_year.items())),
+        flushes_per_year=dict(sorted(Counter(iso(e.start_ts)[:4] for e in events).items())),
         detected_by=_detected_by(events),
         missed=[iso(int(m.ts[cs])) for (cs, _), f in zip(clusters, found, strict=True) if not f],
         notes=notes,

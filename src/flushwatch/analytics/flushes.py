@@ -28,6 +28,9 @@ week have a robust z just under the threshold):
 * the OI reference is the largest OI known over ``oi_ref_hours`` before the bar starts, so
   a flush that drained OI does not make the next, smaller cluster look bigger.
 
+Flushes starting within ``episode_gap_hours`` (a day) of the previous one's end re-flare its
+**episode** (:func:`episodes`): the scorecard judges an episode once, at its opening flush.
+
 Bursts closer than ``merge_gap_hours`` form one event; the event then grows to the
 neighbouring bars that are still *elevated* (robust z, or ``elevated_oi_pct`` of OI), so it
 follows the cascade and not only its peak hours. The peak is the bar with the most
@@ -134,6 +137,16 @@ class FlushParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     merge_gap_hours: Annotated[
         float, msgspec.Meta(ge=0, description="Bursts this close belong to one cascade.")
     ] = 3.0
+    episode_gap_hours: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0,
+            description="A flush starting within this many hours of the previous one's end "
+            "re-flares its episode instead of opening a new one (a day: the 2026-02 selloff "
+            "is one episode of several bursts). The scorecard judges each episode once, at "
+            "its opening flush; 0 makes every flush its own episode.",
+        ),
+    ] = 24.0
     side_share: Annotated[
         float,
         msgspec.Meta(gt=0.5, le=1, description="Long (or short) share of liq that names the side."),
@@ -560,7 +573,45 @@ def detect_flushes(m: MarketSeries, p: FlushParams | None = None) -> list[FlushE
         events += _detect_liquidations(m, long, short, covered, p)
     if not covered.all():
         events += _detect_price_volume(m, ~covered, p)
-    return sorted(events, key=lambda e: e.start_ts)
+    return episodes(sorted(events, key=lambda e: e.start_ts), p.episode_gap_hours)
+
+
+def episodes(events: list[FlushEvent], gap_hours: float) -> list[FlushEvent]:
+    """``events`` (oldest first) with their episode: a flush starting at most ``gap_hours``
+    after the previous flush's last bar re-flares that flush's episode.
+
+    Bursts a day apart are one cascade to a trader (and to the outcomes: the re-flare *is*
+    the "new low within 3 days" of the flush before it); counting them apart floods a busy
+    month with "flushes". Each flush's episode is fixed when it starts (it depends only on
+    the flushes before it), so it is the same at any later as-of time.
+
+    >>> from flushwatch.analytics.results import FlushEvent
+    >>> h = 3600 * 10**9
+    >>> def ev(a: int, b: int) -> FlushEvent:
+    ...     return FlushEvent(start_ts=a * h, peak_ts=a * h, end_ts=b * h, kind="long_flush",
+    ...         detected_by="liquidations", score=5.0, liq_long_usd=1.0, liq_short_usd=0.0,
+    ...         liq_lower_bound=False, oi_before_quote=None, oi_after_quote=None,
+    ...         oi_drop_quote_pct=None, oi_drop_base_pct=None, price_open=1.0,
+    ...         price_close=1.0, price_low=1.0, price_high=1.0, move_pct=0.0, wick_pct=0.0,
+    ...         liq_to_oi_pct=None)
+    >>> [(e.episode_start_ts // h, e.episode_flush) for e in episodes(
+    ...     [ev(0, 2), ev(10, 11), ev(40, 41)], 24.0)]
+    [(0, 1), (0, 2), (40, 1)]
+    """
+    out: list[FlushEvent] = []
+    gap_ns = round(gap_hours * 3600) * 10**9
+    for e in events:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.episode_start_ts is not None
+            and (e.start_ts - prev.end_ts <= gap_ns)
+        ):
+            start, n = prev.episode_start_ts, prev.episode_flush + 1
+        else:
+            start, n = e.start_ts, 1
+        out.append(msgspec.structs.replace(e, episode_start_ts=start, episode_flush=n))
+    return out
 
 
 def flush_windows(events: list[FlushEvent]) -> list[tuple[int, int]]:
@@ -575,10 +626,19 @@ def _usd(value: float) -> str:
     return f"${value:.0f}"
 
 
+def episode_note(e: FlushEvent) -> str | None:
+    """``"re-flare 2 of the episode from <start>"`` for a re-flare, else ``None``."""
+    if e.episode_flush <= 1 or e.episode_start_ts is None:
+        return None
+    return f"re-flare {e.episode_flush} of the episode from {iso(e.episode_start_ts)}"
+
+
 def describe_flush(e: FlushEvent, *, oi_base_derived: bool = False) -> str:
     """Say in one trader sentence what happened in ``e``, with its numbers."""
     name = {"long_flush": "Long flush", "short_squeeze": "Short squeeze"}.get(e.kind, "Two-sided")
     parts = [f"{name} {iso(e.start_ts)} → {iso(e.end_ts)}"]
+    if (note := episode_note(e)) is not None:
+        parts[0] += f" ({note})"
     if e.liq_long_usd is not None and e.liq_short_usd is not None:
         bound = " (lower bound)" if e.liq_lower_bound else ""
         parts.append(

@@ -286,10 +286,18 @@ def event_rows(
     *,
     judge_after_hours: float | None = None,
 ) -> list[EventRow]:
-    """Rows of every event of ``m``, each judged ``judge_after_hours`` after its confirmation."""
+    """Rows of every episode of ``m``, each judged ``judge_after_hours`` after its opening
+    flush is confirmed ended.
+
+    A re-flare (:func:`flushwatch.analytics.flushes.episodes`) is not a row of its own: it is
+    what happened next to the flush that opened its episode, and scoring it again would count
+    one cascade's outcome twice.
+    """
     delay = p.judge_after_hours if judge_after_hours is None else judge_after_hours
     rows = []
     for e in events:
+        if e.episode_flush > 1:
+            continue
         judge = confirm_ts(e, m.step_s, merge_gap_hours) + round(delay * HOUR_NS)
         row = event_row(m, e, judge, p)
         if row is not None:

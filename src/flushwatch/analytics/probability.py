@@ -38,6 +38,7 @@ from flushwatch.analytics.outcomes import (
 )
 from flushwatch.analytics.results import FlushEvent, Probability
 from flushwatch.analytics.scorecard import Scored, score
+from flushwatch.domain.numbers import odds
 
 
 def feature_names(outcome_id: str) -> list[str]:
@@ -369,7 +370,7 @@ def odds_sentence(probs: dict[str, Probability], horizon: str = "3d") -> str | N
     if prob is None or prob.p is None or prob.base_rate is None:
         return None
     head = (
-        f"Estimate: P({OUTCOME_TEXT['new_extreme']} within {horizon}) = {prob.p:.0%} "
+        f"Estimate: P({OUTCOME_TEXT['new_extreme']} within {horizon}) = {odds(prob.p)} "
         f"({prob.method.replace('_', ' ')}; base rate {prob.base_rate:.0%} over "
         f"{prob.n_train} past flushes)"
     )

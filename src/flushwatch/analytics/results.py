@@ -54,6 +54,12 @@ class FlushEvent(msgspec.Struct, frozen=True, kw_only=True):
     #: Extreme excursion beyond the close of the event, as % of the open (the wick).
     wick_pct: float
     liq_to_oi_pct: float | None
+    #: Start of the flush that opened this one's episode (its own ``start_ts`` when it opened
+    #: it): a flush starting within ``FlushParams.episode_gap_hours`` of the previous one's end
+    #: re-flares that cascade rather than being a new one. Known when the flush starts.
+    episode_start_ts: int | None = None
+    #: Which flush of its episode this is: 1 opened it, 2 is its first re-flare, ...
+    episode_flush: int = 1
 
 
 class TrapFlag(msgspec.Struct, frozen=True, kw_only=True):

@@ -48,7 +48,8 @@ class Judged(msgspec.Struct, frozen=True, kw_only=True):
     note: str | None = None  # why the asset was not scored (no ``rows`` then)
     sources: dict[str, str] = {}
     detected_by: list[str] = []
-    events: int = 0
+    events: int = 0  # episodes: a flush and its re-flares (what is judged)
+    flushes: int = 0  # every flush, re-flares included
     detector: DetectorCard | None = None
     rows: list[EventRow] = []
 
@@ -69,7 +70,8 @@ def judge(reader: Reader, asset: str, cfg: ReportConfig, *, step_s: int | None) 
         asset=m.asset,
         sources=dict(m.sources),
         detected_by=sorted({e.detected_by for e in events}),
-        events=len(events),
+        events=sum(e.episode_flush == 1 for e in events),
+        flushes=len(events),
         detector=detector_card(m, events),
         rows=event_rows(m, events, cfg.outcomes, cfg.flush.merge_gap_hours),
     )
@@ -173,6 +175,7 @@ def run(
                 "sources": j.sources,
                 "detected_by": j.detected_by,
                 "events": j.events,
+                "flushes": j.flushes,
                 "events_judged": len(j.rows),
                 "events_scored": _n_scored(scored),
                 "detector": j.detector,

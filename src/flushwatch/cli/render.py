@@ -24,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from flushwatch.analytics.flushes import episode_note
 from flushwatch.analytics.results import FlushEvent
 from flushwatch.domain.numbers import pct, signed_pct
 from flushwatch.domain.records import Instrument
@@ -310,8 +311,10 @@ def _event_line(e: FlushEvent) -> str:
         if e.liq_long_usd is not None
         else "liquidations n/a"
     )
+    note = episode_note(e)
     return (
-        f"{e.kind.replace('_', ' ')} {iso(e.start_ts)} → {iso(e.end_ts)}: {liq}; {oi}; "
+        f"{e.kind.replace('_', ' ')} {iso(e.start_ts)} → {iso(e.end_ts)}"
+        f"{'' if note is None else f' ({note})'}: {liq}; {oi}; "
         f"price {signed_pct(e.move_pct, 2)}, low {e.price_low:,.6g}, wick {pct(e.wick_pct, 2)}"
     )
 
@@ -411,6 +414,9 @@ def flush_report(report: FlushReport, *, max_events: int = 10) -> None:
 #: ``found by`` abbreviations of :func:`events_table` and their legend.
 _FOUND_BY = {"liquidations": "liq", "price_volume": "pv"}
 _FOUND_BY_LEGEND = "by: liq = liquidation series, pv = price and volume (no liquidations)"
+_REFLARE_LEGEND = (
+    "↳ re-flare: starts within flush.episode_gap_hours of the flush before it (one episode)"
+)
 
 
 def events_table(events: Sequence[FlushEvent], asset: str, as_of_ts: int) -> None:
@@ -419,12 +425,13 @@ def events_table(events: Sequence[FlushEvent], asset: str, as_of_ts: int) -> Non
     right = ("long liq", "short liq", "OI drop", "move", "low")
     t = new_table(
         "kind", "start (UTC)", "end (UTC)", *right, "by",
-        title=f"{asset}: {len(events)} flush(es), as of {iso(as_of_ts)}", right=right, tight=True,
+        title=f"{asset}: {len(events)} flush(es) in {sum(e.episode_flush == 1 for e in events)} "
+        f"episode(s), as of {iso(as_of_ts)}", right=right, tight=True,
         min_widths={"start (UTC)": 10, "end (UTC)": 10, "low": 8, "move": 6},
     )  # fmt: skip
     for e in events:
         t.add_row(
-            e.kind.replace("_", " "),
+            ("↳ " if e.episode_flush > 1 else "") + e.kind.replace("_", " "),
             when(e.start_ts),
             when(e.end_ts),
             _usd(e.liq_long_usd),
@@ -437,3 +444,5 @@ def events_table(events: Sequence[FlushEvent], asset: str, as_of_ts: int) -> Non
     console.print(t)
     if events:
         console.print(Text(_FOUND_BY_LEGEND, "dim"))
+    if any(e.episode_flush > 1 for e in events):
+        console.print(Text(_REFLARE_LEGEND, "dim"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["num", "pct", "signed_num", "signed_pct"]
+__all__ = ["flush_name", "num", "odds", "pct", "signed_num", "signed_pct"]
 
 
 def _rounded(x: float, digits: int) -> float:
@@ -67,3 +67,28 @@ def signed_pct(x: float | None, digits: int = 1) -> str:
     """
     text = signed_num(x, digits)
     return text if text == "n/a" else text + "%"
+
+
+def odds(p: float | None) -> str:
+    """A probability in whole percent that never reads as certain: ``73%``, ``>99%``, ``<1%``.
+
+    An estimate of 0.9975 is not "100%": a fitted model is never sure, and the reader should
+    not be told it is.
+
+    Examples
+    --------
+    >>> odds(0.7254), odds(0.9975), odds(0.003), odds(None)
+    ('73%', '>99%', '<1%', 'n/a')
+    """
+    if p is None or not math.isfinite(p):
+        return "n/a"
+    if p >= 0.995:
+        return ">99%"
+    if p < 0.005:
+        return "<1%"
+    return f"{p:.0%}"
+
+
+def flush_name(kind: str) -> str:
+    """``long_flush`` → ``long flush``, ``two_sided`` → ``two-sided flush``."""
+    return {"two_sided": "two-sided flush"}.get(kind, kind.replace("_", " "))

@@ -248,7 +248,7 @@ def render_html(report: FlushReport, m: MarketSeries, *, simulated: bool = False
     events = _table(
         [
             (
-                e.kind,
+                e.kind if e.episode_flush == 1 else f"{e.kind} (re-flare {e.episode_flush})",
                 np.datetime_as_string(np.datetime64(e.start_ts, "ns"), unit="m"),
                 f"{(e.liq_long_usd or 0) / 1e6:,.1f}",
                 f"{(e.liq_short_usd or 0) / 1e6:,.1f}",

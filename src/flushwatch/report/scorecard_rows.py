@@ -17,8 +17,8 @@ OUTCOME_HEADER = (
 #: Columns of :data:`OUTCOME_HEADER` holding an interval that is a win when below zero.
 BASE_CI, BAND_CI = 5, 7
 ASSET_HEADER = (
-    "asset", "price", "liquidations", "found by", "flushes", "judged", "scored", "recall",
-    "precision", "most flushes / year",
+    "asset", "price", "liquidations", "found by", "episodes (flushes)", "judged", "scored",
+    "recall", "precision", "most episodes / year",
 )  # fmt: skip
 
 
@@ -52,7 +52,7 @@ def asset_cells(a: dict[str, Any]) -> list[str]:
     d = a["detector"]
     recall = f"{d.clusters_found}/{d.clusters} = {pct(d.recall)}" if d.recall is not None else "n/a"
     precision = (
-        f"{d.events_with_notable}/{d.events_judged} = {pct(d.precision)}"
+        f"{d.flushes_with_notable}/{d.flushes_judged} = {pct(d.precision)}"
         if d.precision is not None
         else "n/a"
     )
@@ -61,7 +61,7 @@ def asset_cells(a: dict[str, Any]) -> list[str]:
         str(a["sources"].get("price", "n/a")),
         str(a["sources"].get("liquidations", "not available")),
         ", ".join(a["detected_by"]) or "-",
-        str(a["events"]),
+        f"{a['events']} ({a['flushes']})",
         str(a["events_judged"]),
         str(a["events_scored"]),
         recall,
