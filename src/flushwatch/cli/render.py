@@ -26,7 +26,7 @@ from rich.text import Text
 
 from flushwatch.analytics.flushes import episode_note
 from flushwatch.analytics.results import FlushEvent
-from flushwatch.domain.numbers import pct, signed_pct
+from flushwatch.domain.numbers import flush_name, pct, signed_pct
 from flushwatch.domain.records import Instrument
 from flushwatch.domain.time import iso
 from flushwatch.report import odds
@@ -313,7 +313,7 @@ def _event_line(e: FlushEvent) -> str:
     )
     note = episode_note(e)
     return (
-        f"{e.kind.replace('_', ' ')} {iso(e.start_ts)} → {iso(e.end_ts)}"
+        f"{flush_name(e.kind)} {iso(e.start_ts)} → {iso(e.end_ts)}"
         f"{'' if note is None else f' ({note})'}: {liq}; {oi}; "
         f"price {signed_pct(e.move_pct, 2)}, low {e.price_low:,.6g}, wick {pct(e.wick_pct, 2)}"
     )
