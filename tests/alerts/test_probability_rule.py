@@ -54,31 +54,31 @@ def test_fires_once_per_flush_and_says_why_it_stays_silent(store: Path, tmp_path
         return len(asyncio.run(dispatcher.dispatch(odds.evaluate(parse_iso(at)))))
 
     # The two-sided re-flare of 2026-05-04 10:00, judged at 05-05 07:00: P(beyond its extreme
-    # within 1d) = 99.75 %, and the procedure beat its base rate (66 %) on the 23 earlier
-    # episodes it could be scored on. Printed as ">99%": an estimate is never "100%".
+    # within 1d) = 98.7 %, and the procedure beat its base rate (54 %) on the 23 earlier
+    # episodes it could be scored on.
     assert hour("2026-05-05T07:00Z") == 1
     assert odds.notes == [
-        "extends: BTCUSDT new_extreme_1d: fired, P = >99% ≥ 60% as of 2026-05-05T07:00:00Z",
+        "extends: BTCUSDT new_extreme_1d: fired, P = 99% ≥ 60% as of 2026-05-05T07:00:00Z",
         "up: BTCUSDT up_1d: silent, the estimate has not beaten its base rate on 23 scored "
         "past flushes",
     ]
     # The next day the report still judges the same flush: one alert per flush
     assert hour("2026-05-06T05:00Z") == 0
-    assert odds.notes[0].startswith("extends: BTCUSDT new_extreme_1d: fired, P = >99%")
+    assert odds.notes[0].startswith("extends: BTCUSDT new_extreme_1d: fired, P = 98%")
     # Another flush, unlikely to extend: silent, and it says so
     assert hour("2026-05-14T20:00Z") == 0
     assert (
-        odds.notes[0] == "extends: BTCUSDT new_extreme_1d: P = 4% < 60% as of 2026-05-14T20:00:00Z"
+        odds.notes[0] == "extends: BTCUSDT new_extreme_1d: P = 7% < 60% as of 2026-05-14T20:00:00Z"
     )
     (line,) = sink.read_text(encoding="utf-8").splitlines()
     doc = json.loads(line)
     assert doc["key"] == "extends|BTCUSDT|new_extreme_1d|1777888800000000000"
     assert doc["time"] == "2026-05-05T07:00:00Z"
-    assert doc["value"] == pytest.approx(0.9975307659011133)
+    assert doc["value"] == pytest.approx(0.9872676508542111)
     assert doc["text"].startswith(
-        "BTCUSDT: P(price goes beyond the flush extreme within 1d) = >99% (rule: ≥ 60%) for the "
+        "BTCUSDT: P(price goes beyond the flush extreme within 1d) = 99% (rule: ≥ 60%) for the "
         "two-sided flush of 2026-05-04T10:00:00Z (re-flare 2 of the episode from "
-        "2026-05-04T01:00:00Z), as of 2026-05-05T07:00:00Z; base rate 66% over 33 past flushes "
+        "2026-05-04T01:00:00Z), as of 2026-05-05T07:00:00Z; base rate 54% over 33 past flushes "
         "(own); it beat that base rate on 23 scored past flushes."
     )
 

@@ -286,20 +286,31 @@ def event_rows(
     *,
     judge_after_hours: float | None = None,
 ) -> list[EventRow]:
-    """Rows of every episode of ``m``, each judged ``judge_after_hours`` after its opening
-    flush is confirmed ended.
+    """One row per episode of ``m``: what ``report --at`` said ``judge_after_hours`` after the
+    episode's opening flush was confirmed ended.
 
-    A re-flare (:func:`flushwatch.analytics.flushes.episodes`) is not a row of its own: it is
-    what happened next to the flush that opened its episode, and scoring it again would count
-    one cascade's outcome twice.
+    That report judges the latest flush confirmed ended by then (:func:`confirm_ts`): the
+    opening flush, or a re-flare of it (:func:`flushwatch.analytics.flushes.episodes`) that
+    ended in between. With ``episode_gap_hours`` at least the judging delay (24 h each by
+    default) no later episode's flush can be confirmed by then, so this is exactly the report's
+    focus; with a shorter gap the row keeps to its own episode. A re-flare is not a row of its
+    own: it is
+    what happened next to the flush judged before it, and scoring it again would count one
+    cascade's outcome twice.
     """
     delay = p.judge_after_hours if judge_after_hours is None else judge_after_hours
+    confirmed = [confirm_ts(e, m.step_s, merge_gap_hours) for e in events]
     rows = []
-    for e in events:
+    for k, e in enumerate(events):
         if e.episode_flush > 1:
             continue
-        judge = confirm_ts(e, m.step_s, merge_gap_hours) + round(delay * HOUR_NS)
-        row = event_row(m, e, judge, p)
+        judge = confirmed[k] + round(delay * HOUR_NS)
+        focus = e
+        for f, done in zip(events[k + 1 :], confirmed[k + 1 :], strict=True):
+            if f.episode_flush == 1 or done > judge:
+                break
+            focus = f
+        row = event_row(m, focus, judge, p)
         if row is not None:
             rows.append(row)
     return rows
