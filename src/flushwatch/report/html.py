@@ -14,9 +14,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from flushwatch.analytics.flushes import episode_note
 from flushwatch.analytics.market import MarketSeries
 from flushwatch.analytics.results import Probability
-from flushwatch.domain.numbers import pct, signed_pct
+from flushwatch.domain.numbers import flush_name, pct, signed_pct
 from flushwatch.report import odds
 from flushwatch.report.framing import frame, iso
 from flushwatch.report.model import FlushReport, level_state
@@ -221,7 +222,9 @@ def render_html(report: FlushReport, m: MarketSeries, *, simulated: bool = False
     judged = "none confirmed ended by then"
     if report.focus is not None:
         f = report.focus
-        judged = f"{f.kind.replace('_', ' ')} {_when(f.start_ts)} → {_when(f.end_ts)} UTC"
+        judged = f"{flush_name(f.kind)} {_when(f.start_ts)} → {_when(f.end_ts)} UTC"
+        if (note := episode_note(f)) is not None:
+            judged += f" ({note})"
     running = ""
     if report.in_progress is not None:
         r = report.in_progress

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from flushwatch.analytics.flushes import episode_note
+from flushwatch.domain.numbers import flush_name
 from flushwatch.domain.time import iso
 from flushwatch.report import odds
 from flushwatch.report.model import level_state
@@ -77,7 +79,8 @@ _EVENT_HEAD = ("kind", "start (UTC)", "end (UTC)", "long liq", "short liq", "mov
 def _event_row(e: FlushEvent) -> tuple[str, ...]:
     oi = "n/a" if e.oi_drop_quote_pct is None else f"{e.oi_drop_quote_pct:.1f}%"
     return (
-        e.kind, _minute(e.start_ts), _minute(e.end_ts), f"${(e.liq_long_usd or 0) / 1e6:,.1f}M",
+        e.kind if e.episode_flush == 1 else f"{e.kind} (re-flare {e.episode_flush})",
+        _minute(e.start_ts), _minute(e.end_ts), f"${(e.liq_long_usd or 0) / 1e6:,.1f}M",
         f"${(e.liq_short_usd or 0) / 1e6:,.1f}M", f"{e.move_pct:+.2f}%", oi, e.detected_by,
     )  # fmt: skip
 
@@ -88,7 +91,9 @@ def report_sections(rep: Report) -> list[str]:
     judged = "none confirmed ended by then"
     if r.focus is not None:
         f = r.focus
-        judged = f"{f.kind.replace('_', ' ')} {_minute(f.start_ts)} → {_minute(f.end_ts)} UTC"
+        judged = f"{flush_name(f.kind)} {_minute(f.start_ts)} → {_minute(f.end_ts)} UTC"
+        if (note := episode_note(f)) is not None:
+            judged += f" ({note})"
     running = ""
     if r.in_progress is not None:
         running = (
