@@ -40,7 +40,11 @@ Rows = list[tuple[int, str, str, int, bool]]
 
 
 @pytest.fixture(scope="module")
-def trades(shared_data: Path) -> list[tuple[int, str, str, int, bool]]:
+def trades(shared_data: Path) -> Rows:
+    return real_trades(shared_data)
+
+
+def real_trades(shared_data: Path) -> Rows:
     """(id, price, qty, time ms, buyer is maker) of every real trade; the second half a day on."""
     out = []
     with gzip.open(shared_data.joinpath(*HFT), "rt") as fh:

@@ -1,23 +1,27 @@
-"""Bulk import of one large trades CSV with DuckDB: typed read, SQL checks, COPY to Parquet.
+"""Bulk import of one large trades CSV with DuckDB: typed read, checks, Parquet per UTC day.
 
 :meth:`Store.write` costs about 1 s of CPU per million trades in Python (de-duplication,
-sort, Parquet); here DuckDB does the heavy lifting, in its own threads and bounded memory
-(``memory_limit``, spilling to a folder inside the write's staging folder):
+sort, Parquet); here DuckDB reads, in its own threads and bounded memory (``memory_limit``,
+spilling to a folder inside the write's staging folder). Two ways, the first tried first:
 
-1. the file is read once with DuckDB's typed ``read_csv`` (columns and kinds from the ingest
-   layer's :class:`~flushwatch.ingest.stream_trades.TradeCsv`) into a temporary table of
-   normalized trade rows, in file order (``rowid`` + header = the file line);
-2. one SQL pass finds the first row breaking a rule, and it is raised as the same
-   :class:`~flushwatch.errors.ParseError` (message, line, field) the exact readers raise;
-3. each UTC day is written with ``COPY ... (FORMAT parquet)`` as the next part of its
-   partition, in :func:`~flushwatch.store.io.sort_columns` order, with the dataset's columns,
-   types and version tag, and row groups of :data:`~flushwatch.store.parts.ROW_GROUP` rows:
-   what :meth:`Store.write` writes for the same rows. A day whose partition is empty skips
-   de-duplication when the file's trade ids are unique (no two rows can then be equal);
-   otherwise rows equal to a stored one (an anti-join on every key column) or to an earlier
-   row of the file are dropped, as :meth:`Store.write` drops them;
-4. parts, merges, instruments and the ledger line are committed in one
-   :class:`~flushwatch.store.txn.Txn`: the whole file or nothing.
+* **in file order** (:mod:`flushwatch.store.bulk_ordered`): a file proved already in store
+  order (times non-decreasing, ids plain integers of one length rising strictly: every
+  Binance Vision file seen) whose days hold no parts yet is streamed from ``read_csv`` to
+  one part per day, checked batch by batch with vectorized bounds, never sorted or held;
+* **sorted**, for any other file (or one the first way refused midway: its files are
+  removed): the file is read into a temporary table of normalized rows, in file order
+  (``rowid`` + header = the file line); one SQL pass finds the first row breaking a rule,
+  raised as the same :class:`~flushwatch.errors.ParseError` (message, line, field) the
+  exact readers raise; each UTC day is written with ``COPY ... (FORMAT parquet)`` in
+  :func:`~flushwatch.store.io.sort_columns` order. A day whose partition is empty skips
+  de-duplication when the file's trade ids are unique (no two rows can then be equal);
+  otherwise rows equal to a stored one (an anti-join on every key column) or to an earlier
+  row of the file are dropped, as :meth:`Store.write` drops them.
+
+Both write what :meth:`Store.write` writes for the same rows (the dataset's columns, types,
+version tag, order and row groups of :data:`~flushwatch.store.parts.ROW_GROUP` rows). Parts,
+merges, instruments and the ledger line are committed in one
+:class:`~flushwatch.store.txn.Txn`: the whole file or nothing.
 """
 
 from __future__ import annotations
@@ -40,8 +44,16 @@ from flushwatch.domain.time import MAX_TS_NS, MIN_TS_NS
 from flushwatch.errors import ParseError
 from flushwatch.ingest.stream_trades import TradeCsv
 from flushwatch.ingest.validate import FUTURE_SLACK_NS, MAX_AMOUNT, MAX_PRICE, validate
+from flushwatch.store.bulk_ordered import Streamed, write_in_order
 from flushwatch.store.io import keys_of, merge_files, sort_columns, sql_str, write_frame
-from flushwatch.store.parts import ROW_GROUP, list_parts, next_seq, part_name, plan_merges
+from flushwatch.store.parts import (
+    ROW_GROUP,
+    Part,
+    list_parts,
+    next_seq,
+    part_name,
+    plan_merges,
+)
 from flushwatch.store.schema import SCHEMA_VERSION, SCHEMAS
 from flushwatch.store.store import INSTRUMENTS, ImportSummary, Store, file_sha256
 from flushwatch.store.txn import Txn, recover
@@ -85,7 +97,8 @@ def connect(spill: Path, memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBPyCon
     )
 
 
-def _read_csv(spec: TradeCsv, *, rejects: bool = False) -> str:
+def csv_source(spec: TradeCsv, *, rejects: bool = False) -> str:
+    """SQL of DuckDB's typed ``read_csv`` of the file (every column of its spec's kind)."""
     cols = ", ".join(
         f"{sql_str(n)}: {sql_str(_SQL_TYPE[k])}"
         for n, k in zip(spec.names, spec.kinds, strict=True)
@@ -119,7 +132,7 @@ def load(con: duckdb.DuckDBPyConnection, spec: TradeCsv) -> int:
             CASE {maker} WHEN 'true' THEN NULL WHEN 'false' THEN NULL ELSE {maker} END
                 AS raw_maker,
             TRY_CAST({tid} AS BIGINT) AS id_num
-        FROM {_read_csv(spec)}
+        FROM {csv_source(spec)}
     """
     try:
         con.execute(sql)
@@ -137,7 +150,7 @@ def _reject(con: duckdb.DuckDBPyConnection, spec: TradeCsv, exc: duckdb.Error) -
     """The first value DuckDB could not read, as the exact readers word it."""
     try:
         # every column read (a bare count(*) would skip the conversions), the bad lines kept
-        con.execute(f"CREATE TEMP TABLE rejected AS SELECT * FROM {_read_csv(spec, rejects=True)}")
+        con.execute(f"CREATE TEMP TABLE rejected AS SELECT * FROM {csv_source(spec, rejects=True)}")
         found = con.execute(
             "SELECT line, column_idx, column_name, csv_line, error_type FROM reject_errors "
             "ORDER BY line LIMIT 1"
@@ -387,53 +400,25 @@ def _bulk_write(
     with store._locked():
         recover(store.root)
         with Txn(store.root) as txn, connect(txn.staging / "duckdb-spill", memory_limit) as con:
-            rows = load(con, spec)
-            say(0.5)
-            facts = check(con, spec, now_ns)
-            say(0.6)
-            days, unit, plain_ids = facts.days, facts.unit, facts.plain_ids
-            distinct = not _unique_ids(con, rows)
-            added = 0
-            for i, n in enumerate(days):
-                name = (_EPOCH + timedelta(days=int(n))).isoformat()
-                target = store.partition_path(
-                    Trade.dataset, spec.exchange, spec.market, spec.symbol, name
-                )
-                parts = list_parts(target.parent, name)
-                lo, hi = int(n) * _DAY_NS, (int(n) + 1) * _DAY_NS
-                seq = next_seq(parts)
-                staged = txn.new_file()
-                stored = [p.path for p in parts]
-                fresh = _copy(
-                    con,
-                    _day_sql(
-                        spec,
-                        (lo, hi, unit),
-                        stored,
-                        distinct=distinct or bool(stored),
-                        plain_ids=plain_ids,
-                    ),
-                    staged,
-                )
-                added += fresh
-                say(0.6 + 0.4 * (i + 1) / len(days))
-                if fresh == 0:
-                    continue
-                sources = {p.seq: p.path for p in parts} | {seq: staged}
-                sizes = {p.seq: p.rows for p in parts} | {seq: fresh}
-                merges = plan_merges(sizes)
-                if not any(seq in m.inputs for m in merges):
-                    txn.put(staged, target.parent / part_name(name, seq))
-                for m in merges:
-                    out = txn.new_file()
-                    merge_files(
-                        [sources[s] for s in m.inputs], Trade, sum(sizes[s] for s in m.inputs), out
-                    )
-                    txn.put(out, target.parent / part_name(name, m.output))
-                    for s in m.inputs:
-                        if s not in (m.output, seq):
-                            txn.delete(sources[s])
+            streamed = write_in_order(
+                con,
+                spec,
+                csv_source(spec),
+                day_is_empty=lambda n: not _parts(store, spec, n)[2],
+                new_file=txn.new_file,
+                now_ns=now_ns,
+                progress=lambda f: say(0.9 * f),
+            )
+            if isinstance(streamed, Streamed):
+                rows, written = streamed.rows, [(d.day, d.path, d.rows) for d in streamed.days]
+            else:
+                rows, written = _write_sorted(con, store, spec, txn, say, now_ns)
             con.close()
+            added = 0
+            for n, staged, fresh in written:
+                added += fresh
+                if fresh:
+                    _place(store, spec, txn, n, staged, fresh)
             if spec.instrument is not None:
                 inst = store._merged_instruments([spec.instrument])
                 if inst is not None:
@@ -454,4 +439,59 @@ def _bulk_write(
             fresh_file = not (summary.seen_before and summary.added == 0)
             line = json.dumps(msgspec.to_builtins(summary)) + "\n" if fresh_file else ""
             txn.commit(store._ledger, line)
+    say(1.0)
     return summary
+
+
+def _parts(store: Store, spec: TradeCsv, day: int) -> tuple[str, Path, list[Part]]:
+    """A UTC day's partition name, part-0 path and stored parts."""
+    name = (_EPOCH + timedelta(days=day)).isoformat()
+    target = store.partition_path(Trade.dataset, spec.exchange, spec.market, spec.symbol, name)
+    return name, target, list_parts(target.parent, name)
+
+
+def _write_sorted(
+    con: duckdb.DuckDBPyConnection,
+    store: Store,
+    spec: TradeCsv,
+    txn: Txn,
+    say: Progress,
+    now_ns: int | None,
+) -> tuple[int, list[tuple[int, Path, int]]]:
+    """The path for any file: its rows in a table, checked, each day sorted and de-duplicated
+    against its stored parts; returns the rows read and (day, staged file, rows) per day."""
+    rows = load(con, spec)
+    say(0.5)
+    facts = check(con, spec, now_ns)
+    say(0.6)
+    distinct = not _unique_ids(con, rows)
+    written = []
+    for i, n in enumerate(facts.days):
+        stored = [p.path for p in _parts(store, spec, n)[2]]
+        staged = txn.new_file()
+        span = (n * _DAY_NS, (n + 1) * _DAY_NS, facts.unit)
+        sql = _day_sql(
+            spec, span, stored, distinct=distinct or bool(stored), plain_ids=facts.plain_ids
+        )
+        written.append((n, staged, _copy(con, sql, staged)))
+        say(0.6 + 0.3 * (i + 1) / len(facts.days))
+    return rows, written
+
+
+def _place(store: Store, spec: TradeCsv, txn: Txn, day: int, staged: Path, fresh: int) -> None:
+    """Add a staged file of ``fresh`` new rows as the next part of its day, merging parts as
+    :func:`~flushwatch.store.parts.plan_merges` plans (as :meth:`Store.write` does)."""
+    name, target, parts = _parts(store, spec, day)
+    seq = next_seq(parts)
+    sources = {p.seq: p.path for p in parts} | {seq: staged}
+    sizes = {p.seq: p.rows for p in parts} | {seq: fresh}
+    merges = plan_merges(sizes)
+    if not any(seq in m.inputs for m in merges):
+        txn.put(staged, target.parent / part_name(name, seq))
+    for m in merges:
+        out = txn.new_file()
+        merge_files([sources[s] for s in m.inputs], Trade, sum(sizes[s] for s in m.inputs), out)
+        txn.put(out, target.parent / part_name(name, m.output))
+        for s in m.inputs:
+            if s not in (m.output, seq):
+                txn.delete(sources[s])
