@@ -1,7 +1,7 @@
 """aggTrades import in bounded memory: rows/s and peak RSS of `flushwatch import` vs DuckDB.
 
 Run: ``.venv/bin/python bench/aggtrades_import.py [--rows 30000000] [--all] [--json out.json]``;
-``... --phases FILE`` times each step of the bulk path on FILE (one process, all days at once).
+``... --phases FILE`` times each step of both bulk paths on FILE (one process).
 
 The file is **simulated** (labelled so in its name): the 21,313 real Binance USD-M BTCUSDT
 trades of ``shared/data/hftbacktest-binance-ws-2024-08-08/usdm_btcusdt_20240808.gz`` written
@@ -102,9 +102,16 @@ def make_csv(rows: int) -> Path:
 
 
 def phases(path: Path) -> None:
-    """CPU and wall seconds of each step of the bulk path, in one process (``--phases``)."""
+    """CPU and wall seconds of each step of the bulk paths, in one process (``--phases``).
+
+    The in-order path (what a file in store order takes) as a whole and in parts: DuckDB's
+    streamed ``read_csv`` alone, with the batch-by-batch proof, and everything (the proof,
+    the day split and the Parquet writes); then the sorted path (any other file) step by
+    step, all days at once.
+    """
     from flushwatch.ingest.stream_trades import trade_csv
-    from flushwatch.store import bulk
+    from flushwatch.store import bulk, bulk_ordered
+    from flushwatch.store.parts import ROW_GROUP
     from flushwatch.store.store import file_sha256
 
     spec = trade_csv(path)
@@ -114,22 +121,42 @@ def phases(path: Path) -> None:
         c, w = time.process_time(), time.perf_counter()
         out = fn()
         cpu, wall = time.process_time() - c, time.perf_counter() - w
-        print(f"{name:<28} CPU {cpu:7.2f} s  wall {wall:7.2f} s")
+        print(f"{name:<34} CPU {cpu:7.2f} s  wall {wall:7.2f} s")
         return out
 
     with tempfile.TemporaryDirectory(prefix="fw-bench-") as tmp:
         con = bulk.connect(Path(tmp) / "spill")
         step("sha256 of the file (ledger)", lambda: file_sha256(path))
-        rows = int(step("typed read_csv into t", lambda: bulk.load(con, spec)))  # type: ignore[call-overload]
-        facts = step("checks, days, units, plain ids", lambda: bulk.check(con, spec))
+        source = bulk.csv_source(spec)
+        sql = bulk_ordered._select(spec, source)
+        assert sql is not None
+
+        def read(prove: bool) -> None:
+            proof = bulk_ordered._Proof(time.time_ns())
+            with con.sql(sql).to_arrow_reader(ROW_GROUP) as reader:
+                for batch in reader:
+                    assert not prove or proof.check(batch) is None
+
+        step("in order: streamed read_csv", lambda: read(False))
+        step("in order: read + proof", lambda: read(True))
+        names = (Path(tmp) / f"{i}.parquet" for i in range(10_000))
+        got = step(
+            "in order: all (read, proof, write)",
+            lambda: bulk_ordered.write_in_order(
+                con, spec, source, day_is_empty=lambda _d: True, new_file=lambda: next(names)
+            ),
+        )
+        print(f"  -> {got if isinstance(got, bulk_ordered.Refused) else 'streamed'}")
+        rows = int(step("sorted: typed read_csv into t", lambda: bulk.load(con, spec)))  # type: ignore[call-overload]
+        facts = step("sorted: checks, days, units, ids", lambda: bulk.check(con, spec))
         assert isinstance(facts, bulk.Facts)
         days = [(d,) for d in facts.days]
-        step("unique ids (rising)", lambda: bulk._unique_ids(con, rows))
+        step("sorted: unique ids (rising)", lambda: bulk._unique_ids(con, rows))
         lo, hi = int(days[0][0]) * bulk._DAY_NS, (int(days[-1][0]) + 1) * bulk._DAY_NS
         out = Path(tmp) / "o.parquet"
-        sql = bulk._day_sql(spec, (lo, hi, 10**6), [], distinct=False, plain_ids=True)
-        unsorted = sql.split(" ORDER BY ")[0] + ")"  # the same rows without the sort
-        step(f"COPY unsorted, all {len(days)} days", lambda: bulk._copy(con, unsorted, out))
+        sql_all = bulk._day_sql(spec, (lo, hi, 10**6), [], distinct=False, plain_ids=True)
+        unsorted = sql_all.split(" ORDER BY ")[0] + ")"  # the same rows without the sort
+        step(f"sorted: COPY unsorted, {len(days)} days", lambda: bulk._copy(con, unsorted, out))
 
         def per_day() -> None:
             for (n,) in days:
@@ -137,7 +164,7 @@ def phases(path: Path) -> None:
                 day = bulk._day_sql(spec, span, [], distinct=False, plain_ids=True)
                 bulk._copy(con, day, Path(tmp) / f"{n}.parquet")
 
-        step(f"COPY sorted, per day ({len(days)})", per_day)
+        step(f"sorted: COPY sorted, per day ({len(days)})", per_day)
 
 
 def child(mode: str, path: Path, rows: int, chunk_mb: int) -> None:
