@@ -145,19 +145,41 @@ def test_estimated_rows_for_progress(tmp_path: Path, trades: Rows) -> None:
         assert abs(est - 21_314) < 21_314 * 0.02  # header + rows, from the first MB
 
 
-def test_many_batches_and_row_groups_in_order_equal_the_exact_path(
-    tmp_path: Path, trades: Rows
-) -> None:
+def seven_copies(trades: Rows) -> Rows:
     """Seven copies of the first half (3.8 minutes of 2024-08-08, moved 12 hours earlier),
-    ids and times shifted past the previous copy: 74,592 rows in one day, in order, over
-    two Arrow batches and two row groups (the proof carries across batches)."""
+    ids and times shifted past the previous copy: 74,592 rows in one day, in order, read as
+    two Arrow batches (65,536 + 9,056 rows)."""
     half = trades[: len(trades) // 2]
     span = half[-1][3] - half[0][3] + 1
-    rows = [
+    return [
         (t + k * 10**8, p, q, ts - 12 * 3_600_000 + k * span, m)
         for k in range(7)
         for t, p, q, ts, m in half
     ]
+
+
+@pytest.mark.parametrize(
+    ("field", "reason"), [(3, "times fall"), (0, "ids do not rise")], ids=["time", "id"]
+)
+def test_the_proof_carries_across_batches(
+    tmp_path: Path, trades: Rows, field: int, reason: str
+) -> None:
+    """The first row of the second batch steps back from the last of the first (its time 1
+    ms earlier, or its id equal): in order within each batch, not across them."""
+    rows = seven_copies(trades)
+    prev, row = rows[65_535], list(rows[65_536])
+    row[field] = prev[field] - 1 if field == 3 else prev[field]
+    rows[65_536] = (row[0], row[1], row[2], row[3], row[4])
+    got, out = stream(tmp_path, write(tmp_path / NAME, agg_lines(rows)))
+    assert got == Refused(reason)
+    assert not list(out.iterdir())
+
+
+def test_many_batches_and_row_groups_in_order_equal_the_exact_path(
+    tmp_path: Path, trades: Rows
+) -> None:
+    """:func:`seven_copies`: one day's part of two row groups, as the exact path writes."""
+    rows = seven_copies(trades)
     path = write(tmp_path / NAME, agg_lines(rows))
     got, _ = stream(tmp_path / "alone", path)  # the fast path takes it
     assert isinstance(got, Streamed)
