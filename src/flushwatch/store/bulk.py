@@ -59,8 +59,9 @@ from flushwatch.store.store import INSTRUMENTS, ImportSummary, Store, file_sha25
 from flushwatch.store.txn import Txn, recover
 
 #: DuckDB's memory for one bulk import; beyond it, sorts and the row table spill to disk.
-#: Peak RSS is about this plus 0.2 GB (1.67 GB on the 30 M-row benchmark file; 1 GB: 1.2 GB
-#: RSS and ~12 % more CPU, from spilling more).
+#: The sorted path's peak RSS is about this plus 0.2 GB (1.67 GB on the 30 M-row benchmark
+#: file; 1 GB: 1.2 GB RSS and ~12 % more CPU, from spilling more); the in-order path holds
+#: a few row groups, not the rows (0.45 GB).
 MEMORY_LIMIT = "1500MB"
 _DAY_NS = 86_400 * 10**9
 _EPOCH = date(1970, 1, 1)
