@@ -154,14 +154,14 @@ def phases(path: Path) -> None:
         step("sorted: unique ids (rising)", lambda: bulk._unique_ids(con, rows))
         lo, hi = int(days[0][0]) * bulk._DAY_NS, (int(days[-1][0]) + 1) * bulk._DAY_NS
         out = Path(tmp) / "o.parquet"
-        sql_all = bulk._day_sql(spec, (lo, hi, 10**6), [], distinct=False, plain_ids=True)
+        sql_all = bulk._day_sql(spec, (lo, hi, 10**6), [], distinct=False, trim_free=True)
         unsorted = sql_all.split(" ORDER BY ")[0] + ")"  # the same rows without the sort
         step(f"sorted: COPY unsorted, {len(days)} days", lambda: bulk._copy(con, unsorted, out))
 
         def per_day() -> None:
             for (n,) in days:
                 span = (int(n) * bulk._DAY_NS, (int(n) + 1) * bulk._DAY_NS, 10**6)
-                day = bulk._day_sql(spec, span, [], distinct=False, plain_ids=True)
+                day = bulk._day_sql(spec, span, [], distinct=False, trim_free=True)
                 bulk._copy(con, day, Path(tmp) / f"{n}.parquet")
 
         step(f"sorted: COPY sorted, per day ({len(days)})", per_day)

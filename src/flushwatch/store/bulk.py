@@ -44,7 +44,7 @@ from flushwatch.domain.time import MAX_TS_NS, MIN_TS_NS
 from flushwatch.errors import ParseError
 from flushwatch.ingest.stream_trades import TradeCsv
 from flushwatch.ingest.validate import FUTURE_SLACK_NS, MAX_AMOUNT, MAX_PRICE, validate
-from flushwatch.store.bulk_ordered import Streamed, write_in_order
+from flushwatch.store.bulk_ordered import Streamed, unit_of, write_in_order
 from flushwatch.store.io import keys_of, merge_files, sort_columns, sql_str, write_frame
 from flushwatch.store.parts import (
     ROW_GROUP,
@@ -179,16 +179,13 @@ class Facts(msgspec.Struct, frozen=True):
 
     days: tuple[int, ...]  # UTC days (ns // day) that hold rows, ascending
     unit: int | None  # ns per unit of the raw time when every row has the same unit
-    plain_ids: bool  # every id is a plain integer, so trimming it changes nothing
+    trim_free: bool  # no id starts or ends with a space, so trimming it changes nothing
 
 
-def check(con: duckdb.DuckDBPyConnection, spec: TradeCsv, now_ns: int | None = None) -> Facts:
-    """Raise the first broken rule (checks in the exact readers' order), else return what
-    the same pass over the rows found (:class:`Facts`)."""
-    limit = (time.time_ns() if now_ns is None else now_ns) + FUTURE_SLACK_NS
-    time_name = spec.time
-    checks: list[tuple[str, str, str]] = [
-        ("raw_time IS NOT NULL AND ts_event IS NULL", time_name, "epoch"),
+def _rules(spec: TradeCsv, limit: int) -> list[tuple[str, str, str]]:
+    """(broken when, field, message) of every per-row rule, in the exact readers' order."""
+    return [
+        ("raw_time IS NOT NULL AND ts_event IS NULL", spec.time, "epoch"),
         (
             "lower(trim(raw_maker)) NOT IN ('true', 'false') AND trim(raw_maker) <> ''",
             spec.maker,
@@ -215,16 +212,15 @@ def check(con: duckdb.DuckDBPyConnection, spec: TradeCsv, now_ns: int | None = N
         ),
         (f"qty > {MAX_AMOUNT!r}", "qty", f"value {{value}} is implausible (above {MAX_AMOUNT:g})"),
     ]
-    firsts = ", ".join(f"min(r) FILTER (WHERE {cond})" for cond, _, _ in checks)
-    factor = _epoch_factor("raw_time")
-    row = con.execute(
-        f"SELECT {firsts}, list(DISTINCT ts_event // {_DAY_NS}), min({factor}), max({factor}), "
-        "count(*) FILTER (WHERE id_num IS NULL OR raw_id <> id_num::VARCHAR) FROM v"
-    ).fetchall()[0]
-    found = row[: len(checks)]
-    day_list, lo_unit, hi_unit, odd_ids = row[len(checks) :]
+
+
+def _raise_first_broken(con: duckdb.DuckDBPyConnection, spec: TradeCsv, limit: int) -> None:
+    """Raise the first row breaking a rule, as the exact readers word it (one pass)."""
+    rules = _rules(spec, limit)
+    firsts = ", ".join(f"min(r) FILTER (WHERE {cond})" for cond, _, _ in rules)
+    found = con.execute(f"SELECT {firsts} FROM v").fetchall()[0]
     header = 1 if spec.header else 0
-    for rowid, (_, field, message) in zip(found, checks, strict=True):
+    for rowid, (_, field, message) in zip(found, rules, strict=True):
         if rowid is None:
             continue
         cols = {"epoch": "raw_time", "maker": "raw_maker"}.get(message, field)
@@ -238,6 +234,33 @@ def check(con: duckdb.DuckDBPyConnection, spec: TradeCsv, now_ns: int | None = N
         else:
             text = message.format(value=value[0])
         raise ParseError(text, path=spec.path, line=line, field=field)
+
+
+def check(con: duckdb.DuckDBPyConnection, spec: TradeCsv, now_ns: int | None = None) -> Facts:
+    """Raise the first broken rule (checks in the exact readers' order), else return what
+    the pass over the rows found (:class:`Facts`).
+
+    One cheap pass of counts and bounds (no per-row filter) proves most files clean; only
+    when a bound or count could hide a broken rule does the exact pass look for the first
+    bad row (a maker spelled ``TRUE`` is fine but takes it too).
+    """
+    limit = (time.time_ns() if now_ns is None else now_ns) + FUTURE_SLACK_NS
+    row = con.execute(
+        "SELECT count(*), count(ts_event), count(price), count(qty), count(raw_maker), "
+        "max(ts_event), min(price), max(price), min(qty), max(qty), min(raw_time), "
+        f"max(raw_time), list(DISTINCT ts_event // {_DAY_NS}), "
+        "count(*) FILTER (WHERE starts_with(raw_id, ' ') OR ends_with(raw_id, ' ')) FROM t"
+    ).fetchall()[0]
+    n, n_ts, n_price, n_qty, odd_makers, hi_ts, lo_p, hi_p, lo_q, hi_q = row[:10]
+    lo_raw, hi_raw, day_list, spaced = row[10:]
+    # a NaN bound compares false, an infinite one is out of bounds: both take the exact pass
+    clean = n == n_ts == n_price == n_qty and odd_makers == 0
+    if clean and n:
+        in_bounds = (lo_p > 0, hi_p <= MAX_PRICE, lo_q >= 0, hi_q <= MAX_AMOUNT)
+        clean = hi_ts <= limit and all(in_bounds)
+    if not clean:
+        _raise_first_broken(con, spec, limit)
+    header = 1 if spec.header else 0
     first = con.sql(
         f"SELECT ts_event, price, qty, taker_side, trim(raw_id) AS trade_id, "
         f"r + {1 + header} AS {LINE} "
@@ -251,10 +274,12 @@ def check(con: duckdb.DuckDBPyConnection, spec: TradeCsv, now_ns: int | None = N
             pl.lit(None, pl.Int64).alias("ts_recv"),
         )
         validate(Trade, frame, spec.path, now_ns=now_ns)
+    # every time has a unit now; one range holding the extremes holds them all
+    unit = unit_of(int(lo_raw)) if n else None
     return Facts(
         days=tuple(sorted(int(d) for d in day_list or () if d is not None)),
-        unit=int(lo_unit) if lo_unit is not None and lo_unit == hi_unit else None,
-        plain_ids=int(odd_ids) == 0,
+        unit=unit if unit is not None and unit == unit_of(int(hi_raw)) else None,
+        trim_free=int(spaced) == 0,
     )
 
 
@@ -294,7 +319,7 @@ def _day_sql(
     stored: list[Path],
     *,
     distinct: bool,
-    plain_ids: bool,
+    trim_free: bool,
 ) -> str:
     """SQL of the rows to add for one day: new to the store and to the file, sorted.
 
@@ -308,7 +333,7 @@ def _day_sql(
         where = f"ts_event >= {lo} AND ts_event < {hi}"
     else:  # one unit (every real file): the raw time, so the table's zone maps skip other days
         where = f"raw_time >= {lo // unit} AND raw_time < {hi // unit}"
-    tid = "raw_id" if plain_ids else "trim(raw_id)"
+    tid = "raw_id" if trim_free else "trim(raw_id)"
     rows = (
         f"SELECT {'DISTINCT ' if distinct else ''}ts_event, price, qty, sell, {tid} AS trade_id "
         f"FROM t WHERE {where}"
@@ -472,7 +497,7 @@ def _write_sorted(
         staged = txn.new_file()
         span = (n * _DAY_NS, (n + 1) * _DAY_NS, facts.unit)
         sql = _day_sql(
-            spec, span, stored, distinct=distinct or bool(stored), plain_ids=facts.plain_ids
+            spec, span, stored, distinct=distinct or bool(stored), trim_free=facts.trim_free
         )
         written.append((n, staged, _copy(con, sql, staged)))
         say(0.6 + 0.3 * (i + 1) / len(facts.days))

@@ -77,7 +77,8 @@ def unit_range(factor: int) -> tuple[int, int]:
     return -(-MIN_TS_NS // factor), -(-MAX_TS_NS // factor)
 
 
-def _unit_of(value: int) -> int | None:
+def unit_of(value: int) -> int | None:
+    """ns per unit of a raw epoch time (the first of s, ms, µs, ns whose range holds it)."""
     for f in UNITS:
         lo, hi = unit_range(f)
         if lo <= value < hi:
@@ -191,7 +192,7 @@ class _Proof:
             return "a value is missing, not of its kind, or a maker flag not spelled true/false"
         t = batch.column(0).to_numpy()
         if self.unit is None:
-            self.unit = _unit_of(int(t[0]))
+            self.unit = unit_of(int(t[0]))
             if self.unit is None:
                 return "a time is not an epoch time"
         lo, hi = unit_range(self.unit)
